@@ -1,0 +1,61 @@
+//! [`OperationContext`]: a serializable snapshot of one operation.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CancelationReason, OperationStatus};
+
+/// A snapshot of an operation: who it is, where it is in its life and why it ended.
+///
+/// # Examples
+///
+/// ```
+/// use cancelable::{Cancelable, OperationStatus};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let op = Cancelable::new().named("import").metadata("rows", 1200);
+/// op.run(async {}).await.unwrap();
+/// let ctx = op.context();
+/// assert_eq!(ctx.name, "import");
+/// assert_eq!(ctx.status, OperationStatus::Completed);
+/// assert_eq!(ctx.metadata["rows"], 1200);
+/// assert!(ctx.duration().is_some());
+/// println!("{}", serde_json::to_string(&ctx).unwrap());
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OperationContext {
+    /// The operation id (a UUID unless set with `operation_id`).
+    pub id: String,
+    /// The operation name (empty when unnamed).
+    pub name: String,
+    /// Where the operation is in its life.
+    pub status: OperationStatus,
+    /// Why it was cancelled, if it was.
+    pub reason: Option<CancelationReason>,
+    /// The cancelation message, if any.
+    pub message: Option<String>,
+    /// For `Failed`: the error's text or the panic message.
+    pub error: Option<String>,
+    /// The id of the parent operation, if any.
+    pub parent_id: Option<String>,
+    /// When `run` started.
+    pub started_at: Option<SystemTime>,
+    /// When `run` ended.
+    pub ended_at: Option<SystemTime>,
+    /// User metadata.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Items delivered by the operation's stream, if it has one.
+    pub items: Option<u64>,
+}
+
+impl OperationContext {
+    /// How long `run` took, or has taken so far while it runs.
+    pub fn duration(&self) -> Option<Duration> {
+        let started = self.started_at?;
+        let ended = self.ended_at.unwrap_or_else(SystemTime::now);
+        Some(ended.duration_since(started).unwrap_or_default())
+    }
+}

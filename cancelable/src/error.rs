@@ -1,0 +1,379 @@
+//! Why an operation was cancelled: [`CancelationReason`], [`CancelationError`] and the
+//! lifecycle of an operation, [`OperationStatus`].
+//!
+//! A `CancelationError` is a cheap handle (one `Arc`): cloning it, storing it in a token and
+//! handing it to every waiter costs no copy of its message.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of source that cancelled an operation.
+///
+/// # Examples
+///
+/// ```
+/// use cancelable::CancelationReason;
+///
+/// assert_eq!(CancelationReason::Timeout.to_string(), "timeout");
+/// assert_eq!(serde_json::to_string(&CancelationReason::Parent).unwrap(), "\"parent\"");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CancelationReason {
+    /// A timeout or deadline expired.
+    Timeout,
+    /// Someone called `cancel` on a token or an operation.
+    Manual,
+    /// The process received an OS signal.
+    Signal,
+    /// A polled condition was met (or a resource limit crossed).
+    Condition,
+    /// An enclosing operation was cancelled; [`CancelationError::cause`] says why.
+    Parent,
+    /// The client went away (web integration).
+    Disconnect,
+}
+
+impl CancelationReason {
+    /// The lower-case name, as in `Display` and serde.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CancelationReason::Timeout => "timeout",
+            CancelationReason::Manual => "manual",
+            CancelationReason::Signal => "signal",
+            CancelationReason::Condition => "condition",
+            CancelationReason::Parent => "parent",
+            CancelationReason::Disconnect => "disconnect",
+        }
+    }
+}
+
+impl fmt::Display for CancelationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an operation is in its life.
+///
+/// # Examples
+///
+/// ```
+/// use cancelable::{Cancelable, OperationStatus};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let op = Cancelable::new();
+/// assert_eq!(op.status(), OperationStatus::Pending);
+/// op.run(async {}).await.unwrap();
+/// assert_eq!(op.status(), OperationStatus::Completed);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationStatus {
+    /// Created, not started.
+    Pending,
+    /// Inside `run`.
+    Running,
+    /// `run` returned the body's output.
+    Completed,
+    /// A source fired and the body was dropped.
+    Cancelled,
+    /// The body panicked, or `try_run`'s body returned `Err`.
+    Failed,
+}
+
+impl OperationStatus {
+    /// The lower-case name, as in `Display` and serde.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Pending => "pending",
+            OperationStatus::Running => "running",
+            OperationStatus::Completed => "completed",
+            OperationStatus::Cancelled => "cancelled",
+            OperationStatus::Failed => "failed",
+        }
+    }
+
+    /// `true` once the operation has ended, however it ended.
+    pub const fn is_finished(self) -> bool {
+        matches!(
+            self,
+            OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed
+        )
+    }
+}
+
+impl fmt::Display for OperationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An operation was cancelled: the reason, an optional message, the operation it hit and,
+/// for [`CancelationReason::Parent`], the parent's own cancelation as its cause.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::{Cancelable, CancelationReason};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let op = Cancelable::with_timeout(Duration::from_secs(30)).named("fetch_user");
+/// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
+/// assert_eq!(err.reason(), CancelationReason::Timeout);
+/// assert!(err.is_timeout());
+/// assert_eq!(err.to_string(), r#"operation "fetch_user" cancelled: timeout after 30s"#);
+///
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CancelationError {
+    inner: Arc<ErrorInner>,
+}
+
+#[derive(Clone)]
+struct ErrorInner {
+    reason: CancelationReason,
+    message: Option<String>,
+    operation_id: Option<String>,
+    operation_name: Option<String>,
+    cause: Option<CancelationError>,
+}
+
+impl Drop for ErrorInner {
+    /// Drops a long chain of causes iteratively.
+    fn drop(&mut self) {
+        let mut next = self.cause.take();
+        while let Some(cause) = next {
+            next = Arc::into_inner(cause.inner).and_then(|mut inner| inner.cause.take());
+        }
+    }
+}
+
+impl CancelationError {
+    /// A cancelation for `reason`, with an optional message.
+    pub fn new(reason: CancelationReason, message: Option<String>) -> Self {
+        CancelationError {
+            inner: Arc::new(ErrorInner {
+                reason,
+                message,
+                operation_id: None,
+                operation_name: None,
+                cause: None,
+            }),
+        }
+    }
+
+    /// A [`CancelationReason::Parent`] cancelation caused by `parent`.
+    pub(crate) fn from_parent(parent: &CancelationError) -> Self {
+        CancelationError {
+            inner: Arc::new(ErrorInner {
+                reason: CancelationReason::Parent,
+                message: Some(String::from("parent operation cancelled")),
+                operation_id: None,
+                operation_name: None,
+                cause: Some(parent.clone()),
+            }),
+        }
+    }
+
+    /// A timeout that expired after `after`.
+    pub(crate) fn timeout(after: Duration) -> Self {
+        CancelationError::new(
+            CancelationReason::Timeout,
+            Some(format!("timeout after {}", DisplayDuration(after))),
+        )
+    }
+
+    /// The same cancelation, attributed to an operation.
+    pub(crate) fn for_operation(&self, id: &str, name: &str) -> Self {
+        if self.inner.operation_id.as_deref() == Some(id) {
+            return self.clone();
+        }
+        let mut inner = (*self.inner).clone();
+        inner.operation_id = Some(id.to_owned());
+        inner.operation_name = (!name.is_empty()).then(|| name.to_owned());
+        CancelationError { inner: Arc::new(inner) }
+    }
+
+    /// The kind of source that cancelled.
+    pub fn reason(&self) -> CancelationReason {
+        self.inner.reason
+    }
+
+    /// What the source said, e.g. `timeout after 30s` or `received signal SIGTERM`.
+    pub fn message(&self) -> Option<&str> {
+        self.inner.message.as_deref()
+    }
+
+    /// The id of the operation that was cancelled, when known.
+    pub fn operation_id(&self) -> Option<&str> {
+        self.inner.operation_id.as_deref()
+    }
+
+    /// The name of the operation that was cancelled, when it has one.
+    pub fn operation_name(&self) -> Option<&str> {
+        self.inner.operation_name.as_deref()
+    }
+
+    /// For [`CancelationReason::Parent`]: the parent's own cancelation.
+    /// [`std::error::Error::source`] returns the same.
+    pub fn cause(&self) -> Option<&CancelationError> {
+        self.inner.cause.as_ref()
+    }
+
+    /// The first cancelation in the chain of causes: what really happened.
+    pub fn root_cause(&self) -> &CancelationError {
+        let mut err = self;
+        while let Some(cause) = err.cause() {
+            err = cause;
+        }
+        err
+    }
+
+    /// `reason() == Timeout`.
+    pub fn is_timeout(&self) -> bool {
+        self.reason() == CancelationReason::Timeout
+    }
+
+    /// `reason() == Manual`.
+    pub fn is_manual(&self) -> bool {
+        self.reason() == CancelationReason::Manual
+    }
+
+    /// `reason() == Signal`.
+    pub fn is_signal(&self) -> bool {
+        self.reason() == CancelationReason::Signal
+    }
+
+    /// `reason() == Condition`.
+    pub fn is_condition(&self) -> bool {
+        self.reason() == CancelationReason::Condition
+    }
+
+    /// `reason() == Parent`.
+    pub fn is_parent(&self) -> bool {
+        self.reason() == CancelationReason::Parent
+    }
+
+    /// `reason() == Disconnect`.
+    pub fn is_disconnect(&self) -> bool {
+        self.reason() == CancelationReason::Disconnect
+    }
+}
+
+impl fmt::Display for CancelationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.operation_name() {
+            Some(name) => write!(f, "operation {name:?} cancelled: ")?,
+            None => f.write_str("operation cancelled: ")?,
+        }
+        match self.message() {
+            Some(message) => f.write_str(message),
+            None => fmt::Display::fmt(&self.reason(), f),
+        }
+    }
+}
+
+impl fmt::Debug for CancelationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("CancelationError");
+        s.field("reason", &self.reason());
+        if let Some(message) = self.message() {
+            s.field("message", &message);
+        }
+        if let Some(id) = self.operation_id() {
+            s.field("operation_id", &id);
+        }
+        if let Some(name) = self.operation_name() {
+            s.field("operation_name", &name);
+        }
+        if let Some(cause) = self.cause() {
+            s.field("cause", cause);
+        }
+        s.finish()
+    }
+}
+
+impl PartialEq for CancelationError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+            || (self.reason() == other.reason()
+                && self.message() == other.message()
+                && self.operation_id() == other.operation_id()
+                && self.cause() == other.cause())
+    }
+}
+
+impl Eq for CancelationError {}
+
+impl std::error::Error for CancelationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause().map(|cause| cause as _)
+    }
+}
+
+impl From<CancelationError> for io::Error {
+    /// [`io::ErrorKind::TimedOut`] for timeouts, [`io::ErrorKind::Interrupted`] otherwise.
+    fn from(err: CancelationError) -> Self {
+        let kind = if err.is_timeout() { io::ErrorKind::TimedOut } else { io::ErrorKind::Interrupted };
+        io::Error::new(kind, err)
+    }
+}
+
+/// Formats a duration the way the macros accept it: `500ms`, `30s`, `1m30s`, `2h`.
+pub(crate) struct DisplayDuration(pub(crate) Duration);
+
+impl fmt::Display for DisplayDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() != 0 || d.is_zero() {
+            return if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
+                write!(f, "{}ms", d.as_millis())
+            } else {
+                write!(f, "{d:?}")
+            };
+        }
+        let secs = d.as_secs();
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if s > 0 {
+            write!(f, "{s}s")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_macro_syntax() {
+        let cases = [
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(7200), "2h"),
+            (Duration::ZERO, "0ns"),
+            (Duration::from_millis(1500), "1.5s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(DisplayDuration(d).to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Structured, composable cancelation for async work on tokio.
+//!
+//! An operation ([`Cancelable`]) is a scope around a future with any number of *sources* of
+//! cancelation: a timeout or deadline, a [`CancelationToken`] cancelled from any task or OS
+//! thread, OS signals, polled conditions, a parent operation, or your own
+//! [`CancelationSource`]. Sources compose any-of and all-of. When one fires, the future is
+//! dropped at once (unless a [shield](Cancelable::shield) is running) and `run` returns a
+//! [`CancelationError`] saying which source fired and why.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cancelable::{Cancelable, CancelationReason, CancelationToken};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let shutdown = CancelationToken::new();
+//! let op = Cancelable::with_timeout(Duration::from_secs(30))
+//!     .combine(Cancelable::with_token(shutdown.clone()))
+//!     .named("fetch_user");
+//!
+//! // Cancel from anywhere: another task, a plain OS thread, a signal handler's thread.
+//! std::thread::spawn(move || shutdown.cancel_with(CancelationReason::Manual, "deploy"));
+//!
+//! let err = op.run(std::future::pending::<()>()).await.unwrap_err();
+//! assert_eq!(err.reason(), CancelationReason::Manual);
+//! assert_eq!(err.to_string(), r#"operation "fetch_user" cancelled: deploy"#);
+//! # }
+//! ```
+//!
+//! # Cost
+//!
+//! `run` polls its sources itself: no task is spawned per operation, timeout, token or
+//! condition, and the timer is created only if the body does not finish on its first poll.
+//! [`CancelationToken::is_cancelled`] is one atomic load. Cancelling a parent pushes the state
+//! down its tree once, so checks never walk ancestors.
+//!
+//! # Features
+//!
+//! * `macros` (default): `#[cancelable]`, `cancel_combine!` and `shielded!`.
+//! * `signal` (default, Unix): [`Cancelable::with_signal`].
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod context;
+mod error;
+mod operation;
+pub mod signal;
+mod source;
+mod token;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use crate::context::OperationContext;
+pub use crate::error::{CancelationError, CancelationReason, OperationStatus};
+pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
+pub use crate::signal::{ParseSignalError, Signal};
+pub use crate::source::CancelationSource;
+pub use crate::token::{CancelationToken, Cancelled};
+
+#[cfg(all(feature = "macros", not(cancelable_wip)))]
+#[doc(inline)]
+pub use cancelable_macros::{cancel_combine, cancelable, shielded};
+
+/// Runs `fut` with a timeout: `Err` with reason `Timeout` if it has not finished after `timeout`.
+///
+/// The shorthand for `Cancelable::with_timeout(timeout).run(fut)`; inside another operation it
+/// becomes that operation's child.
+///
+/// ```
+/// use std::time::Duration;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let slow = tokio::time::sleep(Duration::from_secs(5));
+/// let err = cancelable::with_timeout(Duration::from_secs(1), slow).await.unwrap_err();
+/// assert!(err.is_timeout());
+/// assert_eq!(cancelable::with_timeout(Duration::from_secs(1), async { 7 }).await, Ok(7));
+/// # }
+/// ```
+pub async fn with_timeout<F: Future>(
+    timeout: Duration,
+    fut: F,
+) -> Result<F::Output, CancelationError> {
+    Cancelable::with_timeout(timeout).run(fut).await
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}

@@ -1,0 +1,1029 @@
+//! [`Cancelable`]: one operation, its scope and its sources.
+//!
+//! # Invariants
+//!
+//! 1. Every operation owns one [`CancelationToken`], its *scope token*. Every source ends by
+//!    cancelling it: a timeout or condition when `run` polls it, a token or signal through a
+//!    link in the token tree, a parent through a `Parent` link. `run` only ever looks at the
+//!    scope token to decide that the operation is cancelled.
+//! 2. `run` arms its sources when first polled (a timeout's clock starts then) and polls them
+//!    itself; the timer is created only when the body first returns `Pending`. Nothing is
+//!    spawned.
+//! 3. While `shields > 0`, `run` keeps polling the body even though the scope token is
+//!    cancelled; it drops the body at the first poll that sees `shields == 0`.
+//! 4. An operation runs once. However `run` ends (output, cancelation, panic, drop) its status is
+//!    final, its waker registration and timer are gone, and its signal subscriptions are dropped.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime};
+
+use pin_project_lite::pin_project;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, Sleep};
+
+use crate::context::OperationContext;
+use crate::error::{CancelationError, CancelationReason, OperationStatus};
+use crate::source::{ArmedDeadline, Armed, CancelationSource, Sources, predicate_name};
+use crate::token::{CancelationToken, Link};
+
+tokio::task_local! {
+    static CURRENT: Frame;
+}
+
+/// The operation whose body is being polled in this task.
+#[derive(Clone)]
+struct Frame {
+    op: Cancelable,
+    /// `false` inside a shield: scopes started there do not become children.
+    adopts_children: bool,
+}
+
+/// A handle to one cancelable operation.
+///
+/// Build it from its sources ([`with_timeout`](Self::with_timeout),
+/// [`with_token`](Self::with_token), [`with_signal`](Self::with_signal),
+/// [`with_condition`](Self::with_condition), [`any_of`](Self::any_of), …), name it, then
+/// [`run`](Self::run) a future inside it. Clones are cheap and share the operation: hand one to
+/// another task or thread to [`cancel`](Self::cancel) it or watch it.
+///
+/// Builder methods (`named`, `parent`, `metadata`, …) take and return the operation by value and
+/// must be called before it is cloned.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::{Cancelable, CancelationReason, CancelationToken};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let shutdown = CancelationToken::new();
+/// let op = Cancelable::with_timeout(Duration::from_secs(5))
+///     .combine(Cancelable::with_token(shutdown.clone()))
+///     .named("sync_inventory");
+///
+/// let result = op.run(async {
+///     tokio::time::sleep(Duration::from_secs(60)).await;
+///     "done"
+/// }).await;
+///
+/// let err = result.unwrap_err();
+/// assert_eq!(err.reason(), CancelationReason::Timeout);
+/// assert_eq!(err.operation_name(), Some("sync_inventory"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Cancelable {
+    inner: Arc<Operation>,
+}
+
+struct Operation {
+    token: CancelationToken,
+    id: OnceLock<String>,
+    name: Cow<'static, str>,
+    status: AtomicU8,
+    started: AtomicBool,
+    shields: AtomicUsize,
+    has_explicit_parent: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    sources: Sources,
+    parent_id: Option<String>,
+    started_at: Option<SystemTime>,
+    ended_at: Option<SystemTime>,
+    failure: Option<String>,
+    outcome: Option<CancelationError>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    shielded_run: Option<Waker>,
+}
+
+impl Default for Cancelable {
+    fn default() -> Self {
+        Cancelable::new()
+    }
+}
+
+// ===== impl Cancelable: construction =====
+
+impl Cancelable {
+    fn from_parts(token: CancelationToken, sources: Sources) -> Self {
+        Cancelable {
+            inner: Arc::new(Operation {
+                token,
+                id: OnceLock::new(),
+                name: Cow::Borrowed(""),
+                status: AtomicU8::new(OperationStatus::Pending as u8),
+                started: AtomicBool::new(false),
+                shields: AtomicUsize::new(0),
+                has_explicit_parent: false,
+                state: Mutex::new(State { sources, ..State::default() }),
+            }),
+        }
+    }
+
+    /// An operation with no source: cancelled only by [`cancel`](Self::cancel), its token,
+    /// a parent or the registry.
+    pub fn new() -> Self {
+        Cancelable::from_parts(CancelationToken::new(), Sources::default())
+    }
+
+    /// Cancelled with reason `Timeout` once `timeout` has passed since `run` started.
+    /// A zero timeout is accepted and means "already expired".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let op = cancelable::Cancelable::with_timeout(Duration::from_millis(100));
+    /// let err = op.run(tokio::time::sleep(Duration::from_secs(1))).await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// assert_eq!(err.message(), Some("timeout after 100ms"));
+    /// # }
+    /// ```
+    pub fn with_timeout(timeout: Duration) -> Self {
+        Cancelable::from_parts(CancelationToken::new(), Sources::timeout(timeout))
+    }
+
+    /// Cancelled with reason `Timeout` at `deadline`.
+    pub fn with_deadline(deadline: Instant) -> Self {
+        Cancelable::from_parts(CancelationToken::new(), Sources::deadline(deadline))
+    }
+
+    /// Cancelled when `token` is, with the token's reason and message.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, CancelationReason, CancelationToken};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancelationToken::new();
+    /// let op = Cancelable::with_token(token.clone());
+    /// token.cancel_with(CancelationReason::Manual, "user pressed stop");
+    /// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
+    /// assert_eq!(err.message(), Some("user pressed stop"));
+    /// # }
+    /// ```
+    pub fn with_token(token: impl Into<CancelationToken>) -> Self {
+        Cancelable::from_parts(token.into().forwarding_token(), Sources::default())
+    }
+
+    /// Cancelled with reason `Signal` when the process receives one of `signals`.
+    ///
+    /// Operations listening to the same signal share one process-wide listener; when the last
+    /// one ends, the signal's previous disposition is back (see [`crate::signal`]).
+    ///
+    /// ```no_run
+    /// use cancelable::{Cancelable, Signal};
+    /// # #[tokio::main] async fn main() {
+    /// let op = Cancelable::with_signal([Signal::Int, Signal::Term]);
+    /// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
+    /// println!("{err}"); // operation cancelled: received signal SIGINT
+    /// # }
+    /// ```
+    #[cfg(all(unix, feature = "signal"))]
+    pub fn with_signal(signals: impl IntoIterator<Item = crate::Signal>) -> Self {
+        let mut signals: Vec<_> = signals.into_iter().collect();
+        signals.sort_unstable();
+        signals.dedup();
+        Cancelable::from_parts(CancelationToken::new(), Sources::signals(signals))
+    }
+
+    /// Cancelled with reason `Condition` when `predicate` returns `true`: checked when `run`
+    /// starts, then every `check_interval`, on the operation's own task. A predicate that panics
+    /// counts as "not met" (and is logged); monitoring goes on.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let disk_full = Arc::new(AtomicBool::new(false));
+    /// let flag = disk_full.clone();
+    /// let op = cancelable::Cancelable::with_condition(
+    ///     move || flag.load(Ordering::Relaxed),
+    ///     Duration::from_millis(100),
+    /// );
+    /// let err = op.run(async {
+    ///     tokio::time::sleep(Duration::from_millis(250)).await;
+    ///     disk_full.store(true, Ordering::Relaxed);
+    ///     std::future::pending::<()>().await
+    /// }).await.unwrap_err();
+    /// assert!(err.is_condition());
+    /// # }
+    /// ```
+    pub fn with_condition<P>(predicate: P, check_interval: Duration) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        let name = predicate_name::<P>();
+        Cancelable::from_parts(
+            CancelationToken::new(),
+            Sources::condition(name, predicate, check_interval),
+        )
+    }
+
+    /// [`with_condition`](Self::with_condition) with a name for the messages.
+    pub fn with_named_condition<P>(
+        name: impl Into<Cow<'static, str>>,
+        predicate: P,
+        check_interval: Duration,
+    ) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        Cancelable::from_parts(
+            CancelationToken::new(),
+            Sources::condition(name.into(), predicate, check_interval),
+        )
+    }
+
+    /// Like [`with_condition`](Self::with_condition) with an async predicate; a check in
+    /// progress is awaited before the next one starts.
+    pub fn with_async_condition<P, Fut>(predicate: P, check_interval: Duration) -> Self
+    where
+        P: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        let name = predicate_name::<P>();
+        Cancelable::from_parts(
+            CancelationToken::new(),
+            Sources::async_condition(name, predicate, check_interval),
+        )
+    }
+
+    /// Cancelled when a user-written [`CancelationSource`] fires.
+    pub fn with_source(source: impl CancelationSource) -> Self {
+        Cancelable::from_parts(CancelationToken::new(), Sources::custom(source))
+    }
+
+    /// Cancelled as soon as any member is, with that member's reason and message. Among
+    /// timeouts and deadlines, the earliest wins. The members' sources move into the result.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::Cancelable;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let op = Cancelable::any_of([
+    ///     Cancelable::with_timeout(Duration::from_secs(10)),
+    ///     Cancelable::with_timeout(Duration::from_secs(1)),
+    /// ]);
+    /// let start = tokio::time::Instant::now();
+    /// op.run(std::future::pending::<()>()).await.unwrap_err();
+    /// assert_eq!(start.elapsed(), Duration::from_secs(1));
+    /// # }
+    /// ```
+    pub fn any_of(members: impl IntoIterator<Item = Cancelable>) -> Self {
+        let mut sources = Sources::default();
+        let token = CancelationToken::new();
+        for member in members {
+            token.node().link_to(member.inner.token.node(), Link::Forward);
+            sources.merge(member.take_sources());
+        }
+        Cancelable::from_parts(token, sources)
+    }
+
+    /// Cancelled once every member has fired at least once; the reason is that of the last
+    /// to fire and the message names them all. With no member it never fires by itself.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::{Cancelable, CancelationToken};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let done = CancelationToken::new();
+    /// let op = Cancelable::all_of([
+    ///     Cancelable::with_timeout(Duration::from_secs(1)), // at least one second
+    ///     Cancelable::with_token(done.clone()),            // and the work is marked done
+    /// ]);
+    /// done.cancel();
+    /// let start = tokio::time::Instant::now();
+    /// op.run(std::future::pending::<()>()).await.unwrap_err();
+    /// assert_eq!(start.elapsed(), Duration::from_secs(1));
+    /// # }
+    /// ```
+    pub fn all_of(members: impl IntoIterator<Item = Cancelable>) -> Self {
+        let members: Vec<_> =
+            members.into_iter().map(|m| (m.inner.token.clone(), m.take_sources())).collect();
+        if members.is_empty() {
+            return Cancelable::new();
+        }
+        Cancelable::from_parts(CancelationToken::new(), Sources::all_of(members))
+    }
+
+    /// Any-of `self` and `other`, keeping `self`'s name, id and metadata.
+    pub fn combine(self, other: Cancelable) -> Self {
+        let name = self.inner.name.clone();
+        let id = self.inner.id.get().cloned();
+        let metadata = std::mem::take(&mut self.state().metadata);
+        let mut combined = Cancelable::any_of([self, other]).named(name);
+        if let Some(id) = id {
+            combined = combined.operation_id(id);
+        }
+        combined.state().metadata = metadata;
+        combined
+    }
+
+    fn take_sources(&self) -> Sources {
+        std::mem::take(&mut self.state().sources)
+    }
+
+    // ===== builders =====
+
+    fn configure(&mut self) -> &mut Operation {
+        Arc::get_mut(&mut self.inner).expect(
+            "Cancelable builder methods must be called before the operation is cloned or started",
+        )
+    }
+
+    /// Names the operation (shown in errors, tracing and the registry).
+    pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.configure().name = name.into();
+        self
+    }
+
+    /// Sets the operation id (default: a fresh UUID, made when first needed).
+    pub fn operation_id(mut self, id: impl Into<String>) -> Self {
+        self.configure().id = OnceLock::from(id.into());
+        self
+    }
+
+    /// Makes this operation a child of `parent`, across tasks: when `parent` is cancelled, this
+    /// one is too, with reason `Parent`.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, CancelationReason};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let parent = Cancelable::new().named("batch");
+    /// let child = Cancelable::new().parent(&parent);
+    /// let task = tokio::spawn(async move { child.run(std::future::pending::<()>()).await });
+    /// tokio::task::yield_now().await;
+    /// parent.cancel();
+    /// let err = task.await.unwrap().unwrap_err();
+    /// assert_eq!(err.reason(), CancelationReason::Parent);
+    /// assert!(err.cause().unwrap().is_manual());
+    /// # }
+    /// ```
+    pub fn parent(mut self, parent: &Cancelable) -> Self {
+        let parent_id = parent.id().to_owned();
+        let op = self.configure();
+        op.has_explicit_parent = true;
+        op.token.node().link_to(parent.inner.token.node(), Link::Parent);
+        op.state.get_mut().unwrap_or_else(|p| p.into_inner()).parent_id = Some(parent_id);
+        self
+    }
+
+    /// Attaches a metadata entry, visible in [`context`](Self::context).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        let state = self.configure().state.get_mut().unwrap_or_else(|p| p.into_inner());
+        state.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    // ===== introspection =====
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The operation id.
+    pub fn id(&self) -> &str {
+        self.inner.id.get_or_init(|| uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The operation name (empty when unnamed).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Where the operation is in its life.
+    pub fn status(&self) -> OperationStatus {
+        match self.inner.status.load(Ordering::Acquire) {
+            0 => OperationStatus::Pending,
+            1 => OperationStatus::Running,
+            2 => OperationStatus::Completed,
+            3 => OperationStatus::Cancelled,
+            _ => OperationStatus::Failed,
+        }
+    }
+
+    fn set_status(&self, status: OperationStatus) {
+        self.inner.status.store(status as u8, Ordering::Release);
+    }
+
+    /// Why the operation was cancelled, if it was (and not after it completed).
+    pub fn reason(&self) -> Option<CancelationReason> {
+        self.error().map(|e| e.reason())
+    }
+
+    /// The operation's cancelation, attributed to it, if it was cancelled before it finished.
+    pub fn error(&self) -> Option<CancelationError> {
+        match self.status() {
+            OperationStatus::Completed | OperationStatus::Failed => None,
+            OperationStatus::Cancelled => self.state().outcome.clone(),
+            _ => self.inner.token.node().error().map(|e| self.attribute(e)),
+        }
+    }
+
+    fn attribute(&self, error: &CancelationError) -> CancelationError {
+        error.for_operation(self.id(), self.name())
+    }
+
+    /// A snapshot of the operation.
+    pub fn context(&self) -> OperationContext {
+        let status = self.status();
+        let error = self.error();
+        let state = self.state();
+        OperationContext {
+            id: self.id().to_owned(),
+            name: self.name().to_owned(),
+            status,
+            reason: error.as_ref().map(CancelationError::reason),
+            message: error.as_ref().and_then(|e| e.message().map(str::to_owned)),
+            error: state.failure.clone(),
+            parent_id: state.parent_id.clone(),
+            started_at: state.started_at,
+            ended_at: state.ended_at,
+            metadata: state.metadata.clone(),
+            items: None,
+        }
+    }
+
+    /// The innermost operation whose body is running in this task, if any.
+    ///
+    /// ```
+    /// use cancelable::Cancelable;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// assert!(Cancelable::current().is_none());
+    /// let op = Cancelable::new().named("outer");
+    /// op.run(async {
+    ///     assert_eq!(Cancelable::current().unwrap().name(), "outer");
+    /// }).await.unwrap();
+    /// # }
+    /// ```
+    pub fn current() -> Option<Cancelable> {
+        CURRENT.try_with(|frame| frame.op.clone()).ok()
+    }
+
+    // ===== cancelation =====
+
+    /// Cancels with reason `Manual`. `true` only for the call that cancelled; an operation that
+    /// already finished is left alone (`false`).
+    pub fn cancel(&self) -> bool {
+        self.cancel_error(CancelationError::new(CancelationReason::Manual, None))
+    }
+
+    /// Cancels with `reason` and `message`; see [`cancel`](Self::cancel).
+    pub fn cancel_with(&self, reason: CancelationReason, message: impl Into<String>) -> bool {
+        self.cancel_error(CancelationError::new(reason, Some(message.into())))
+    }
+
+    pub(crate) fn cancel_error(&self, error: CancelationError) -> bool {
+        if self.status().is_finished() {
+            return false;
+        }
+        self.inner.token.cancel_error(error)
+    }
+
+    /// `true` once the operation's scope is cancelled. One atomic load.
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.token.is_cancelled()
+    }
+
+    /// Completes when the operation's scope is cancelled.
+    pub fn cancelled(&self) -> crate::token::Cancelled {
+        self.inner.token.cancelled()
+    }
+
+    /// `Err` once the scope is cancelled: a checkpoint for loops.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = cancelable::Cancelable::new();
+    /// let result = op.run(async {
+    ///     let cancel = cancelable::Cancelable::current().unwrap();
+    ///     for chunk in 0.. {
+    ///         cancel.check()?;
+    ///         if chunk == 3 { cancel.cancel(); }
+    ///     }
+    ///     Ok::<_, cancelable::CancelationError>(())
+    /// }).await;
+    /// assert!(result.unwrap().unwrap_err().is_manual());
+    /// # }
+    /// ```
+    pub fn check(&self) -> Result<(), CancelationError> {
+        match self.inner.token.node().error() {
+            Some(error) => Err(self.attribute(error)),
+            None => Ok(()),
+        }
+    }
+
+    /// The scope token: cancelling it cancels the operation.
+    pub fn token(&self) -> CancelationToken {
+        self.inner.token.clone()
+    }
+
+    /// A new operation, child of this one (reason `Parent` when this one is cancelled), with
+    /// the same name.
+    pub fn child(&self) -> Cancelable {
+        Cancelable::new().named(self.inner.name.clone()).parent(self)
+    }
+
+    // ===== running =====
+
+    /// Runs `fut` inside the operation.
+    ///
+    /// Arms the sources (a timeout's clock starts now), polls `fut` and the sources together,
+    /// and returns `Ok(output)`; when a source fires, `fut` is dropped at once (unless a
+    /// [`shield`](Self::shield) is running) and the cancelation is returned. Cancelled before it
+    /// starts: returns `Err` without polling `fut`. A scope started inside another's `run` in
+    /// the same task becomes its child.
+    ///
+    /// # Panics
+    ///
+    /// When the operation already ran: an operation runs once. A panic in `fut` marks the
+    /// operation `Failed` and propagates.
+    ///
+    /// # Cancelation safety
+    ///
+    /// Dropping the returned future drops `fut`, cancels the operation's scope (so its children
+    /// stop) and marks it `Cancelled`.
+    pub fn run<F: Future>(&self, fut: F) -> Run<'_, F> {
+        Run {
+            op: self,
+            body: Some(fut),
+            sleep: None,
+            deadline: None,
+            armed: None,
+            wait_key: None,
+            phase: Phase::Init,
+        }
+    }
+
+    /// [`run`](Self::run) for a fallible body: a cancelation becomes `E::from(err)`, and an `Err`
+    /// from the body marks the operation `Failed` with the error's text.
+    pub async fn try_run<T, E, F>(&self, fut: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<CancelationError> + fmt::Display,
+    {
+        let body = async {
+            let output = fut.await;
+            if let Err(error) = &output {
+                self.state().failure = Some(error.to_string());
+            }
+            output
+        };
+        match self.run(body).await {
+            Ok(output) => output,
+            Err(cancelation) => Err(E::from(cancelation)),
+        }
+    }
+
+    /// Runs `fut` to completion even if the operation is cancelled meanwhile; `run` returns the
+    /// cancelation right after. Shields nest. Scopes started inside a shield are not children of
+    /// this operation.
+    ///
+    /// A shield only holds off this library's cancelation: a drop that comes from outside (an
+    /// enclosing `tokio::time::timeout`, a dropped request, an aborted task) still drops it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let op = cancelable::Cancelable::with_timeout(Duration::from_millis(10));
+    /// let mut saved = false;
+    /// let result = op.run(async {
+    ///     op.shield(async {
+    ///         tokio::time::sleep(Duration::from_millis(50)).await; // outlives the timeout
+    ///         saved = true;
+    ///     }).await;
+    ///     std::future::pending::<()>().await
+    /// }).await;
+    /// assert!(result.unwrap_err().is_timeout());
+    /// assert!(saved);
+    /// # }
+    /// ```
+    pub fn shield<F: Future>(&self, fut: F) -> Shield<'_, F> {
+        Shield { op: self, fut, entered: false }
+    }
+
+    fn leave_shield(&self) {
+        if self.inner.shields.fetch_sub(1, Ordering::AcqRel) == 1 && self.is_cancelled() {
+            if let Some(waker) = self.state().shielded_run.take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Runs `fut` on a new task inside a child of this operation: cancelled with reason
+    /// `Parent` when this one is.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = cancelable::Cancelable::new();
+    /// let worker = op.spawn(std::future::pending::<()>());
+    /// op.cancel();
+    /// assert!(worker.await.unwrap().unwrap_err().is_parent());
+    /// # }
+    /// ```
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<Result<F::Output, CancelationError>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let child = self.child();
+        tokio::spawn(async move { child.run(fut).await })
+    }
+
+    /// Runs blocking or CPU-bound `f` on tokio's blocking pool, handing it a token (a child of
+    /// this operation's) to poll.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = cancelable::Cancelable::new();
+    /// let work = op.spawn_blocking(|token| {
+    ///     let mut rounds = 0;
+    ///     while !token.is_cancelled() { rounds += 1; std::thread::yield_now(); }
+    ///     rounds
+    /// });
+    /// op.cancel();
+    /// work.await.unwrap();
+    /// # }
+    /// ```
+    pub fn spawn_blocking<T, F>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce(CancelationToken) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let token = self.inner.token.child_token();
+        tokio::task::spawn_blocking(move || f(token))
+    }
+
+    /// Wraps a future factory for retry loops: each call checks first (once cancelled, `f` is
+    /// not called and the call returns `Err` at once), then races the call against cancelation.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = cancelable::Cancelable::new();
+    /// let mut attempt = op.wrap(|| async { 42 });
+    /// assert_eq!(attempt().await.unwrap(), 42);
+    /// op.cancel();
+    /// assert!(attempt().await.unwrap_err().is_manual());
+    /// # }
+    /// ```
+    pub fn wrap<F, Fut>(&self, mut f: F) -> impl FnMut() -> OrCancelled<Fut> + use<F, Fut>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future,
+    {
+        let op = self.clone();
+        move || OrCancelled {
+            fut: if op.is_cancelled() { None } else { Some(f()) },
+            op: op.clone(),
+            wait_key: None,
+        }
+    }
+
+    // ===== lifecycle, used by `Run` =====
+
+    fn start(&self) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
+        let op = &self.inner;
+        if op.started.swap(true, Ordering::AcqRel) {
+            panic!(
+                "`Cancelable::run` called twice on operation {:?}: an operation runs once; \
+                 create a new one (or use `child()`) for the next run",
+                self.name()
+            );
+        }
+        if !op.has_explicit_parent {
+            let parent = CURRENT.try_with(|f| f.adopts_children.then(|| f.op.clone()));
+            if let Ok(Some(parent)) = parent {
+                op.token.node().link_to(parent.inner.token.node(), Link::Parent);
+                self.state().parent_id = Some(parent.id().to_owned());
+            }
+        }
+        let mut state = self.state();
+        state.started_at = Some(SystemTime::now());
+        let sources = std::mem::take(&mut state.sources);
+        drop(state);
+        self.set_status(OperationStatus::Running);
+        if sources.is_empty() {
+            return (None, None);
+        }
+        match sources.arm(&op.token) {
+            Ok(mut armed) => {
+                let deadline = armed.deadline.take();
+                let keep = armed.has_pollers() || armed_has_subscriptions(&armed);
+                (deadline, keep.then(|| Box::new(armed)))
+            }
+            Err(error) => {
+                op.token.cancel_error(CancelationError::new(
+                    CancelationReason::Signal,
+                    Some(format!("cannot listen for signals: {error}")),
+                ));
+                (None, None)
+            }
+        }
+    }
+
+    fn finish(&self, status: OperationStatus) {
+        let mut state = self.state();
+        state.ended_at = Some(SystemTime::now());
+        let status = match status {
+            OperationStatus::Completed if state.failure.is_some() => OperationStatus::Failed,
+            OperationStatus::Cancelled => {
+                let error = self.inner.token.node().error().map(|e| self.attribute(e));
+                if let Some(error) = &error {
+                    tracing::debug!(operation = self.name(), reason = %error.reason(), %error, "operation cancelled");
+                }
+                state.outcome = error;
+                OperationStatus::Cancelled
+            }
+            status => status,
+        };
+        drop(state);
+        self.set_status(status);
+    }
+}
+
+#[cfg(all(unix, feature = "signal"))]
+fn armed_has_subscriptions(armed: &Armed) -> bool {
+    armed.has_subscriptions()
+}
+
+#[cfg(not(all(unix, feature = "signal")))]
+fn armed_has_subscriptions(_: &Armed) -> bool {
+    false
+}
+
+impl fmt::Debug for Cancelable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelable")
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .field("cancelled", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Cancelable {
+    /// Two handles are equal when they share one operation.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Cancelable {}
+
+// ===== Run =====
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Init,
+    Running,
+    Done,
+}
+
+pin_project! {
+    /// The future returned by [`Cancelable::run`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<'a, F> {
+        op: &'a Cancelable,
+        #[pin]
+        body: Option<F>,
+        #[pin]
+        sleep: Option<Sleep>,
+        deadline: Option<ArmedDeadline>,
+        armed: Option<Box<Armed>>,
+        wait_key: Option<usize>,
+        phase: Phase,
+    }
+
+    impl<F> PinnedDrop for Run<'_, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(key) = this.wait_key.take() {
+                this.op.inner.token.node().remove_waiter(key);
+            }
+            if *this.phase == Phase::Running {
+                this.op.inner.token.cancel_error(CancelationError::new(
+                    CancelationReason::Manual,
+                    Some(String::from("the operation's future was dropped before it finished")),
+                ));
+                this.op.finish(OperationStatus::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Run<'_, F> {
+    type Output = Result<F::Output, CancelationError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let op: &Cancelable = this.op;
+        match *this.phase {
+            Phase::Running => {}
+            Phase::Init => {
+                let (deadline, armed) = op.start();
+                *this.deadline = deadline;
+                *this.armed = armed;
+                *this.phase = Phase::Running;
+            }
+            Phase::Done => panic!("`Run` polled after it completed"),
+        }
+        let token = op.inner.token.node();
+        loop {
+            if token.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
+                this.body.set(None);
+                this.sleep.set(None);
+                *this.armed = None;
+                if let Some(key) = this.wait_key.take() {
+                    token.remove_waiter(key);
+                }
+                *this.phase = Phase::Done;
+                op.finish(OperationStatus::Cancelled);
+                let error = op.state().outcome.clone();
+                return Poll::Ready(Err(error.unwrap_or_else(|| {
+                    CancelationError::new(CancelationReason::Manual, None)
+                })));
+            }
+            if let Some(body) = this.body.as_mut().as_pin_mut() {
+                let frame = Frame { op: op.clone(), adopts_children: true };
+                let polled = CURRENT
+                    .sync_scope(frame, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
+                match polled {
+                    Ok(Poll::Pending) => {}
+                    Ok(Poll::Ready(output)) => {
+                        this.body.set(None);
+                        this.sleep.set(None);
+                        *this.armed = None;
+                        if let Some(key) = this.wait_key.take() {
+                            token.remove_waiter(key);
+                        }
+                        *this.phase = Phase::Done;
+                        op.finish(OperationStatus::Completed);
+                        return Poll::Ready(Ok(output));
+                    }
+                    Err(panic) => {
+                        this.body.set(None);
+                        *this.phase = Phase::Done;
+                        op.state().failure =
+                            Some(format!("panicked: {}", crate::panic_message(&*panic)));
+                        op.finish(OperationStatus::Failed);
+                        resume_unwind(panic);
+                    }
+                }
+            }
+            if token.is_cancelled() {
+                if op.inner.shields.load(Ordering::Acquire) == 0 {
+                    continue;
+                }
+                op.state().shielded_run = Some(cx.waker().clone());
+                if op.inner.shields.load(Ordering::Acquire) == 0 {
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            if let Some(deadline) = this.deadline.as_ref() {
+                if this.sleep.is_none() {
+                    this.sleep.set(Some(tokio::time::sleep_until(deadline.at)));
+                }
+                if let Some(sleep) = this.sleep.as_mut().as_pin_mut()
+                    && sleep.poll(cx).is_ready()
+                {
+                    token.cancel(deadline.error.error());
+                    continue;
+                }
+            }
+            if let Some(armed) = this.armed.as_mut()
+                && let Poll::Ready(error) = armed.poll_pollers(cx)
+            {
+                token.cancel(error);
+                continue;
+            }
+            match token.poll_cancelled(this.wait_key, cx) {
+                Poll::Ready(()) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for Run<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run").field("op", self.op).field("phase", &self.phase).finish()
+    }
+}
+
+// ===== Shield =====
+
+pin_project! {
+    /// The future returned by [`Cancelable::shield`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Shield<'a, F> {
+        op: &'a Cancelable,
+        #[pin]
+        fut: F,
+        entered: bool,
+    }
+
+    impl<F> PinnedDrop for Shield<'_, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if *this.entered {
+                this.op.leave_shield();
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Shield<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if !*this.entered {
+            this.op.inner.shields.fetch_add(1, Ordering::AcqRel);
+            *this.entered = true;
+        }
+        let frame = Frame { op: this.op.clone(), adopts_children: false };
+        let fut = this.fut;
+        let output = std::task::ready!(CURRENT.sync_scope(frame, || fut.poll(cx)));
+        *this.entered = false;
+        this.op.leave_shield();
+        Poll::Ready(output)
+    }
+}
+
+impl<F> fmt::Debug for Shield<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shield").field("op", self.op).finish_non_exhaustive()
+    }
+}
+
+// ===== OrCancelled =====
+
+pin_project! {
+    /// One call of a function wrapped by [`Cancelable::wrap`]: its output, or the operation's
+    /// cancelation if that comes first.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct OrCancelled<F> {
+        op: Cancelable,
+        #[pin]
+        fut: Option<F>,
+        wait_key: Option<usize>,
+    }
+
+    impl<F> PinnedDrop for OrCancelled<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(key) = this.wait_key.take() {
+                this.op.inner.token.node().remove_waiter(key);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for OrCancelled<F> {
+    type Output = Result<F::Output, CancelationError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let token = this.op.inner.token.node();
+        loop {
+            if let Some(error) = token.error() {
+                this.fut.set(None);
+                return Poll::Ready(Err(this.op.attribute(error)));
+            }
+            let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+                panic!("`OrCancelled` polled after it completed");
+            };
+            if let Poll::Ready(output) = fut.poll(cx) {
+                this.fut.set(None);
+                return Poll::Ready(Ok(output));
+            }
+            if token.poll_cancelled(this.wait_key, cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for OrCancelled<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OrCancelled").field("op", &self.op).finish_non_exhaustive()
+    }
+}
+
+/// Registrations held by `op`'s scope token: (linked children, parked waiters).
+pub(crate) fn registrations(op: &Cancelable) -> (usize, usize) {
+    let node = op.inner.token.node();
+    (node.child_count(), node.waiter_count())
+}

@@ -1,0 +1,133 @@
+//! OS signals as a source of cancelation.
+//!
+//! [`Signal`] names the catchable signals. With the `signal` feature (on by default, Unix only),
+//! [`Cancelable::with_signal`](crate::Cancelable::with_signal) cancels an operation when the
+//! process receives one of them.
+//!
+//! # How signals are delivered
+//!
+//! There is one process-wide listener per signal, shared by every operation waiting on it: the
+//! first operation to listen installs it (through `signal-hook`) and starts one small OS thread
+//! that turns deliveries into a cancel of a shared token; every listening operation follows that
+//! token. When the last listening operation ends, the listener is removed, its thread ends, and
+//! the signal's previous disposition is back: a program that no longer listens for `SIGINT` dies
+//! on Ctrl+C again.
+//!
+//! `signal-hook` cannot uninstall the process's handler once installed, so "back" works like
+//! this: when `cancelable` first listens to a signal, it reads the signal's disposition (from
+//! `/proc/self/status` on Linux). If it was the default action, a permanent `signal-hook` action
+//! re-enacts the default action whenever nobody listens. If the signal was ignored or already
+//! handled (say by your own `signal-hook` or raw handler installed *before*), that handler keeps
+//! running, chained, and nothing is re-enacted. A handler installed through `signal-hook` or
+//! `tokio::signal` *after* `cancelable` first listened is not seen: install yours first.
+
+use std::fmt;
+use std::str::FromStr;
+
+#[cfg(all(unix, feature = "signal"))]
+pub(crate) mod listener;
+
+/// A catchable OS signal.
+///
+/// `SIGKILL` and `SIGSTOP` cannot be caught and are not listed.
+///
+/// # Examples
+///
+/// ```
+/// use cancelable::Signal;
+///
+/// assert_eq!("SIGTERM".parse::<Signal>().unwrap(), Signal::Term);
+/// assert_eq!("term".parse::<Signal>().unwrap(), Signal::Term);
+/// assert_eq!(Signal::Int.to_string(), "SIGINT");
+/// let err = "SIGKILL".parse::<Signal>().unwrap_err();
+/// assert!(err.to_string().contains("cannot be caught"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Signal {
+    /// `SIGINT`: Ctrl+C.
+    Int,
+    /// `SIGTERM`: the polite request to stop.
+    Term,
+    /// `SIGHUP`: the terminal went away (often: reload).
+    Hup,
+    /// `SIGQUIT`: Ctrl+\.
+    Quit,
+    /// `SIGUSR1`.
+    Usr1,
+    /// `SIGUSR2`.
+    Usr2,
+}
+
+impl Signal {
+    /// Every signal this crate can listen to.
+    pub const ALL: [Signal; 6] =
+        [Signal::Int, Signal::Term, Signal::Hup, Signal::Quit, Signal::Usr1, Signal::Usr2];
+
+    /// The conventional name, e.g. `"SIGTERM"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Signal::Int => "SIGINT",
+            Signal::Term => "SIGTERM",
+            Signal::Hup => "SIGHUP",
+            Signal::Quit => "SIGQUIT",
+            Signal::Usr1 => "SIGUSR1",
+            Signal::Usr2 => "SIGUSR2",
+        }
+    }
+
+    /// The signal number on this platform.
+    #[cfg(all(unix, feature = "signal"))]
+    pub fn number(self) -> i32 {
+        use signal_hook::consts::signal as s;
+        match self {
+            Signal::Int => s::SIGINT,
+            Signal::Term => s::SIGTERM,
+            Signal::Hup => s::SIGHUP,
+            Signal::Quit => s::SIGQUIT,
+            Signal::Usr1 => s::SIGUSR1,
+            Signal::Usr2 => s::SIGUSR2,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A string that names no catchable [`Signal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseSignalError {
+    input: String,
+}
+
+impl fmt::Display for ParseSignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let upper = self.input.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if matches!(bare, "KILL" | "STOP") {
+            write!(f, "SIG{bare} cannot be caught, so it cannot cancel an operation; ")?;
+        } else {
+            write!(f, "unknown signal {:?}; ", self.input)?;
+        }
+        f.write_str("expected one of SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2")
+    }
+}
+
+impl std::error::Error for ParseSignalError {}
+
+impl FromStr for Signal {
+    type Err = ParseSignalError;
+
+    /// Accepts `"SIGTERM"`, `"TERM"` and `"sigterm"` alike.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let upper = s.trim().to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        Signal::ALL
+            .into_iter()
+            .find(|signal| &signal.name()[3..] == bare)
+            .ok_or_else(|| ParseSignalError { input: s.to_owned() })
+    }
+}

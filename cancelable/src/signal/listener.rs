@@ -1,0 +1,155 @@
+//! The process-wide listener behind [`Signal`] sources: one per signal, shared by every
+//! operation listening to it, removed when the last one stops.
+//!
+//! # Invariants
+//!
+//! 1. `LISTENERS` holds an entry for a signal exactly while at least one [`Subscription`] for it
+//!    is alive. The entry owns the `signal-hook` registration (through the iterator's
+//!    [`Handle`]) and one thread blocked on its deliveries.
+//! 2. A delivery cancels the entry's current `generation` token and replaces it with a fresh
+//!    one, under the lock: every subscription taken before the delivery sees it, none taken after.
+//! 3. `IDLE[signal]` is `true` exactly while no entry exists. When the disposition before our
+//!    first registration was the default action, a permanent `signal-hook` action re-enacts that
+//!    default while `IDLE` is `true`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread;
+
+use signal_hook::iterator::{Handle, Signals};
+
+use super::Signal;
+use crate::error::{CancelationError, CancelationReason};
+use crate::token::CancelationToken;
+
+struct Listener {
+    subscribers: usize,
+    generation: CancelationToken,
+    handle: Handle,
+}
+
+static LISTENERS: Mutex<Option<HashMap<Signal, Listener>>> = Mutex::new(None);
+
+/// Per signal: `Some(flag)` once we know its first disposition; the flag is `IDLE`.
+static DEFAULT_EMULATION: [OnceLock<Option<Arc<AtomicBool>>>; Signal::ALL.len()] =
+    [const { OnceLock::new() }; Signal::ALL.len()];
+
+fn listeners() -> MutexGuard<'static, Option<HashMap<Signal, Listener>>> {
+    LISTENERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn index(signal: Signal) -> usize {
+    Signal::ALL.iter().position(|s| *s == signal).unwrap_or_default()
+}
+
+/// An operation's interest in one signal. Dropping it may remove the listener.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    signal: Signal,
+    token: CancelationToken,
+}
+
+impl Subscription {
+    /// Subscribes to `signal`, installing the listener if nobody listens yet.
+    pub(crate) fn new(signal: Signal) -> std::io::Result<Subscription> {
+        let emulation = DEFAULT_EMULATION[index(signal)]
+            .get_or_init(|| default_emulation(signal))
+            .clone();
+        let mut guard = listeners();
+        let map = guard.get_or_insert_with(HashMap::new);
+        if let Some(listener) = map.get_mut(&signal) {
+            listener.subscribers += 1;
+            return Ok(Subscription { signal, token: listener.generation.clone() });
+        }
+        let mut signals = Signals::new([signal.number()])?;
+        let handle = signals.handle();
+        thread::Builder::new()
+            .name(format!("cancelable-{}", signal.name().to_ascii_lowercase()))
+            .spawn(move || {
+                for _ in signals.forever() {
+                    deliver(signal);
+                }
+            })?;
+        if let Some(idle) = &emulation {
+            idle.store(false, Ordering::SeqCst);
+        }
+        let generation = CancelationToken::new();
+        map.insert(signal, Listener { subscribers: 1, generation: generation.clone(), handle });
+        Ok(Subscription { signal, token: generation })
+    }
+
+    /// Cancelled (reason `Signal`) when the signal arrives.
+    pub(crate) fn token(&self) -> &CancelationToken {
+        &self.token
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut guard = listeners();
+        let Some(map) = guard.as_mut() else { return };
+        let Some(listener) = map.get_mut(&self.signal) else { return };
+        listener.subscribers -= 1;
+        if listener.subscribers > 0 {
+            return;
+        }
+        if let Some(listener) = map.remove(&self.signal) {
+            if let Some(Some(idle)) = DEFAULT_EMULATION[index(self.signal)].get() {
+                idle.store(true, Ordering::SeqCst);
+            }
+            // Ends the thread's `forever()` and, with it, the `signal-hook` registration.
+            listener.handle.close();
+        }
+    }
+}
+
+fn deliver(signal: Signal) {
+    let token = {
+        let mut guard = listeners();
+        let Some(listener) = guard.as_mut().and_then(|map| map.get_mut(&signal)) else { return };
+        std::mem::replace(&mut listener.generation, CancelationToken::new())
+    };
+    token.cancel_error(CancelationError::new(
+        CancelationReason::Signal,
+        Some(format!("received signal {}", signal.name())),
+    ));
+}
+
+/// When `signal` has its default disposition now, arms a permanent action that re-enacts it
+/// while nobody listens; returns that action's "nobody listens" flag.
+fn default_emulation(signal: Signal) -> Option<Arc<AtomicBool>> {
+    if !has_default_disposition(signal) {
+        return None;
+    }
+    let idle = Arc::new(AtomicBool::new(true));
+    match signal_hook::flag::register_conditional_default(signal.number(), idle.clone()) {
+        Ok(_) => Some(idle),
+        Err(error) => {
+            tracing::warn!(%signal, %error, "cannot re-enact the default action of the signal");
+            None
+        }
+    }
+}
+
+/// Whether `signal` is neither ignored nor caught by this process right now.
+///
+/// Read from `/proc/self/status` (`SigIgn`, `SigCgt`); where that is unavailable, assumes the
+/// default, which is what a process starts with.
+fn has_default_disposition(signal: Signal) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return true };
+    let bit = 1u64 << (signal.number() - 1);
+    let mask = |field: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (mask("SigIgn:") | mask("SigCgt:")) & bit == 0
+}
+
+/// How many listeners are installed right now (for leak tests).
+pub(crate) fn installed() -> usize {
+    listeners().as_ref().map_or(0, HashMap::len)
+}

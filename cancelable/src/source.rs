@@ -1,0 +1,473 @@
+//! Sources of cancelation and how they compose.
+//!
+//! An operation's sources are collected into a [`Sources`] set when the operation is built and
+//! *armed* when its `run` starts. Armed sources are polled by `run` itself: no task or thread
+//! is spawned per timeout, token or condition.
+//!
+//! # Composition
+//!
+//! * **Any-of** ([`Cancelable::any_of`], [`Cancelable::combine`]) merges the members' sets: all
+//!   timeouts and deadlines fold into the single earliest deadline (so the earliest always wins,
+//!   whatever the order of combination), and each member's token is linked to the composite's,
+//!   so cancelling a member, or a token a member follows, cancels the composite at once with the
+//!   member's own reason and message.
+//! * **All-of** ([`Cancelable::all_of`]) keeps each member apart and fires once every member has
+//!   fired at least once; the reason is that of the last member to fire, the message names all.
+//!
+//! Both nest freely: `any_of([timeout, all_of([min_time, condition])])` works.
+//!
+//! [`Cancelable::any_of`]: crate::Cancelable::any_of
+//! [`Cancelable::combine`]: crate::Cancelable::combine
+//! [`Cancelable::all_of`]: crate::Cancelable::all_of
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+
+use crate::error::{CancelationError, CancelationReason, DisplayDuration};
+use crate::token::{CancelationToken, Cancelled};
+
+/// A user-written source of cancelation.
+///
+/// `run` polls it beside the operation's body; when it returns `Ready(error)`, the operation
+/// is cancelled with that error's reason and message. Every future whose output is a
+/// [`CancelationError`] is a source.
+///
+/// # Examples
+///
+/// ```
+/// use cancelable::{Cancelable, CancelationError, CancelationReason};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+/// let op = Cancelable::with_source(async move {
+///     let _ = rx.await;
+///     CancelationError::new(CancelationReason::Manual, Some("shutdown requested".into()))
+/// });
+/// tx.send(()).unwrap();
+/// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
+/// assert_eq!(err.message(), Some("shutdown requested"));
+/// # }
+/// ```
+pub trait CancelationSource: Send + 'static {
+    /// `Ready(error)` once the source fires; registers `cx`'s waker otherwise.
+    fn poll_fire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelationError>;
+}
+
+impl<F> CancelationSource for F
+where
+    F: Future<Output = CancelationError> + Send + 'static,
+{
+    fn poll_fire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelationError> {
+        self.poll(cx)
+    }
+}
+
+type Predicate = Box<dyn FnMut() -> bool + Send>;
+type AsyncPredicate = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send>;
+
+/// The not-yet-armed sources of one operation.
+#[derive(Default)]
+pub(crate) struct Sources {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
+    signals: Vec<crate::Signal>,
+    pollers: Vec<PollerSpec>,
+}
+
+enum PollerSpec {
+    Condition { name: Cow<'static, str>, predicate: Predicate, interval: Duration },
+    AsyncCondition { name: Cow<'static, str>, predicate: AsyncPredicate, interval: Duration },
+    Custom(Pin<Box<dyn CancelationSource>>),
+    AllOf(Vec<(CancelationToken, Sources)>),
+}
+
+impl Sources {
+    pub(crate) fn timeout(timeout: Duration) -> Self {
+        Sources { timeout: Some(timeout), ..Sources::default() }
+    }
+
+    pub(crate) fn deadline(deadline: Instant) -> Self {
+        Sources { deadline: Some(deadline), ..Sources::default() }
+    }
+
+    #[cfg(all(unix, feature = "signal"))]
+    pub(crate) fn signals(signals: Vec<crate::Signal>) -> Self {
+        Sources { signals, ..Sources::default() }
+    }
+
+    pub(crate) fn condition<P>(name: Cow<'static, str>, predicate: P, interval: Duration) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        let predicate = Box::new(predicate);
+        Sources::poller(PollerSpec::Condition { name, predicate, interval })
+    }
+
+    pub(crate) fn async_condition<P, Fut>(
+        name: Cow<'static, str>,
+        mut predicate: P,
+        interval: Duration,
+    ) -> Self
+    where
+        P: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        let predicate: AsyncPredicate = Box::new(move || Box::pin(predicate()));
+        Sources::poller(PollerSpec::AsyncCondition { name, predicate, interval })
+    }
+
+    pub(crate) fn custom(source: impl CancelationSource) -> Self {
+        Sources::poller(PollerSpec::Custom(Box::pin(source)))
+    }
+
+    pub(crate) fn all_of(members: Vec<(CancelationToken, Sources)>) -> Self {
+        Sources::poller(PollerSpec::AllOf(members))
+    }
+
+    fn poller(spec: PollerSpec) -> Self {
+        Sources { pollers: vec![spec], ..Sources::default() }
+    }
+
+    /// Any-of: the earliest timeout and deadline, and every other source of both.
+    pub(crate) fn merge(&mut self, other: Sources) {
+        self.timeout = min_option(self.timeout, other.timeout);
+        self.deadline = min_option(self.deadline, other.deadline);
+        self.signals.extend(other.signals);
+        self.pollers.extend(other.pollers);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.timeout.is_none()
+            && self.deadline.is_none()
+            && self.signals.is_empty()
+            && self.pollers.is_empty()
+    }
+
+    /// Arms the sources: the clock of a timeout starts now. Signals are subscribed and linked to
+    /// `owner`, which they cancel directly.
+    pub(crate) fn arm(self, owner: &CancelationToken) -> std::io::Result<Armed> {
+        let deadline = earliest_deadline(self.timeout, self.deadline);
+        #[cfg(all(unix, feature = "signal"))]
+        let subscriptions = subscribe(self.signals, owner)?;
+        #[cfg(not(all(unix, feature = "signal")))]
+        let _ = owner;
+        let pollers = self
+            .pollers
+            .into_iter()
+            .map(|spec| ArmedPoller::arm(spec))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Armed {
+            deadline,
+            pollers,
+            #[cfg(all(unix, feature = "signal"))]
+            subscriptions,
+        })
+    }
+}
+
+fn min_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The deadline to arm and the error it fires with.
+pub(crate) struct ArmedDeadline {
+    pub(crate) at: Instant,
+    pub(crate) error: Deadline,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Deadline {
+    Timeout(Duration),
+    At,
+}
+
+impl Deadline {
+    pub(crate) fn error(self) -> CancelationError {
+        match self {
+            Deadline::Timeout(after) => CancelationError::timeout(after),
+            Deadline::At => CancelationError::new(
+                CancelationReason::Timeout,
+                Some(String::from("deadline exceeded")),
+            ),
+        }
+    }
+}
+
+fn earliest_deadline(timeout: Option<Duration>, deadline: Option<Instant>) -> Option<ArmedDeadline> {
+    let from_timeout = timeout.map(|after| ArmedDeadline {
+        // A timeout too far away to represent never fires.
+        at: Instant::now().checked_add(after).unwrap_or_else(far_future),
+        error: Deadline::Timeout(after),
+    });
+    let from_deadline = deadline.map(|at| ArmedDeadline { at, error: Deadline::At });
+    match (from_timeout, from_deadline) {
+        (Some(t), Some(d)) => Some(if d.at < t.at { d } else { t }),
+        (t, d) => t.or(d),
+    }
+}
+
+/// Roughly 30 years from now: what tokio itself uses for "never".
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+#[cfg(all(unix, feature = "signal"))]
+fn subscribe(
+    signals: Vec<crate::Signal>,
+    owner: &CancelationToken,
+) -> std::io::Result<Vec<crate::signal::listener::Subscription>> {
+    let mut subscriptions = Vec::with_capacity(signals.len());
+    for signal in signals {
+        let subscription = crate::signal::listener::Subscription::new(signal)?;
+        owner.node().link_to(subscription.token().node(), crate::token::Link::Forward);
+        subscriptions.push(subscription);
+    }
+    Ok(subscriptions)
+}
+
+/// Armed sources other than the owner's token: polled by `run` (or by an all-of).
+pub(crate) struct Armed {
+    pub(crate) deadline: Option<ArmedDeadline>,
+    pollers: Vec<ArmedPoller>,
+    #[cfg(all(unix, feature = "signal"))]
+    subscriptions: Vec<crate::signal::listener::Subscription>,
+}
+
+impl Armed {
+    #[cfg(all(unix, feature = "signal"))]
+    pub(crate) fn has_subscriptions(&self) -> bool {
+        !self.subscriptions.is_empty()
+    }
+
+    pub(crate) fn has_pollers(&self) -> bool {
+        !self.pollers.is_empty()
+    }
+
+    /// Polls every poller; the first to fire wins.
+    pub(crate) fn poll_pollers(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+        for poller in &mut self.pollers {
+            if let Poll::Ready(error) = poller.poll(cx) {
+                return Poll::Ready(error);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+enum ArmedPoller {
+    Condition { name: Cow<'static, str>, predicate: Predicate, ticks: Interval, checks: u64 },
+    AsyncCondition {
+        name: Cow<'static, str>,
+        predicate: AsyncPredicate,
+        ticks: Interval,
+        checks: u64,
+        check: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
+    },
+    Custom(Pin<Box<dyn CancelationSource>>),
+    AllOf(Vec<AllOfMember>),
+}
+
+impl ArmedPoller {
+    fn arm(spec: PollerSpec) -> std::io::Result<ArmedPoller> {
+        Ok(match spec {
+            PollerSpec::Condition { name, predicate, interval } => {
+                ArmedPoller::Condition { name, predicate, ticks: ticks(interval), checks: 0 }
+            }
+            PollerSpec::AsyncCondition { name, predicate, interval } => ArmedPoller::AsyncCondition {
+                name,
+                predicate,
+                ticks: ticks(interval),
+                checks: 0,
+                check: None,
+            },
+            PollerSpec::Custom(source) => ArmedPoller::Custom(source),
+            PollerSpec::AllOf(members) => ArmedPoller::AllOf(
+                members
+                    .into_iter()
+                    .map(|(token, sources)| AllOfMember::arm(token, sources))
+                    .collect::<std::io::Result<_>>()?,
+            ),
+        })
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+        match self {
+            ArmedPoller::Condition { name, predicate, ticks, checks } => loop {
+                ready!(ticks.poll_tick(cx));
+                *checks += 1;
+                match catch_unwind(AssertUnwindSafe(&mut *predicate)) {
+                    Ok(true) => return Poll::Ready(condition_met(name, *checks)),
+                    Ok(false) => {}
+                    Err(panic) => predicate_panicked(name, &panic),
+                }
+            },
+            ArmedPoller::AsyncCondition { name, predicate, ticks, checks, check } => loop {
+                if check.is_none() {
+                    ready!(ticks.poll_tick(cx));
+                    *checks += 1;
+                    match catch_unwind(AssertUnwindSafe(&mut *predicate)) {
+                        Ok(fut) => *check = Some(fut),
+                        Err(panic) => {
+                            predicate_panicked(name, &panic);
+                            continue;
+                        }
+                    }
+                }
+                let Some(fut) = check.as_mut() else { continue };
+                let outcome = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+                match outcome {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(true)) => {
+                        *check = None;
+                        return Poll::Ready(condition_met(name, *checks));
+                    }
+                    Ok(Poll::Ready(false)) => *check = None,
+                    Err(panic) => {
+                        *check = None;
+                        predicate_panicked(name, &panic);
+                    }
+                }
+            },
+            ArmedPoller::Custom(source) => source.as_mut().poll_fire(cx),
+            ArmedPoller::AllOf(members) => {
+                let mut all_fired_now = !members.is_empty();
+                for member in members.iter_mut().filter(|m| m.fired.is_none()) {
+                    match member.poll(cx) {
+                        Poll::Ready(error) => member.fired = Some(error),
+                        Poll::Pending => all_fired_now = false,
+                    }
+                }
+                if all_fired_now { Poll::Ready(all_fired(members)) } else { Poll::Pending }
+            }
+        }
+    }
+}
+
+fn ticks(interval: Duration) -> Interval {
+    let period = if interval.is_zero() { Duration::from_millis(1) } else { interval };
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks
+}
+
+fn condition_met(name: &str, checks: u64) -> CancelationError {
+    let plural = if checks == 1 { "" } else { "s" };
+    CancelationError::new(
+        CancelationReason::Condition,
+        Some(format!("condition `{name}` met after {checks} check{plural}")),
+    )
+}
+
+fn predicate_panicked(name: &str, panic: &(dyn std::any::Any + Send)) {
+    tracing::error!(
+        condition = name,
+        panic = crate::panic_message(panic),
+        "a condition predicate panicked; counted as not met, monitoring goes on"
+    );
+}
+
+/// Every member fired: the last one's reason, a message naming all, in member order.
+fn all_fired(members: &[AllOfMember]) -> CancelationError {
+    let mut last: Option<&AllOfMember> = None;
+    let mut parts = Vec::with_capacity(members.len());
+    for member in members {
+        if let Some(error) = &member.fired {
+            parts.push(error.message().map_or_else(|| error.reason().to_string(), str::to_owned));
+            if last.is_none_or(|l| member.order > l.order) {
+                last = Some(member);
+            }
+        }
+    }
+    let reason = last
+        .and_then(|m| m.fired.as_ref())
+        .map_or(CancelationReason::Manual, CancelationError::reason);
+    CancelationError::new(reason, Some(format!("all of: {}", parts.join("; "))))
+}
+
+/// One member of an all-of: fires when its token is cancelled or any of its sources fires.
+struct AllOfMember {
+    wait: Cancelled,
+    token: CancelationToken,
+    sleep: Option<(Pin<Box<Sleep>>, Deadline)>,
+    armed: Armed,
+    fired: Option<CancelationError>,
+    order: u64,
+}
+
+impl AllOfMember {
+    fn arm(token: CancelationToken, sources: Sources) -> std::io::Result<AllOfMember> {
+        let mut armed = sources.arm(&token)?;
+        let sleep = armed
+            .deadline
+            .take()
+            .map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
+        Ok(AllOfMember { wait: token.cancelled(), token, sleep, armed, fired: None, order: 0 })
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+        let error = if Pin::new(&mut self.wait).poll(cx).is_ready() {
+            self.token.error()
+        } else if let Some((sleep, deadline)) = &mut self.sleep
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            Some(deadline.error())
+        } else if let Poll::Ready(error) = self.armed.poll_pollers(cx) {
+            Some(error)
+        } else {
+            None
+        };
+        match error {
+            Some(error) => {
+                self.order = next_order();
+                Poll::Ready(error)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A global sequence number: which all-of member fired last.
+fn next_order() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static ORDER: AtomicU64 = AtomicU64::new(1);
+    ORDER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A readable name for a predicate: a fn item's own name, or `closure in <fn>` for a closure.
+pub(crate) fn predicate_name<P>() -> Cow<'static, str> {
+    let full = std::any::type_name::<P>();
+    let mut segments: Vec<&str> = full.split("::").collect();
+    if segments.last() == Some(&"{{closure}}") {
+        segments.pop();
+        while segments.last() == Some(&"{{closure}}") {
+            segments.pop();
+        }
+        return match segments.last() {
+            Some(func) => Cow::Owned(format!("closure in {func}")),
+            None => Cow::Borrowed("closure"),
+        };
+    }
+    Cow::Borrowed(segments.last().copied().unwrap_or("condition"))
+}
+
+impl fmt::Debug for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sources")
+            .field("timeout", &self.timeout.map(DisplayDuration).map(|d| d.to_string()))
+            .field("deadline", &self.deadline)
+            .field("signals", &self.signals)
+            .field("pollers", &self.pollers.len())
+            .finish()
+    }
+}

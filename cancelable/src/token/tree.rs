@@ -1,0 +1,224 @@
+//! The cancelation tree: one [`Node`] per token, linked to the tokens it follows.
+//!
+//! A node is cancelled once, by storing its [`CancelationError`] in a `OnceLock`. Everything
+//! that waits on it (wakers, callbacks, linked nodes) sits in `Inner`, behind a mutex.
+//!
+//! # Invariants
+//!
+//! 1. `error` is set at most once; the first setter wins and is the only caller that fires the
+//!    node. Reading it (`is_cancelled`) is one atomic acquire load and never takes a lock.
+//! 2. `error` is set *before* `inner` is locked to fire, and every registration (waker,
+//!    callback, child link) checks `error` *while holding* `inner`. So a registration either
+//!    sees the node cancelled (and acts at once) or is in `inner` when the node fires: no
+//!    wake-up, callback or child is ever lost.
+//! 3. Once fired, a node never registers anything again (registrations see invariant 2), so
+//!    stale slab keys held by waiters or children are never reused: removing them is a no-op.
+//! 4. A child holds strong references to its parents (to unlink itself on drop); a parent holds
+//!    only `Weak` references to its children. Dropping the last handle of a node removes it from
+//!    every parent: long-lived parents do not accumulate finished children.
+//!
+//! # Deadlock safety
+//!
+//! No code path holds two node locks at once: firing takes the waiters, callbacks and children
+//! out of `inner` and releases the lock before waking, calling or cancelling any of them. Wakers
+//! and callbacks are never called with a lock held. Cancelling a subtree walks it with an
+//! explicit stack, so depth costs no recursion.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use crate::error::CancelationError;
+
+pub(crate) type Callback = Box<dyn FnOnce(&CancelationError) + Send>;
+
+/// How a node inherits its parent's cancelation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// The child is cancelled with reason `Parent`, the parent's error as its cause.
+    Parent,
+    /// The child is cancelled with the parent's own error (any-of composition, `with_token`).
+    Forward,
+}
+
+#[derive(Default)]
+pub(crate) struct Node {
+    error: OnceLock<CancelationError>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    waiters: Slab<Waker>,
+    callbacks: Vec<Callback>,
+    children: Slab<(Weak<Node>, Link)>,
+    parents: Vec<(Arc<Node>, usize)>,
+}
+
+impl Node {
+    pub(crate) fn new() -> Arc<Node> {
+        Arc::new(Node::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing runs user code while holding the lock, so poisoning can only come from an
+        // allocation failure; the data is still consistent.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.error.get().is_some()
+    }
+
+    #[inline]
+    pub(crate) fn error(&self) -> Option<&CancelationError> {
+        self.error.get()
+    }
+
+    /// Cancels this node and, iteratively, everything linked below it.
+    /// Returns `false` if it was already cancelled.
+    pub(crate) fn cancel(self: &Arc<Self>, error: CancelationError) -> bool {
+        if self.error.set(error).is_err() {
+            return false;
+        }
+        let mut pending = Vec::new();
+        self.fire(&mut pending);
+        while let Some(node) = pending.pop() {
+            node.fire(&mut pending);
+        }
+        true
+    }
+
+    /// Wakes, calls back and cancels the children of a node whose error was just set.
+    fn fire(&self, pending: &mut Vec<Arc<Node>>) {
+        let (waiters, callbacks, children) = {
+            let mut inner = self.lock();
+            (
+                std::mem::take(&mut inner.waiters),
+                std::mem::take(&mut inner.callbacks),
+                std::mem::take(&mut inner.children),
+            )
+        };
+        let Some(error) = self.error.get() else { return };
+        for waker in waiters {
+            waker.1.wake();
+        }
+        for (_, (weak, link)) in children {
+            let Some(child) = weak.upgrade() else { continue };
+            let child_error = match link {
+                Link::Parent => CancelationError::from_parent(error),
+                Link::Forward => error.clone(),
+            };
+            if child.error.set(child_error).is_ok() {
+                pending.push(child);
+            }
+        }
+        for callback in callbacks {
+            run_callback(callback, error);
+        }
+    }
+
+    /// Makes `self` follow `parent`: when `parent` is cancelled, so is `self`. If `parent`
+    /// already is, `self` is cancelled now.
+    pub(crate) fn link_to(self: &Arc<Self>, parent: &Arc<Node>, link: Link) {
+        if self.is_cancelled() {
+            return;
+        }
+        let key = {
+            let mut inner = parent.lock();
+            match parent.error.get() {
+                Some(_) => None,
+                None => Some(inner.children.insert((Arc::downgrade(self), link))),
+            }
+        };
+        match key {
+            Some(key) => self.lock().parents.push((parent.clone(), key)),
+            None => {
+                if let Some(error) = parent.error() {
+                    let error = match link {
+                        Link::Parent => CancelationError::from_parent(error),
+                        Link::Forward => error.clone(),
+                    };
+                    self.cancel(error);
+                }
+            }
+        }
+    }
+
+    /// Runs `callback` when this node is cancelled, or now if it is.
+    pub(crate) fn on_cancel(&self, callback: Callback) {
+        let callback = {
+            let mut inner = self.lock();
+            if self.error.get().is_none() {
+                inner.callbacks.push(callback);
+                return;
+            }
+            callback
+        };
+        if let Some(error) = self.error.get() {
+            run_callback(callback, error);
+        }
+    }
+
+    /// Registers `cx`'s waker under `key` (updating it if it changed) unless cancelled.
+    pub(crate) fn poll_cancelled(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_cancelled() {
+            return Poll::Ready(());
+        }
+        let mut inner = self.lock();
+        if self.error.get().is_some() {
+            return Poll::Ready(());
+        }
+        match key.and_then(|k| inner.waiters.get_mut(k)) {
+            Some(waker) => {
+                if !waker.will_wake(cx.waker()) {
+                    waker.clone_from(cx.waker());
+                }
+            }
+            None => *key = Some(inner.waiters.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+
+    /// Forgets a waker registered by [`Node::poll_cancelled`].
+    pub(crate) fn remove_waiter(&self, key: usize) {
+        if self.error.get().is_none() {
+            self.lock().waiters.try_remove(key);
+        }
+    }
+
+    pub(crate) fn child_count(&self) -> usize {
+        self.lock().children.len()
+    }
+
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.lock().waiters.len()
+    }
+}
+
+impl Drop for Node {
+    /// Unlinks from every parent. A parent whose last reference this was is dropped here too,
+    /// iteratively: dropping the leaf of a deep chain does not recurse.
+    fn drop(&mut self) {
+        let mut parents = std::mem::take(&mut self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).parents);
+        while let Some((parent, key)) = parents.pop() {
+            parent.lock().children.try_remove(key);
+            if let Some(mut parent) = Arc::into_inner(parent) {
+                let inner = parent.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+                parents.append(&mut inner.parents);
+            }
+        }
+    }
+}
+
+fn run_callback(callback: Callback, error: &CancelationError) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| callback(error))) {
+        tracing::error!(
+            panic = crate::panic_message(&panic),
+            "an on_cancel callback panicked; the other callbacks still run"
+        );
+    }
+}

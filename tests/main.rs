@@ -1,0 +1,20 @@
+//! Integration tests of `cancelable`: one harness, a module per area.
+//!
+//! Time-based tests run on tokio's paused clock; signal tests signal their own process.
+
+mod composition;
+mod conditions;
+mod errors;
+mod lifecycle;
+mod nesting;
+mod shield;
+#[cfg(unix)]
+mod signals;
+mod timeout;
+mod token;
+
+/// Polls `fut` once with a no-op waker.
+pub(crate) fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(fut).poll(&mut cx)
+}

@@ -1,0 +1,109 @@
+//! Shields: the shielded future completes, the cancelation lands right after.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cancelable::{Cancelable, CancelationReason, OperationStatus};
+use tokio::time::{Instant, sleep};
+
+#[tokio::test(start_paused = true)]
+async fn shielded_future_completes_then_cancelation_lands() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let op = Cancelable::with_timeout(Duration::from_millis(100));
+    let start = Instant::now();
+    let l = log.clone();
+    let err = op
+        .run(async {
+            l.lock().unwrap().push("work");
+            op.shield(async {
+                sleep(Duration::from_millis(300)).await;
+                l.lock().unwrap().push("cleanup done");
+            })
+            .await;
+            l.lock().unwrap().push("after shield");
+            sleep(Duration::from_secs(10)).await;
+            l.lock().unwrap().push("never");
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), CancelationReason::Timeout);
+    assert_eq!(start.elapsed(), Duration::from_millis(300), "returned right after the shield");
+    // The code after the shield runs up to its next await point, then the body is dropped.
+    assert_eq!(*log.lock().unwrap(), ["work", "cleanup done", "after shield"]);
+    assert_eq!(op.status(), OperationStatus::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_shields_complete_in_order() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let op = Cancelable::new();
+    let handle = op.clone();
+    tokio::spawn(async move {
+        sleep(Duration::from_millis(10)).await;
+        handle.cancel();
+    });
+    let l = log.clone();
+    let err = op
+        .run(async {
+            op.shield(async {
+                op.shield(async {
+                    sleep(Duration::from_millis(50)).await;
+                    l.lock().unwrap().push("inner");
+                })
+                .await;
+                sleep(Duration::from_millis(50)).await;
+                l.lock().unwrap().push("outer");
+            })
+            .await;
+            std::future::pending::<()>().await
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_manual());
+    assert_eq!(*log.lock().unwrap(), ["inner", "outer"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn scopes_started_inside_a_shield_are_not_cancelled_by_it() {
+    let op = Cancelable::with_timeout(Duration::from_millis(10));
+    let mut audited = false;
+    let err = op
+        .run(async {
+            op.shield(async {
+                // An operation of its own (e.g. an annotated fn) inside the cleanup.
+                let audit = cancelable::with_timeout(Duration::from_secs(1), sleep(Duration::from_millis(100))).await;
+                audited = audit.is_ok();
+            })
+            .await;
+        })
+        .await;
+    // The body finished (the shield was its last await): the result is its output.
+    assert!(err.is_ok() || err.unwrap_err().is_timeout());
+    assert!(audited, "the operation inside the shield ran to completion");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shield_in_another_task_holds_the_run_open() {
+    let op = Cancelable::new();
+    let handle = op.clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn({
+        let op = op.clone();
+        async move { op.run(async { done_rx.await.ok(); std::future::pending::<()>().await }).await }
+    });
+    sleep(Duration::from_millis(1)).await;
+    let shield_task = tokio::spawn(async move {
+        handle
+            .shield(async {
+                handle.cancel();
+                sleep(Duration::from_millis(100)).await;
+            })
+            .await;
+    });
+    sleep(Duration::from_millis(50)).await;
+    assert!(!run.is_finished(), "held open by the shield");
+    shield_task.await.unwrap();
+    let err = run.await.unwrap().unwrap_err();
+    assert!(err.is_manual());
+    drop(done_tx);
+}

@@ -1,0 +1,234 @@
+//! `CancelationToken`: cancel-once, cross-thread, callbacks, children, blocking waits.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+use cancelable::__private::token_registrations;
+use cancelable::{Cancelable, CancelationReason, CancelationToken};
+
+#[test]
+fn first_cancel_wins_and_check_stays_err() {
+    let token = CancelationToken::new();
+    assert!(token.check().is_ok());
+    assert!(token.cancel_with(CancelationReason::Condition, "first"));
+    assert!(!token.cancel());
+    assert!(!token.cancel_with(CancelationReason::Timeout, "second"));
+    assert_eq!(token.reason(), Some(CancelationReason::Condition));
+    assert_eq!(token.message().as_deref(), Some("first"));
+    for _ in 0..3 {
+        let err = token.check().unwrap_err();
+        assert_eq!(err.reason(), CancelationReason::Condition);
+        assert_eq!(err.message(), Some("first"));
+    }
+}
+
+#[test]
+fn racing_cancels_have_exactly_one_winner() {
+    for _ in 0..50 {
+        let token = CancelationToken::new();
+        let barrier = Arc::new(Barrier::new(8));
+        let winners: Vec<_> = (0..8)
+            .map(|i| {
+                let (token, barrier) = (token.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    token.cancel_with(CancelationReason::Manual, format!("thread {i}"))
+                })
+            })
+            .collect();
+        let won: Vec<bool> = winners.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(won.iter().filter(|w| **w).count(), 1);
+        let winner = won.iter().position(|w| *w).unwrap();
+        assert_eq!(token.message(), Some(format!("thread {winner}")));
+    }
+}
+
+#[test]
+fn is_cancelled_does_not_wait_for_callbacks() {
+    // While the cancelling thread is still inside a callback, another thread already sees the
+    // token cancelled: the flag is published before anything else runs, and reading it takes
+    // no lock.
+    let token = CancelationToken::new();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    token.on_cancel(move |_| {
+        entered_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    });
+    let canceller = std::thread::spawn({
+        let token = token.clone();
+        move || token.cancel()
+    });
+    entered_rx.recv().unwrap();
+    assert!(token.is_cancelled());
+    assert!(token.check().is_err());
+    release_tx.send(()).unwrap();
+    assert!(canceller.join().unwrap());
+}
+
+#[test]
+fn cancel_from_a_plain_thread_wakes_a_multi_thread_runtime_task() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let token = CancelationToken::new();
+    let op = Cancelable::with_token(token.clone());
+    let (parked_tx, parked_rx) = std::sync::mpsc::channel();
+    let task = rt.spawn(async move {
+        op.run(async {
+            parked_tx.send(()).unwrap();
+            std::future::pending::<()>().await
+        })
+        .await
+    });
+    parked_rx.recv().unwrap();
+    // No runtime on this thread, no bridge task: the cancel itself wakes the task.
+    std::thread::spawn(move || assert!(token.cancel())).join().unwrap();
+    let err = rt.block_on(task).unwrap().unwrap_err();
+    assert_eq!(err.reason(), CancelationReason::Manual);
+}
+
+#[test]
+fn callbacks_run_once_in_order_and_survive_a_panicking_one() {
+    let token = CancelationToken::new();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..5 {
+        let calls = calls.clone();
+        token.on_cancel(move |err| {
+            if i == 2 {
+                panic!("callback {i} fails");
+            }
+            calls.lock().unwrap().push((i, err.reason()));
+        });
+    }
+    token.cancel_with(CancelationReason::Signal, "received signal SIGTERM");
+    token.cancel();
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [0, 1, 3, 4].map(|i| (i, CancelationReason::Signal)).to_vec(),
+        "every callback but the panicking one, once, in order"
+    );
+}
+
+#[test]
+fn callback_on_a_cancelled_token_runs_at_once() {
+    let token = CancelationToken::new();
+    token.cancel();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    token.on_cancel(move |err| {
+        assert!(err.is_manual());
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn wait_blocking_on_plain_threads() {
+    let token = CancelationToken::new();
+    assert!(!token.wait_blocking(Some(Duration::from_millis(5))));
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let token = token.clone();
+            std::thread::spawn(move || token.wait_blocking(None))
+        })
+        .collect();
+    token.cancel();
+    for waiter in waiters {
+        assert!(waiter.join().unwrap());
+    }
+    assert!(token.wait_blocking(Some(Duration::ZERO)));
+    assert_eq!(token_registrations(&token), (0, 0));
+}
+
+#[test]
+fn child_tokens_get_parent_reason_with_cause() {
+    let parent = CancelationToken::new();
+    let child = parent.child_token();
+    let grandchild = child.child_token();
+
+    let lone = parent.child_token();
+    lone.cancel();
+    assert!(!parent.is_cancelled(), "cancelling a child leaves the parent alone");
+
+    parent.cancel_with(CancelationReason::Timeout, "timeout after 1s");
+    let err = child.error().unwrap();
+    assert_eq!(err.reason(), CancelationReason::Parent);
+    assert_eq!(err.cause().unwrap().reason(), CancelationReason::Timeout);
+    assert_eq!(err.cause().unwrap().message(), Some("timeout after 1s"));
+    let deep = grandchild.error().unwrap();
+    assert_eq!(deep.reason(), CancelationReason::Parent);
+    assert_eq!(deep.root_cause().reason(), CancelationReason::Timeout);
+    assert!(std::error::Error::source(&deep).is_some());
+
+    let late = parent.child_token();
+    assert_eq!(late.reason(), Some(CancelationReason::Parent), "born cancelled");
+}
+
+#[test]
+fn cancelling_a_deep_chain_does_not_recurse() {
+    let root = CancelationToken::new();
+    let mut tokens = vec![root.clone()];
+    for _ in 0..100_000 {
+        let next = tokens.last().unwrap().child_token();
+        tokens.push(next);
+    }
+    root.cancel();
+    assert!(tokens.last().unwrap().is_cancelled());
+    assert!(tokens.iter().all(CancelationToken::is_cancelled));
+}
+
+#[test]
+fn wide_fan_out_reaches_every_child_once() {
+    let root = CancelationToken::new();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let children: Vec<_> = (0..10_000)
+        .map(|_| {
+            let child = root.child_token();
+            let hits = hits.clone();
+            child.on_cancel(move |_| {
+                hits.fetch_add(1, Ordering::Relaxed);
+            });
+            child
+        })
+        .collect();
+    assert_eq!(token_registrations(&root).0, 10_000);
+    root.cancel();
+    assert_eq!(hits.load(Ordering::Relaxed), 10_000);
+    assert!(children.iter().all(|c| c.reason() == Some(CancelationReason::Parent)));
+}
+
+#[test]
+fn dropped_children_leave_their_parent() {
+    let root = CancelationToken::new();
+    let children: Vec<_> = (0..100).map(|_| root.child_token()).collect();
+    assert_eq!(token_registrations(&root).0, 100);
+    drop(children);
+    assert_eq!(token_registrations(&root), (0, 0));
+}
+
+#[tokio::test]
+async fn cancelled_future_is_ready_when_already_cancelled_and_unregisters_on_drop() {
+    let token = CancelationToken::new();
+    let mut waiting = Box::pin(token.cancelled());
+    assert!(crate::poll_once(&mut waiting).is_pending());
+    assert_eq!(token_registrations(&token).1, 1);
+    drop(waiting);
+    assert_eq!(token_registrations(&token).1, 0);
+    token.cancel();
+    token.cancelled().await;
+}
+
+#[tokio::test]
+async fn tokio_util_interop_both_ways() {
+    let ours = CancelationToken::new();
+    let theirs: tokio_util::sync::CancellationToken = ours.clone().into();
+    ours.cancel();
+    assert!(theirs.is_cancelled());
+
+    let theirs = tokio_util::sync::CancellationToken::new();
+    let ours = CancelationToken::from(theirs.clone());
+    theirs.cancel();
+    ours.cancelled().await;
+    assert_eq!(ours.reason(), Some(CancelationReason::Manual));
+}
