@@ -1,0 +1,465 @@
+//! `#[cancelable]` code generation.
+//!
+//! Input:
+//!
+//! ```text
+//! #[cancelable(timeout = "30s", token = self.shutdown.clone())]
+//! pub async fn fetch(&self, id: u64, cancel: &Cancelable) -> Result<User, AppError> {
+//!     body
+//! }
+//! ```
+//!
+//! Output (the body keeps its tokens and spans; `__cancelable_op` is hygienic):
+//!
+//! ```text
+//! pub async fn fetch(&self, id: u64) -> Result<User, AppError> {
+//!     let __cancelable_op = ::cancelable::__private::OperationBuilder::new("fetch")
+//!         .timeout(::core::time::Duration::from_millis(30000))
+//!         .token(self.shutdown.clone())
+//!         .build();
+//!     let cancel: &Cancelable = &__cancelable_op;
+//!     ::cancelable::__private::try_run(&__cancelable_op, async move {
+//!         #[allow(unreachable_code, …)]
+//!         if false {
+//!             let __cancelable_fake_return: Result<User, AppError> = loop {};
+//!             return __cancelable_fake_return;
+//!         }
+//!         { body }
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! The option expressions are evaluated first, before the body's `async move`
+//! block takes the parameters. The fake return edge (from tracing-attributes)
+//! makes the compiler check the body against the declared return type, so a
+//! mismatch is reported in the body and `?` knows its error type. Any other
+//! return type `R` becomes `Result<R, CancelationError>` and the body runs with
+//! `run` instead of `try_run`.
+
+use darling::Error;
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, TokenStreamExt, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, LitStr, PatType, ReturnType, Token, Type};
+
+use crate::args::Options;
+use crate::fallback;
+use crate::item::{self, ItemFn, Plan};
+use crate::path::Private;
+
+/// Entry point of `#[cancelable(...)]`.
+pub(crate) fn cancelable(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Error::accumulator();
+    let options = Options::parse_attribute(args, &mut errors);
+
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            errors.push(not_a_function(&item, error));
+            return fallback::verbatim(item, errors);
+        }
+    };
+    let Some(plan) = item::check(&function, &mut errors) else {
+        return fallback::verbatim(item, errors);
+    };
+
+    let mut output = rewrite(function, &plan, &options);
+    output.extend(fallback::errors(errors));
+    output
+}
+
+/// The error for an item that did not parse as a function with a body.
+fn not_a_function(item: &TokenStream, error: syn::Error) -> Error {
+    let has_fn = item
+        .clone()
+        .into_iter()
+        .any(|token| matches!(&token, TokenTree::Ident(ident) if ident == "fn"));
+    if has_fn {
+        error.into()
+    } else {
+        Error::custom("`#[cancelable]` can only be used on an `async fn`").with_span(&error.span())
+    }
+}
+
+fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
+    let ItemFn {
+        outer_attrs,
+        vis,
+        defaultness,
+        sig,
+        brace_token,
+        inner_attrs,
+        body,
+    } = function;
+    let private = Private::new(options.krate.as_ref());
+    let op = Ident::new("__cancelable_op", Span::mixed_site());
+
+    // The `&Cancelable` parameters leave the signature and become bindings.
+    let mut inputs = Punctuated::<FnArg, Token![,]>::new();
+    let mut bindings = TokenStream::new();
+    for (index, input) in sig.inputs.iter().enumerate() {
+        match input {
+            FnArg::Typed(PatType { attrs, pat, ty, .. }) if plan.cancel_params.contains(&index) => {
+                // The user's own path to `Cancelable` (so their import stays used), without a
+                // lifetime: the operation is a local of the function.
+                let ty = match item::ungroup(ty) {
+                    Type::Reference(reference) => {
+                        let and_token = reference.and_token;
+                        let elem = &reference.elem;
+                        quote!(#and_token #elem)
+                    }
+                    _ => quote!(&#private::Cancelable),
+                };
+                bindings.extend(quote! {
+                    #(#attrs)*
+                    let #pat: #ty = &#op;
+                });
+            }
+            input => inputs.push(input.clone()),
+        }
+    }
+
+    let (output, declared, return_span) = match &sig.output {
+        ReturnType::Type(_, ty) if plan.returns_result => (
+            sig.output.to_token_stream(),
+            erase_impl_trait(ty),
+            ty.span(),
+        ),
+        ReturnType::Type(arrow, ty) => {
+            let span = ty.span();
+            let output = quote_spanned!(span=> #arrow ::core::result::Result<#ty, #private::CancelationError>);
+            (output, erase_impl_trait(ty), span)
+        }
+        ReturnType::Default => {
+            let span = sig.ident.span();
+            let output =
+                quote_spanned!(span=> -> ::core::result::Result<(), #private::CancelationError>);
+            (output, quote!(()), span)
+        }
+    };
+
+    // As in tracing-attributes: an unreachable `return` of the declared type
+    // first, so the body is checked against it.
+    let fake_return_edge = quote_spanned! {return_span=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let __cancelable_fake_return: #declared = loop {};
+            return __cancelable_fake_return;
+        }
+    };
+    let mut block = TokenStream::new();
+    brace_token.surround(&mut block, |tokens| tokens.extend(body));
+    let block_span = brace_token.span.join();
+    let future = quote_spanned!(block_span=> async move { #fake_return_edge #block });
+
+    let run = if plan.returns_result {
+        // Spanned at the `E` of `Result<T, E>`: an `E` without
+        // `From<CancelationError>` or `Display` is reported there.
+        let span = item::result_error_type(&sig.output).map_or(return_span, Spanned::span);
+        let private = private.spanned(span);
+        quote_spanned!(span=> #private::try_run(&#op, #future).await)
+    } else {
+        quote!(#private::run(&#op, #future).await)
+    };
+
+    let name = match &options.name {
+        Some(name) => name.clone(),
+        None => LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span()),
+    };
+    let builder = operation_builder(options, private, Some(&name), false);
+
+    let constness = &sig.constness;
+    let asyncness = &sig.asyncness;
+    let safety = &sig.safety;
+    let abi = &sig.abi;
+    let fn_token = &sig.fn_token;
+    let ident = &sig.ident;
+    let generics = &sig.generics;
+    let where_clause = &sig.generics.where_clause;
+    let variadic = &sig.variadic;
+
+    let mut tokens = quote! {
+        #(#outer_attrs)*
+        #vis #defaultness #constness #asyncness #safety #abi #fn_token #ident #generics
+    };
+    sig.paren_token.surround(&mut tokens, |tokens| {
+        inputs.to_tokens(tokens);
+        variadic.to_tokens(tokens);
+    });
+    tokens.extend(output);
+    where_clause.to_tokens(&mut tokens);
+    brace_token.surround(&mut tokens, |tokens| {
+        tokens.append_all(inner_attrs);
+        tokens.extend(quote! {
+            let #op = #builder;
+            #bindings
+            #run
+        });
+    });
+    tokens
+}
+
+/// `OperationBuilder::new(name).timeout(..)….build()`: the operation described
+/// by the options, with `members` (for `cancel_combine!`) appended by the caller
+/// before `build`. Shared with `cancel_combine!`.
+pub(crate) fn operation_builder(
+    options: &Options,
+    private: Private<'_>,
+    name: Option<&LitStr>,
+    open: bool,
+) -> TokenStream {
+    let mut builder = match name {
+        Some(name) => quote!(#private::OperationBuilder::new(#name)),
+        None => quote!(#private::OperationBuilder::unnamed()),
+    };
+    if let Some(signal) = &options.signal {
+        // A macro of the runtime crate, so that a crate built without the
+        // `signal` feature gets a readable error at the `signal` option.
+        let span = signal.key;
+        let path = private.spanned(span);
+        let variants = signal
+            .signals
+            .iter()
+            .map(|signal| Ident::new(signal.variant(), span));
+        builder = quote_spanned!(span=> #path::signals!(#builder, [#(#variants),*]));
+    }
+    if let Some(timeout) = &options.timeout {
+        let millis = timeout.millis;
+        builder = quote_spanned!(timeout.key=> #builder.timeout(::core::time::Duration::from_millis(#millis)));
+    }
+    if let Some(token) = &options.token {
+        builder = quote!(#builder.token(#token));
+    }
+    if let Some(condition) = &options.condition {
+        let millis = options
+            .check_interval
+            .map_or(100, |interval| interval.millis);
+        builder =
+            quote!(#builder.condition(#condition, ::core::time::Duration::from_millis(#millis)));
+    }
+    if let Some(parent) = &options.parent {
+        builder = quote!(#builder.parent(#parent));
+    }
+    if let Some(span) = options.register {
+        builder = quote_spanned!(span=> #builder.register());
+    }
+    if open {
+        builder
+    } else {
+        quote!(#builder.build())
+    }
+}
+
+/// `impl Trait` becomes `_`: a `let` cannot name it, inference fills it in.
+fn erase_impl_trait(ty: &Type) -> TokenStream {
+    struct ImplTraitEraser;
+
+    impl VisitMut for ImplTraitEraser {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    attrs: Vec::new(),
+                    underscore_token: Token![_](impl_trait.impl_token.span),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+
+    let mut ty = ty.clone();
+    ImplTraitEraser.visit_type_mut(&mut ty);
+    ty.into_token_stream()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(args: TokenStream, item: TokenStream) -> String {
+        cancelable(args, item).to_string()
+    }
+
+    #[test]
+    fn result_fn_keeps_its_signature() {
+        let out = expand(
+            quote!(timeout = "30s"),
+            quote!(
+                async fn fetch(id: u64, cancel: &Cancelable) -> Result<u32, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(
+            out.starts_with("async fn fetch (id : u64) -> Result < u32 , E >"),
+            "{out}"
+        );
+        assert!(
+            out.contains(":: cancelable :: __private :: OperationBuilder :: new (\"fetch\")"),
+            "{out}"
+        );
+        assert!(
+            out.contains(". timeout (:: core :: time :: Duration :: from_millis (30000u64))"),
+            "{out}"
+        );
+        assert!(
+            out.contains("let cancel : & Cancelable = & __cancelable_op ;"),
+            "{out}"
+        );
+        assert!(
+            out.contains(":: cancelable :: __private :: try_run (& __cancelable_op , async move"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn the_binding_keeps_the_users_path_without_lifetime() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f<'a>(cancel: &'a cancelable::Cancelable) {}
+            ),
+        );
+        assert!(
+            out.contains("let cancel : & cancelable :: Cancelable = & __cancelable_op ;"),
+            "{out}"
+        );
+        assert!(out.starts_with("async fn f < 'a > ()"), "{out}");
+    }
+
+    #[test]
+    fn other_return_types_are_wrapped() {
+        let out = expand(
+            quote!(),
+            quote!(
+                pub async fn f() -> u32 {
+                    1
+                }
+            ),
+        );
+        assert!(
+            out.contains("-> :: core :: result :: Result < u32 , :: cancelable :: __private :: CancelationError >"),
+            "{out}"
+        );
+        assert!(
+            out.contains(":: cancelable :: __private :: run (& __cancelable_op"),
+            "{out}"
+        );
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f() {}
+            ),
+        );
+        assert!(
+            out.contains("-> :: core :: result :: Result < () ,"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn impl_trait_is_erased_in_the_fake_return() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f() -> impl Display {
+                    1
+                }
+            ),
+        );
+        assert!(
+            out.contains("let __cancelable_fake_return : _ = loop { } ;"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn options_become_builder_calls() {
+        let out = expand(
+            quote!(
+                signal = ["SIGINT", "SIGTERM"],
+                name = "custom",
+                token = self.shutdown.clone(),
+                condition = || false,
+                parent = &outer,
+                register,
+                crate = "my::cancelable"
+            ),
+            quote!(
+                async fn f(&self) {}
+            ),
+        );
+        assert!(out.contains("my :: cancelable :: __private :: signals ! (my :: cancelable :: __private :: OperationBuilder :: new (\"custom\") , [Int , Term])"), "{out}");
+        assert!(
+            out.contains(". token (self . shutdown . clone ())"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                ". condition (| | false , :: core :: time :: Duration :: from_millis (100u64))"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(". parent (& outer) . register () . build ()"),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(":: cancelable :: __private").count(),
+            out.matches("my :: cancelable :: __private").count()
+        );
+    }
+
+    #[test]
+    fn errors_still_expand() {
+        let out = expand(
+            quote!(timout = "1s", timeout = "0s"),
+            quote!(
+                async fn f(c: &Cancelable) {}
+            ),
+        );
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(
+            out.contains("let c : & Cancelable = & __cancelable_op"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn not_async_is_left_alone() {
+        let out = expand(
+            quote!(timeout = "1s"),
+            quote!(
+                fn f(c: &Cancelable) {}
+            ),
+        );
+        assert!(out.starts_with("fn f (c : & Cancelable) { }"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn not_a_function_at_all() {
+        let out = expand(
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        );
+        assert!(out.starts_with("struct S ;"), "{out}");
+        assert!(out.contains("can only be used on an `async fn`"), "{out}");
+    }
+}

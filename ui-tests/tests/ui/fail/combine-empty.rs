@@ -1,0 +1,5 @@
+use cancelable::cancel_combine;
+
+fn main() {
+    let _ = cancel_combine!();
+}

@@ -1,0 +1,6 @@
+use cancelable::cancelable;
+
+#[cancelable(register = true)]
+async fn flag() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cancelable::cancelable;
+
+#[cancelable(timeout = "1s")]
+fn not_async() {}
+
+fn main() {}

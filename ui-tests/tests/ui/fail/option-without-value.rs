@@ -1,0 +1,6 @@
+use cancelable::cancelable;
+
+#[cancelable(timeout)]
+async fn no_value() {}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use cancelable::{Cancelable, CancelationError, cancelable};
+
+#[cancelable(timeout = "1s")]
+async fn wrong(cancel: &Cancelable) -> u32 {
+    let _ = cancel;
+    "forty-two"
+}
+
+#[cancelable(timeout = "1s")]
+async fn wrong_result() -> Result<u32, CancelationError> {
+    Ok("forty-two")
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cancelable::cancelable;
+
+#[cancelable(signal = "SIGKILL")]
+async fn kill() {}
+
+fn main() {}

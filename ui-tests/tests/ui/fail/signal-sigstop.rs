@@ -1,0 +1,6 @@
+use cancelable::cancelable;
+
+#[cancelable(signal = ["SIGTERM", "stop"])]
+async fn stop() {}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use cancelable::cancelable;
+
+#[cancelable(signal = "SIGTREM")]
+async fn typo() {}
+
+#[cancelable(signal = ["SIGINT", "SIGWHATEVER"])]
+async fn unknown() {}
+
+fn main() {}

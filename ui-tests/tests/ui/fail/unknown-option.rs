@@ -1,0 +1,6 @@
+use cancelable::cancelable;
+
+#[cancelable(timout = "1s")]
+async fn typo() {}
+
+fn main() {}
