@@ -25,7 +25,10 @@ async fn main() {
     report(&t(), outcome);
 
     // 2. A token cancelled from another OS thread: no runtime there, no bridge task.
-    println!("{} 2. token: an OS thread cancels the operation after 200ms", t());
+    println!(
+        "{} 2. token: an OS thread cancels the operation after 200ms",
+        t()
+    );
     let token = CancelationToken::new();
     let remote = token.clone();
     let canceller = std::thread::spawn(move || {
@@ -38,7 +41,10 @@ async fn main() {
     canceller.join().expect("the canceller thread panicked");
 
     // 3. Any-of: whichever source fires first wins, with its own reason and message.
-    println!("{} 3. any-of: timeout(1s) | condition(queue drained) | timeout(5s)", t());
+    println!(
+        "{} 3. any-of: timeout(1s) | condition(queue drained) | timeout(5s)",
+        t()
+    );
     let drained_at = Instant::now() + Duration::from_millis(250);
     let op = Cancelable::any_of([
         Cancelable::with_timeout(Duration::from_secs(1)),
@@ -54,13 +60,19 @@ async fn main() {
     report(&t(), outcome);
 
     // 4. A shield: cleanup that outlives the timeout still completes.
-    println!("{} 4. shield: cleanup (400ms) outlives a 100ms timeout", t());
+    println!(
+        "{} 4. shield: cleanup (400ms) outlives a 100ms timeout",
+        t()
+    );
     let op = Cancelable::with_timeout(Duration::from_millis(100)).named("transfer");
     let outcome = op
         .run(async {
             op.shield(async {
                 sleep(Duration::from_millis(400)).await;
-                println!("{}    shielded cleanup finished (committed the partial transfer)", t());
+                println!(
+                    "{}    shielded cleanup finished (committed the partial transfer)",
+                    t()
+                );
             })
             .await;
             sleep(Duration::from_secs(10)).await;
@@ -69,7 +81,10 @@ async fn main() {
     report(&t(), outcome);
 
     // 5. A parent cancels the children it spawned.
-    println!("{} 5. parent/child: three spawned workers, parent cancelled at 200ms", t());
+    println!(
+        "{} 5. parent/child: three spawned workers, parent cancelled at 200ms",
+        t()
+    );
     let parent = Cancelable::new().named("batch");
     let workers: Vec<_> = (1..=3)
         .map(|i| {
@@ -82,9 +97,17 @@ async fn main() {
     sleep(Duration::from_millis(200)).await;
     parent.cancel_with(CancelationReason::Manual, "batch aborted");
     for (i, worker) in workers.into_iter().enumerate() {
-        let err = worker.await.expect("worker panicked").expect_err("the worker was cancelled");
+        let err = worker
+            .await
+            .expect("worker panicked")
+            .expect_err("the worker was cancelled");
         let cause = err.cause().map(ToString::to_string).unwrap_or_default();
-        println!("{}    worker {}: {} (cause: {cause})", t(), i + 1, err.reason());
+        println!(
+            "{}    worker {}: {} (cause: {cause})",
+            t(),
+            i + 1,
+            err.reason()
+        );
     }
 
     println!("{} done", t());

@@ -37,11 +37,13 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
         sleep(ms(50)).await;
         t.cancel_with(CancelationReason::Manual, "stop button");
     });
-    let (err, at) = outcome(
-        Cancelable::with_timeout(ms(100)).combine(Cancelable::with_token(token.clone())),
-    )
-    .await;
-    assert_eq!((err.reason(), err.message(), at), (CancelationReason::Manual, Some("stop button"), ms(50)));
+    let (err, at) =
+        outcome(Cancelable::with_timeout(ms(100)).combine(Cancelable::with_token(token.clone())))
+            .await;
+    assert_eq!(
+        (err.reason(), err.message(), at),
+        (CancelationReason::Manual, Some("stop button"), ms(50))
+    );
 
     // timeout vs condition: the condition is met first
     let (flag, predicate) = new_flag();
@@ -55,7 +57,10 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
     ]))
     .await;
     assert_eq!(err.reason(), CancelationReason::Condition);
-    assert_eq!(err.message(), Some("condition `queue_full` met after 3 checks"));
+    assert_eq!(
+        err.message(),
+        Some("condition `queue_full` met after 3 checks")
+    );
     assert_eq!(at, ms(40));
 
     // condition vs timeout: the timeout fires first
@@ -68,10 +73,12 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
 
     // user source vs timeout, both orders
     let (err, at) =
-        outcome(custom_after(ms(10), "custom fired").combine(Cancelable::with_timeout(ms(20)))).await;
+        outcome(custom_after(ms(10), "custom fired").combine(Cancelable::with_timeout(ms(20))))
+            .await;
     assert_eq!((err.message(), at), (Some("custom fired"), ms(10)));
     let (err, at) =
-        outcome(Cancelable::with_timeout(ms(5)).combine(custom_after(ms(10), "custom fired"))).await;
+        outcome(Cancelable::with_timeout(ms(5)).combine(custom_after(ms(10), "custom fired")))
+            .await;
     assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(5)));
 
     // token vs condition vs user source, with the token already cancelled
@@ -107,7 +114,10 @@ async fn timeouts_and_conditions_nested_in_composites_work() {
     });
     let op = Cancelable::any_of([
         Cancelable::any_of([Cancelable::with_timeout(ms(500))]),
-        Cancelable::any_of([Cancelable::any_of([Cancelable::with_condition(predicate, ms(50))])]),
+        Cancelable::any_of([Cancelable::any_of([Cancelable::with_condition(
+            predicate,
+            ms(50),
+        )])]),
     ]);
     let (err, at) = outcome(op).await;
     assert_eq!((err.reason(), at), (CancelationReason::Condition, ms(100)));
@@ -128,8 +138,15 @@ async fn all_of_waits_for_every_member_and_reports_the_last() {
     ]))
     .await;
     assert_eq!(at, ms(300), "not before the last member fired");
-    assert_eq!(err.reason(), CancelationReason::Manual, "the last to fire gives the reason");
-    assert_eq!(err.message(), Some("all of: timeout after 100ms; work done"));
+    assert_eq!(
+        err.reason(),
+        CancelationReason::Manual,
+        "the last to fire gives the reason"
+    );
+    assert_eq!(
+        err.message(),
+        Some("all of: timeout after 100ms; work done")
+    );
 
     // The other order: the timeout fires last.
     let token = CancelationToken::new();

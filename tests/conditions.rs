@@ -23,10 +23,17 @@ async fn first_check_at_start_then_every_interval() {
     };
     let start = Instant::now();
     let err = op.run(body).await.unwrap_err();
-    assert_eq!(start.elapsed(), Duration::from_secs(3), "checks at 0s, 1s, 2s, 3s");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(3),
+        "checks at 0s, 1s, 2s, 3s"
+    );
     assert_eq!(checks.load(Ordering::SeqCst), 4);
     assert_eq!(err.reason(), CancelationReason::Condition);
-    assert!(err.message().unwrap().ends_with("met after 4 checks"), "{err}");
+    assert!(
+        err.message().unwrap().ends_with("met after 4 checks"),
+        "{err}"
+    );
 }
 
 fn disk_almost_full() -> bool {
@@ -37,7 +44,10 @@ fn disk_almost_full() -> bool {
 async fn fn_items_name_the_condition() {
     let op = Cancelable::with_condition(disk_almost_full, Duration::from_secs(1));
     let err = op.run(sleep(Duration::from_secs(1))).await.unwrap_err();
-    assert_eq!(err.message(), Some("condition `disk_almost_full` met after 1 check"));
+    assert_eq!(
+        err.message(),
+        Some("condition `disk_almost_full` met after 1 check")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -63,8 +73,16 @@ async fn async_predicates() {
     let err = op.run(std::future::pending::<()>()).await.unwrap_err();
     assert_eq!(err.reason(), CancelationReason::Condition);
     // Checks start at 0, 105 (interval after the first probe), 205: the third sees the flag.
-    assert!(start.elapsed() >= Duration::from_millis(200), "{:?}", start.elapsed());
-    assert!(start.elapsed() <= Duration::from_millis(215), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        start.elapsed() <= Duration::from_millis(215),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -116,7 +134,9 @@ async fn conditions_spawn_no_task() {
     let observed = op
         .run(async {
             sleep(Duration::from_millis(55)).await;
-            tokio::runtime::Handle::current().metrics().num_alive_tasks()
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
         })
         .await
         .unwrap();

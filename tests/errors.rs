@@ -9,7 +9,10 @@ use cancelable::{Cancelable, CancelationError, CancelationReason};
 async fn display_names_the_operation_reason_and_message() {
     let op = Cancelable::with_timeout(Duration::from_secs(30)).named("fetch_user");
     let err = op.run(std::future::pending::<()>()).await.unwrap_err();
-    assert_eq!(err.to_string(), r#"operation "fetch_user" cancelled: timeout after 30s"#);
+    assert_eq!(
+        err.to_string(),
+        r#"operation "fetch_user" cancelled: timeout after 30s"#
+    );
     assert_eq!(err.operation_name(), Some("fetch_user"));
     assert_eq!(err.operation_id(), Some(op.id()));
 
@@ -30,14 +33,21 @@ fn converts_into_io_error() {
     ] {
         let err: io::Error = CancelationError::new(reason, None).into();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted, "{reason}");
-        let inner = err.into_inner().unwrap().downcast::<CancelationError>().unwrap();
+        let inner = err
+            .into_inner()
+            .unwrap()
+            .downcast::<CancelationError>()
+            .unwrap();
         assert_eq!(inner.reason(), reason);
     }
 }
 
 #[test]
 fn reasons_serialize_lower_case() {
-    assert_eq!(serde_json::to_string(&CancelationReason::Timeout).unwrap(), "\"timeout\"");
+    assert_eq!(
+        serde_json::to_string(&CancelationReason::Timeout).unwrap(),
+        "\"timeout\""
+    );
     assert_eq!(CancelationReason::Disconnect.to_string(), "disconnect");
     let back: CancelationReason = serde_json::from_str("\"signal\"").unwrap();
     assert_eq!(back, CancelationReason::Signal);

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use cancelable::__private::registrations;
-use cancelable::{Cancelable, CancelationError, CancelationReason, CancelationToken, OperationStatus};
+use cancelable::{
+    Cancelable, CancelationError, CancelationReason, CancelationToken, OperationStatus,
+};
 use tokio::time::sleep;
 
 #[tokio::test]
@@ -13,7 +15,10 @@ async fn cancel_before_run_returns_err_without_polling() {
     let op = Cancelable::new().named("early");
     assert!(op.cancel());
     let polled = AtomicBool::new(false);
-    let err = op.run(async { polled.store(true, Ordering::SeqCst) }).await.unwrap_err();
+    let err = op
+        .run(async { polled.store(true, Ordering::SeqCst) })
+        .await
+        .unwrap_err();
     assert!(!polled.load(Ordering::SeqCst));
     assert!(err.is_manual());
     assert_eq!(err.operation_name(), Some("early"));
@@ -39,7 +44,10 @@ async fn panic_inside_marks_failed_and_propagates() {
     let join_err = task.await.unwrap_err();
     assert!(join_err.is_panic());
     assert_eq!(handle.status(), OperationStatus::Failed);
-    assert_eq!(handle.context().error.as_deref(), Some("panicked: exploded"));
+    assert_eq!(
+        handle.context().error.as_deref(),
+        Some("panicked: exploded")
+    );
 }
 
 #[derive(Debug, PartialEq)]
@@ -100,16 +108,27 @@ async fn dropping_a_running_run_leaves_nothing_behind() {
     let mut run = Box::pin(op.run(std::future::pending::<()>()));
     assert!(crate::poll_once(&mut run).is_pending());
     assert_eq!(op.status(), OperationStatus::Running);
-    assert_eq!(registrations(&op), (1, 1), "one child link, one parked waiter");
+    assert_eq!(
+        registrations(&op),
+        (1, 1),
+        "one child link, one parked waiter"
+    );
     assert_eq!(registrations(&parent_op).0, 1);
     drop(run);
     assert_eq!(op.status(), OperationStatus::Cancelled);
     assert_eq!(registrations(&op).1, 0, "no waiter left");
-    assert!(child.is_cancelled(), "children stop with the dropped operation");
+    assert!(
+        child.is_cancelled(),
+        "children stop with the dropped operation"
+    );
     drop(child);
     assert_eq!(registrations(&op), (0, 0));
     drop(op);
-    assert_eq!(registrations(&parent_op), (0, 0), "no child link left in the parent");
+    assert_eq!(
+        registrations(&parent_op),
+        (0, 0),
+        "no child link left in the parent"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -134,7 +153,11 @@ async fn wrap_never_calls_once_cancelled_and_races_each_call() {
     });
     let start = tokio::time::Instant::now();
     let err = attempt().await.unwrap_err();
-    assert_eq!(start.elapsed(), Duration::from_secs(1), "raced against cancelation");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(1),
+        "raced against cancelation"
+    );
     assert_eq!(err.message(), Some("give up"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // A retry loop: no more calls.
@@ -150,6 +173,12 @@ async fn builder_after_clone_panics_with_a_clear_message() {
     let _clone = op.clone();
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.named("late")));
     let message = panic.unwrap_err();
-    let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(message.contains("before the operation is cloned"), "{message}");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("before the operation is cloned"),
+        "{message}"
+    );
 }

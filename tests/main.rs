@@ -6,10 +6,14 @@ mod composition;
 mod conditions;
 mod errors;
 mod lifecycle;
+mod macros;
 mod nesting;
+mod observability;
+mod registry;
 mod shield;
 #[cfg(unix)]
 mod signals;
+mod streams;
 mod timeout;
 mod token;
 

@@ -26,11 +26,18 @@ async fn scope_inside_a_run_is_a_child_and_gets_reason_parent() {
         .unwrap_err();
     assert_eq!(err.reason(), CancelationReason::Timeout);
     assert_eq!(inner_handle.status(), OperationStatus::Cancelled);
-    assert_eq!(inner_handle.reason(), Some(CancelationReason::Parent), "never Manual");
+    assert_eq!(
+        inner_handle.reason(),
+        Some(CancelationReason::Parent),
+        "never Manual"
+    );
     let ctx = inner_handle.context();
     assert_eq!(ctx.parent_id.as_deref(), Some(outer.id()));
     let inner_err = inner_handle.error().unwrap();
-    assert_eq!(inner_err.cause().unwrap().reason(), CancelationReason::Timeout);
+    assert_eq!(
+        inner_err.cause().unwrap().reason(),
+        CancelationReason::Timeout
+    );
     assert!(Cancelable::current().is_none());
 }
 
@@ -39,9 +46,12 @@ async fn inner_timeout_is_an_err_the_outer_body_handles() {
     let outer = Cancelable::with_timeout(Duration::from_secs(10));
     let out = outer
         .run(async {
-            let first = cancelable::with_timeout(Duration::from_secs(1), sleep(Duration::from_secs(5))).await;
+            let first =
+                cancelable::with_timeout(Duration::from_secs(1), sleep(Duration::from_secs(5)))
+                    .await;
             assert!(first.unwrap_err().is_timeout());
-            let second = cancelable::with_timeout(Duration::from_secs(1), async { "fallback" }).await;
+            let second =
+                cancelable::with_timeout(Duration::from_secs(1), async { "fallback" }).await;
             second.unwrap()
         })
         .await;
@@ -74,6 +84,7 @@ async fn explicit_parent_works_across_tasks() {
 }
 
 #[tokio::test(start_paused = true)]
+#[allow(clippy::async_yields_async)] // the body hands the worker's JoinHandle out
 async fn spawned_work_is_a_child() {
     let op = Cancelable::with_timeout(Duration::from_secs(1));
     let worker = op
@@ -146,10 +157,20 @@ async fn finished_children_do_not_accumulate_in_a_long_lived_parent() {
     parent
         .run(async {
             for _ in 0..100 {
-                cancelable::with_timeout(Duration::from_secs(1), async {}).await.unwrap();
-                Cancelable::new().parent(&Cancelable::current().unwrap()).run(sleep(Duration::from_millis(1))).await.unwrap();
+                cancelable::with_timeout(Duration::from_secs(1), async {})
+                    .await
+                    .unwrap();
+                Cancelable::new()
+                    .parent(&Cancelable::current().unwrap())
+                    .run(sleep(Duration::from_millis(1)))
+                    .await
+                    .unwrap();
             }
-            assert_eq!(registrations(&Cancelable::current().unwrap()).0, 0, "no child links left");
+            assert_eq!(
+                registrations(&Cancelable::current().unwrap()).0,
+                0,
+                "no child links left"
+            );
         })
         .await
         .unwrap();

@@ -27,9 +27,16 @@ async fn shielded_future_completes_then_cancelation_lands() {
         .await
         .unwrap_err();
     assert_eq!(err.reason(), CancelationReason::Timeout);
-    assert_eq!(start.elapsed(), Duration::from_millis(300), "returned right after the shield");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(300),
+        "returned right after the shield"
+    );
     // The code after the shield runs up to its next await point, then the body is dropped.
-    assert_eq!(*log.lock().unwrap(), ["work", "cleanup done", "after shield"]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["work", "cleanup done", "after shield"]
+    );
     assert_eq!(op.status(), OperationStatus::Cancelled);
 }
 
@@ -71,7 +78,11 @@ async fn scopes_started_inside_a_shield_are_not_cancelled_by_it() {
         .run(async {
             op.shield(async {
                 // An operation of its own (e.g. an annotated fn) inside the cleanup.
-                let audit = cancelable::with_timeout(Duration::from_secs(1), sleep(Duration::from_millis(100))).await;
+                let audit = cancelable::with_timeout(
+                    Duration::from_secs(1),
+                    sleep(Duration::from_millis(100)),
+                )
+                .await;
                 audited = audit.is_ok();
             })
             .await;
@@ -89,7 +100,13 @@ async fn shield_in_another_task_holds_the_run_open() {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn({
         let op = op.clone();
-        async move { op.run(async { done_rx.await.ok(); std::future::pending::<()>().await }).await }
+        async move {
+            op.run(async {
+                done_rx.await.ok();
+                std::future::pending::<()>().await
+            })
+            .await
+        }
     });
     sleep(Duration::from_millis(1)).await;
     let shield_task = tokio::spawn(async move {

@@ -51,31 +51,61 @@ async fn one_listener_per_signal_fanned_out_to_every_operation() {
     for _ in 0..3 {
         ready_rx.recv().await.unwrap();
     }
-    assert_eq!(signal_listeners(), 2, "one per signal, shared by the three operations");
+    assert_eq!(
+        signal_listeners(),
+        2,
+        "one per signal, shared by the three operations"
+    );
     raise(SIGUSR1).unwrap();
     for op in ops {
-        let err = tokio::time::timeout(Duration::from_secs(10), op).await.unwrap().unwrap().unwrap_err();
+        let err = tokio::time::timeout(Duration::from_secs(10), op)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_err();
         assert_eq!(err.reason(), CancelationReason::Signal);
         assert_eq!(err.message(), Some("received signal SIGUSR1"));
     }
-    assert_eq!(signal_listeners(), 0, "the last operation to end removed the listeners");
+    assert_eq!(
+        signal_listeners(),
+        0,
+        "the last operation to end removed the listeners"
+    );
 
     // A signal source composes like any other: a timeout that wins, then a fresh listener.
-    let op = Cancelable::with_signal([Signal::Usr1]).combine(Cancelable::with_timeout(Duration::from_millis(10)));
-    assert!(op.run(std::future::pending::<()>()).await.unwrap_err().is_timeout());
+    let op = Cancelable::with_signal([Signal::Usr1])
+        .combine(Cancelable::with_timeout(Duration::from_millis(10)));
+    assert!(
+        op.run(std::future::pending::<()>())
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
     assert_eq!(signal_listeners(), 0);
 }
 
 #[test]
 fn previous_disposition_is_back_when_the_last_listener_ends() {
-    for (scenario, expect_signal) in [("sigint", Some(SIGINT)), ("sigterm", Some(SIGTERM)), ("user_handler", None)] {
+    for (scenario, expect_signal) in [
+        ("sigint", Some(SIGINT)),
+        ("sigterm", Some(SIGTERM)),
+        ("user_handler", None),
+    ] {
         let output = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "signals::child_process", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "signals::child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, scenario)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(stdout.contains("operation cancelled by the signal"), "{scenario}: {stdout}");
+        assert!(
+            stdout.contains("operation cancelled by the signal"),
+            "{scenario}: {stdout}"
+        );
         use std::os::unix::process::ExitStatusExt;
         match expect_signal {
             Some(signal) => assert_eq!(
@@ -85,7 +115,10 @@ fn previous_disposition_is_back_when_the_last_listener_ends() {
             ),
             None => {
                 assert!(output.status.success(), "{scenario}: {stdout}");
-                assert!(stdout.contains("user handler saw it"), "{scenario}: {stdout}");
+                assert!(
+                    stdout.contains("user handler saw it"),
+                    "{scenario}: {stdout}"
+                );
             }
         }
     }
@@ -94,7 +127,9 @@ fn previous_disposition_is_back_when_the_last_listener_ends() {
 /// Runs only as a child of `previous_disposition_is_back_when_the_last_listener_ends`.
 #[test]
 fn child_process() {
-    let Ok(scenario) = std::env::var(CHILD_ENV) else { return };
+    let Ok(scenario) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let user_flag = Arc::new(AtomicBool::new(false));
     let (signal, number) = match scenario.as_str() {
         "sigint" => (Signal::Int, SIGINT),
@@ -105,7 +140,10 @@ fn child_process() {
         }
         other => panic!("unknown scenario {other}"),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let op = Cancelable::with_signal([signal]);
         let err = op

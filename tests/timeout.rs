@@ -11,7 +11,10 @@ async fn clock_starts_at_run_not_construction() {
     advance(Duration::from_secs(5)).await;
     let start = Instant::now();
     let result = op.run(sleep(Duration::from_millis(900))).await;
-    assert!(result.is_ok(), "5s passed before run, yet the 1s timeout did not fire");
+    assert!(
+        result.is_ok(),
+        "5s passed before run, yet the 1s timeout did not fire"
+    );
     assert_eq!(start.elapsed(), Duration::from_millis(900));
 }
 
@@ -24,7 +27,11 @@ async fn timeout_cancels_with_reason_timeout_recorded_by_the_operation_token() {
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert_eq!(err.reason(), CancelationReason::Timeout);
     assert_eq!(err.message(), Some("timeout after 2s"));
-    assert_eq!(token.reason(), Some(CancelationReason::Timeout), "the op's own token records it");
+    assert_eq!(
+        token.reason(),
+        Some(CancelationReason::Timeout),
+        "the op's own token records it"
+    );
     assert_eq!(op.status(), OperationStatus::Cancelled);
     assert_eq!(op.reason(), Some(CancelationReason::Timeout));
 }
@@ -59,7 +66,11 @@ async fn earliest_timeout_wins_whatever_the_order() {
             .combine(Cancelable::with_timeout(Duration::from_millis(second)));
         let start = Instant::now();
         let err = op.run(sleep(Duration::from_secs(10))).await.unwrap_err();
-        assert_eq!(start.elapsed(), Duration::from_millis(100), "order {first}/{second}");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(100),
+            "order {first}/{second}"
+        );
         assert_eq!(err.message(), Some("timeout after 100ms"));
     }
     // Deadline against timeout, nested composites.
@@ -85,5 +96,8 @@ async fn free_with_timeout() {
         .await
         .unwrap_err();
     assert!(err.is_timeout());
-    assert_eq!(cancelable::with_timeout(Duration::from_secs(1), async { "ok" }).await, Ok("ok"));
+    assert_eq!(
+        cancelable::with_timeout(Duration::from_secs(1), async { "ok" }).await,
+        Ok("ok")
+    );
 }

@@ -69,7 +69,10 @@ fn is_cancelled_does_not_wait_for_callbacks() {
 
 #[test]
 fn cancel_from_a_plain_thread_wakes_a_multi_thread_runtime_task() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     let token = CancelationToken::new();
     let op = Cancelable::with_token(token.clone());
     let (parked_tx, parked_rx) = std::sync::mpsc::channel();
@@ -82,7 +85,9 @@ fn cancel_from_a_plain_thread_wakes_a_multi_thread_runtime_task() {
     });
     parked_rx.recv().unwrap();
     // No runtime on this thread, no bridge task: the cancel itself wakes the task.
-    std::thread::spawn(move || assert!(token.cancel())).join().unwrap();
+    std::thread::spawn(move || assert!(token.cancel()))
+        .join()
+        .unwrap();
     let err = rt.block_on(task).unwrap().unwrap_err();
     assert_eq!(err.reason(), CancelationReason::Manual);
 }
@@ -105,7 +110,9 @@ fn callbacks_run_once_in_order_and_survive_a_panicking_one() {
     let calls = calls.lock().unwrap().clone();
     assert_eq!(
         calls,
-        [0, 1, 3, 4].map(|i| (i, CancelationReason::Signal)).to_vec(),
+        [0, 1, 3, 4]
+            .map(|i| (i, CancelationReason::Signal))
+            .to_vec(),
         "every callback but the panicking one, once, in order"
     );
 }
@@ -149,7 +156,10 @@ fn child_tokens_get_parent_reason_with_cause() {
 
     let lone = parent.child_token();
     lone.cancel();
-    assert!(!parent.is_cancelled(), "cancelling a child leaves the parent alone");
+    assert!(
+        !parent.is_cancelled(),
+        "cancelling a child leaves the parent alone"
+    );
 
     parent.cancel_with(CancelationReason::Timeout, "timeout after 1s");
     let err = child.error().unwrap();
@@ -162,7 +172,11 @@ fn child_tokens_get_parent_reason_with_cause() {
     assert!(std::error::Error::source(&deep).is_some());
 
     let late = parent.child_token();
-    assert_eq!(late.reason(), Some(CancelationReason::Parent), "born cancelled");
+    assert_eq!(
+        late.reason(),
+        Some(CancelationReason::Parent),
+        "born cancelled"
+    );
 }
 
 #[test]
@@ -195,7 +209,11 @@ fn wide_fan_out_reaches_every_child_once() {
     assert_eq!(token_registrations(&root).0, 10_000);
     root.cancel();
     assert_eq!(hits.load(Ordering::Relaxed), 10_000);
-    assert!(children.iter().all(|c| c.reason() == Some(CancelationReason::Parent)));
+    assert!(
+        children
+            .iter()
+            .all(|c| c.reason() == Some(CancelationReason::Parent))
+    );
 }
 
 #[test]

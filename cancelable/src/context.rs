@@ -47,8 +47,13 @@ pub struct OperationContext {
     pub ended_at: Option<SystemTime>,
     /// User metadata.
     pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// Items delivered by the operation's stream, if it has one.
+    /// Items delivered by the operation's streams ([`Cancelable::stream`](crate::Cancelable::stream)),
+    /// if it has one.
     pub items: Option<u64>,
+    /// With a stream: whether one ran to its end (`Some(false)` while none has, for instance
+    /// because the operation was cancelled first).
+    #[serde(default)]
+    pub exhausted: Option<bool>,
 }
 
 impl OperationContext {

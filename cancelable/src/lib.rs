@@ -11,7 +11,7 @@
 //! use std::time::Duration;
 //! use cancelable::{Cancelable, CancelationReason, CancelationToken};
 //!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let shutdown = CancelationToken::new();
 //! let op = Cancelable::with_timeout(Duration::from_secs(30))
 //!     .combine(Cancelable::with_token(shutdown.clone()))
@@ -33,6 +33,26 @@
 //! [`CancelationToken::is_cancelled`] is one atomic load. Cancelling a parent pushes the state
 //! down its tree once, so checks never walk ancestors.
 //!
+//! # Observability
+//!
+//! * Lifecycle callbacks: [`on_start`](Cancelable::on_start),
+//!   [`on_complete`](Cancelable::on_complete), [`on_cancel`](Cancelable::on_cancel),
+//!   [`on_error`](Cancelable::on_error); exactly one of the last three fires per run.
+//! * Progress: [`report_progress`](Cancelable::report_progress) calls the
+//!   [`on_progress`](Cancelable::on_progress) callbacks with a [`ProgressEvent`]; free when
+//!   nobody listens.
+//! * Tracing: each operation runs in an `INFO` span named `operation` with the fields
+//!   `operation.id`, `operation.name` (and `otel.name`, which OpenTelemetry layers use as the
+//!   span's name). In it: `operation started` and `operation completed` (`DEBUG`), progress
+//!   reports and `operation cancelled` with `cancelation.reason` and `cancelation.message`
+//!   (`INFO`), `operation failed` with `error` (`WARN`); a panicking callback is an `ERROR`.
+//!   When no subscriber wants the span, nothing is recorded and no id is generated for it.
+//! * [`OperationRegistry`]: operations built with [`register`](Cancelable::register) are listed
+//!   while they run, found by status, name glob or parent, cancelled by id or pattern from any
+//!   thread, then kept in a bounded history with statistics.
+//! * Streams: [`Cancelable::stream`] ends a stream on cancelation and counts its items in the
+//!   operation's [context](OperationContext::items).
+//!
 //! # Features
 //!
 //! * `macros` (default): `#[cancelable]`, `cancel_combine!` and `shielded!`.
@@ -41,11 +61,15 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod callbacks;
 mod context;
 mod error;
 mod operation;
+mod progress;
+mod registry;
 pub mod signal;
 mod source;
+mod stream;
 mod token;
 
 #[doc(hidden)]
@@ -58,11 +82,14 @@ use std::time::Duration;
 pub use crate::context::OperationContext;
 pub use crate::error::{CancelationError, CancelationReason, OperationStatus};
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
+pub use crate::progress::ProgressEvent;
+pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
 pub use crate::signal::{ParseSignalError, Signal};
 pub use crate::source::CancelationSource;
+pub use crate::stream::{CancelableChunks, CancelableStream};
 pub use crate::token::{CancelationToken, Cancelled};
 
-#[cfg(all(feature = "macros", not(cancelable_wip)))]
+#[cfg(feature = "macros")]
 #[doc(inline)]
 pub use cancelable_macros::{cancel_combine, cancelable, shielded};
 

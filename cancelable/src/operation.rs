@@ -13,13 +13,26 @@
 //!    cancelled; it drops the body at the first poll that sees `shields == 0`.
 //! 4. An operation runs once. However `run` ends (output, cancelation, panic, drop) its status is
 //!    final, its waker registration and timer are gone, and its signal subscriptions are dropped.
+//! 5. `start` and `finish` each record the status, take the callbacks due and join or leave the
+//!    registry in one critical section of the state lock; then, with no lock held, they emit
+//!    the tracing event and call the callbacks. `finish` runs once, so exactly one of
+//!    complete/cancel/error fires, after the final status, reason and message are recorded.
+//! 6. Callbacks and the span live in a boxed `Observers`, absent until one is added, and the
+//!    registry handle in the state: an operation nobody observes pays a few `None` checks in
+//!    `start` and `finish`.
+//!
+//! # Lock order
+//!
+//! An operation's state lock may be held while taking a registry's locks (joining, leaving);
+//! the registry never takes an operation's state lock while holding its own. No lock is held
+//! while calling a subscriber or user code.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
@@ -27,10 +40,13 @@ use std::time::{Duration, SystemTime};
 use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
+use tracing::Span;
 
+use crate::callbacks::{self, Callbacks, Event};
 use crate::context::OperationContext;
 use crate::error::{CancelationError, CancelationReason, OperationStatus};
-use crate::source::{ArmedDeadline, Armed, CancelationSource, Sources, predicate_name};
+use crate::registry::{OperationRegistry, Slot};
+use crate::source::{Armed, ArmedDeadline, CancelationSource, Sources, predicate_name};
 use crate::token::{CancelationToken, Link};
 
 tokio::task_local! {
@@ -80,22 +96,28 @@ struct Frame {
 /// ```
 #[derive(Clone)]
 pub struct Cancelable {
-    inner: Arc<Operation>,
+    pub(crate) inner: Arc<Operation>,
 }
 
-struct Operation {
-    token: CancelationToken,
+pub(crate) struct Operation {
+    pub(crate) token: CancelationToken,
     id: OnceLock<String>,
     name: Cow<'static, str>,
     status: AtomicU8,
     started: AtomicBool,
     shields: AtomicUsize,
     has_explicit_parent: bool,
-    state: Mutex<State>,
+    /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
+    pub(crate) progress_listeners: AtomicBool,
+    /// Items delivered by the operation's streams; `u64::MAX` until one is attached.
+    pub(crate) items: AtomicU64,
+    /// `true` once one of the operation's streams ran to its end.
+    pub(crate) exhausted: AtomicBool,
+    pub(crate) state: Mutex<State>,
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     sources: Sources,
     parent_id: Option<String>,
     started_at: Option<SystemTime>,
@@ -104,6 +126,24 @@ struct State {
     outcome: Option<CancelationError>,
     metadata: serde_json::Map<String, serde_json::Value>,
     shielded_run: Option<Waker>,
+    /// The registry to join when `run` starts, until `finish` leaves it.
+    registry: Option<OperationRegistry>,
+    slot: Option<Slot>,
+    pub(crate) observers: Option<Box<Observers>>,
+}
+
+impl State {
+    pub(crate) fn observers(&mut self) -> &mut Observers {
+        self.observers.get_or_insert_with(Box::default)
+    }
+}
+
+/// What watches an operation, besides its registry.
+#[derive(Default)]
+pub(crate) struct Observers {
+    pub(crate) callbacks: Callbacks,
+    /// The operation's span while it runs, when a subscriber wants it.
+    pub(crate) span: Option<Span>,
 }
 
 impl Default for Cancelable {
@@ -125,7 +165,13 @@ impl Cancelable {
                 started: AtomicBool::new(false),
                 shields: AtomicUsize::new(0),
                 has_explicit_parent: false,
-                state: Mutex::new(State { sources, ..State::default() }),
+                progress_listeners: AtomicBool::new(false),
+                items: AtomicU64::new(u64::MAX),
+                exhausted: AtomicBool::new(false),
+                state: Mutex::new(State {
+                    sources,
+                    ..State::default()
+                }),
             }),
         }
     }
@@ -283,7 +329,9 @@ impl Cancelable {
         let mut sources = Sources::default();
         let token = CancelationToken::new();
         for member in members {
-            token.node().link_to(member.inner.token.node(), Link::Forward);
+            token
+                .node()
+                .link_to(member.inner.token.node(), Link::Forward);
             sources.merge(member.take_sources());
         }
         Cancelable::from_parts(token, sources)
@@ -308,24 +356,42 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn all_of(members: impl IntoIterator<Item = Cancelable>) -> Self {
-        let members: Vec<_> =
-            members.into_iter().map(|m| (m.inner.token.clone(), m.take_sources())).collect();
+        let members: Vec<_> = members
+            .into_iter()
+            .map(|m| (m.inner.token.clone(), m.take_sources()))
+            .collect();
         if members.is_empty() {
             return Cancelable::new();
         }
         Cancelable::from_parts(CancelationToken::new(), Sources::all_of(members))
     }
 
-    /// Any-of `self` and `other`, keeping `self`'s name, id and metadata.
+    /// Any-of `self` and `other`, keeping `self`'s name, id, metadata, callbacks and registry.
     pub fn combine(self, other: Cancelable) -> Self {
         let name = self.inner.name.clone();
         let id = self.inner.id.get().cloned();
-        let metadata = std::mem::take(&mut self.state().metadata);
+        let (metadata, registry, observers) = {
+            let mut state = self.state();
+            (
+                std::mem::take(&mut state.metadata),
+                state.registry.take(),
+                state.observers.take(),
+            )
+        };
+        let listeners = self.inner.progress_listeners.load(Ordering::Acquire);
         let mut combined = Cancelable::any_of([self, other]).named(name);
         if let Some(id) = id {
             combined = combined.operation_id(id);
         }
-        combined.state().metadata = metadata;
+        combined
+            .inner
+            .progress_listeners
+            .store(listeners, Ordering::Release);
+        let mut state = combined.state();
+        state.metadata = metadata;
+        state.registry = registry;
+        state.observers = observers;
+        drop(state);
         combined
     }
 
@@ -373,27 +439,84 @@ impl Cancelable {
         let parent_id = parent.id().to_owned();
         let op = self.configure();
         op.has_explicit_parent = true;
-        op.token.node().link_to(parent.inner.token.node(), Link::Parent);
-        op.state.get_mut().unwrap_or_else(|p| p.into_inner()).parent_id = Some(parent_id);
+        op.token
+            .node()
+            .link_to(parent.inner.token.node(), Link::Parent);
+        op.state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .parent_id = Some(parent_id);
         self
     }
 
     /// Attaches a metadata entry, visible in [`context`](Self::context).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
-        let state = self.configure().state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let state = self
+            .configure()
+            .state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner());
         state.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Joins the [global registry](OperationRegistry::global) while it runs.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, OperationRegistry};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = Cancelable::new().named("nightly_report").operation_id("report-1").register();
+    /// op.run(async {
+    ///     assert!(OperationRegistry::global().get("report-1").is_some());
+    /// }).await.unwrap();
+    /// assert!(OperationRegistry::global().list().iter().all(|ctx| ctx.id != "report-1"));
+    /// # }
+    /// ```
+    pub fn register(self) -> Self {
+        self.register_in(OperationRegistry::global())
+    }
+
+    /// Joins `registry` while it runs: from the start of [`run`](Self::run) until it ends,
+    /// however it ends; then its final context goes to the registry's history.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, OperationRegistry, OperationStatus};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = OperationRegistry::new();
+    /// let op = Cancelable::new().named("import").register_in(&registry);
+    /// op.run(async {
+    ///     assert_eq!(registry.list()[0].name, "import");
+    /// }).await.unwrap();
+    /// assert!(registry.list().is_empty());
+    /// assert_eq!(registry.history(10)[0].status, OperationStatus::Completed);
+    /// # }
+    /// ```
+    pub fn register_in(mut self, registry: &OperationRegistry) -> Self {
+        let state = self
+            .configure()
+            .state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner());
+        state.registry = Some(registry.clone());
         self
     }
 
     // ===== introspection =====
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The operation id.
     pub fn id(&self) -> &str {
-        self.inner.id.get_or_init(|| uuid::Uuid::new_v4().to_string())
+        self.inner
+            .id
+            .get_or_init(|| uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The id, if it was set or generated already (this never generates one).
+    pub(crate) fn known_id(&self) -> Option<&str> {
+        self.inner.id.get().map(String::as_str)
     }
 
     /// The operation name (empty when unnamed).
@@ -450,7 +573,11 @@ impl Cancelable {
             started_at: state.started_at,
             ended_at: state.ended_at,
             metadata: state.metadata.clone(),
-            items: None,
+            items: self.inner.items(),
+            exhausted: self
+                .inner
+                .items()
+                .map(|_| self.inner.exhausted.load(Ordering::Acquire)),
         }
     }
 
@@ -532,7 +659,9 @@ impl Cancelable {
     /// A new operation, child of this one (reason `Parent` when this one is cancelled), with
     /// the same name.
     pub fn child(&self) -> Cancelable {
-        Cancelable::new().named(self.inner.name.clone()).parent(self)
+        Cancelable::new()
+            .named(self.inner.name.clone())
+            .parent(self)
     }
 
     // ===== running =====
@@ -563,6 +692,7 @@ impl Cancelable {
             armed: None,
             wait_key: None,
             phase: Phase::Init,
+            span: Span::none(),
         }
     }
 
@@ -610,14 +740,19 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn shield<F: Future>(&self, fut: F) -> Shield<'_, F> {
-        Shield { op: self, fut, entered: false }
+        Shield {
+            op: self,
+            fut,
+            entered: false,
+        }
     }
 
     fn leave_shield(&self) {
-        if self.inner.shields.fetch_sub(1, Ordering::AcqRel) == 1 && self.is_cancelled() {
-            if let Some(waker) = self.state().shielded_run.take() {
-                waker.wake();
-            }
+        if self.inner.shields.fetch_sub(1, Ordering::AcqRel) == 1
+            && self.is_cancelled()
+            && let Some(waker) = self.state().shielded_run.take()
+        {
+            waker.wake();
         }
     }
 
@@ -692,7 +827,21 @@ impl Cancelable {
 
     // ===== lifecycle, used by `Run` =====
 
-    fn start(&self) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
+    fn span(&self) -> Span {
+        let name = if self.name().is_empty() {
+            "operation"
+        } else {
+            self.name()
+        };
+        tracing::info_span!(
+            "operation",
+            operation.id = %self.id(),
+            operation.name = %self.name(),
+            otel.name = %name,
+        )
+    }
+
+    fn start(&self, span: &Span) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
         let op = &self.inner;
         if op.started.swap(true, Ordering::AcqRel) {
             panic!(
@@ -704,15 +853,29 @@ impl Cancelable {
         if !op.has_explicit_parent {
             let parent = CURRENT.try_with(|f| f.adopts_children.then(|| f.op.clone()));
             if let Ok(Some(parent)) = parent {
-                op.token.node().link_to(parent.inner.token.node(), Link::Parent);
+                op.token
+                    .node()
+                    .link_to(parent.inner.token.node(), Link::Parent);
                 self.state().parent_id = Some(parent.id().to_owned());
             }
         }
         let mut state = self.state();
         state.started_at = Some(SystemTime::now());
         let sources = std::mem::take(&mut state.sources);
-        drop(state);
         self.set_status(OperationStatus::Running);
+        if !span.is_disabled() {
+            state.observers().span = Some(span.clone());
+        }
+        if let Some(registry) = &state.registry {
+            state.slot = Some(registry.insert(self));
+        }
+        let on_start = (state.observers.as_deref_mut())
+            .map(|observers| observers.callbacks.take(Event::Start));
+        drop(state);
+        tracing::debug!("operation started");
+        if let Some(due) = on_start.filter(|due| !due.is_empty()) {
+            callbacks::run(Event::Start, due, || self.context());
+        }
         if sources.is_empty() {
             return (None, None);
         }
@@ -734,22 +897,62 @@ impl Cancelable {
 
     fn finish(&self, status: OperationStatus) {
         let mut state = self.state();
-        state.ended_at = Some(SystemTime::now());
+        let ended_at = SystemTime::now();
+        state.ended_at = Some(ended_at);
         let status = match status {
             OperationStatus::Completed if state.failure.is_some() => OperationStatus::Failed,
             OperationStatus::Cancelled => {
-                let error = self.inner.token.node().error().map(|e| self.attribute(e));
-                if let Some(error) = &error {
-                    tracing::debug!(operation = self.name(), reason = %error.reason(), %error, "operation cancelled");
-                }
-                state.outcome = error;
+                state.outcome = self.inner.token.node().error().map(|e| self.attribute(e));
                 OperationStatus::Cancelled
             }
             status => status,
         };
-        drop(state);
         self.set_status(status);
+        let event = Event::ending(status);
+        let started_at = state.started_at;
+        let duration = || started_at.and_then(|s| ended_at.duration_since(s).ok());
+        let evicted = match (state.registry.take(), state.slot.take()) {
+            (Some(registry), Some(slot)) => registry.remove(slot, status, ended_at, duration()),
+            _ => None,
+        };
+        let observed = (state.observers.as_deref_mut()).map(|observers| {
+            (
+                observers.callbacks.take_ending(event),
+                observers.span.take(),
+            )
+        });
+        let outcome = state.outcome.clone();
+        let failure = match status {
+            OperationStatus::Failed => state.failure.clone(),
+            _ => None,
+        };
+        drop(state);
+        drop(evicted);
+        match event {
+            Event::Complete => tracing::debug!(duration = ?duration(), "operation completed"),
+            Event::Cancel => tracing::info!(
+                cancelation.reason = outcome.as_ref().map(|e| e.reason().as_str()),
+                cancelation.message = outcome.as_ref().and_then(|e| e.message()),
+                "operation cancelled",
+            ),
+            Event::Error | Event::Start => {
+                tracing::warn!(error = failure.as_deref(), "operation failed")
+            }
+        }
+        if let Some((due, span)) = observed {
+            if !due.is_empty() {
+                callbacks::run(event, due, || self.context());
+            }
+            drop(span);
+        }
     }
+}
+
+/// Whether a subscriber may want an `INFO` span: tracing's own level check, without a callsite.
+#[inline]
+fn span_wanted() -> bool {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    tracing::Level::INFO <= STATIC_MAX_LEVEL && tracing::Level::INFO <= LevelFilter::current()
 }
 
 #[cfg(all(unix, feature = "signal"))]
@@ -803,6 +1006,7 @@ pin_project! {
         armed: Option<Box<Armed>>,
         wait_key: Option<usize>,
         phase: Phase,
+        span: Span,
     }
 
     impl<F> PinnedDrop for Run<'_, F> {
@@ -812,6 +1016,7 @@ pin_project! {
                 this.op.inner.token.node().remove_waiter(key);
             }
             if *this.phase == Phase::Running {
+                let _entered = this.span.enter();
                 this.op.inner.token.cancel_error(CancelationError::new(
                     CancelationReason::Manual,
                     Some(String::from("the operation's future was dropped before it finished")),
@@ -828,10 +1033,14 @@ impl<F: Future> Future for Run<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let op: &Cancelable = this.op;
+        if *this.phase == Phase::Init && span_wanted() {
+            *this.span = op.span();
+        }
+        let _entered = this.span.enter();
         match *this.phase {
             Phase::Running => {}
             Phase::Init => {
-                let (deadline, armed) = op.start();
+                let (deadline, armed) = op.start(this.span);
                 *this.deadline = deadline;
                 *this.armed = armed;
                 *this.phase = Phase::Running;
@@ -850,14 +1059,17 @@ impl<F: Future> Future for Run<'_, F> {
                 *this.phase = Phase::Done;
                 op.finish(OperationStatus::Cancelled);
                 let error = op.state().outcome.clone();
-                return Poll::Ready(Err(error.unwrap_or_else(|| {
-                    CancelationError::new(CancelationReason::Manual, None)
-                })));
+                return Poll::Ready(Err(
+                    error.unwrap_or_else(|| CancelationError::new(CancelationReason::Manual, None))
+                ));
             }
             if let Some(body) = this.body.as_mut().as_pin_mut() {
-                let frame = Frame { op: op.clone(), adopts_children: true };
-                let polled = CURRENT
-                    .sync_scope(frame, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
+                let frame = Frame {
+                    op: op.clone(),
+                    adopts_children: true,
+                };
+                let polled =
+                    CURRENT.sync_scope(frame, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
                 match polled {
                     Ok(Poll::Pending) => {}
                     Ok(Poll::Ready(output)) => {
@@ -918,7 +1130,10 @@ impl<F: Future> Future for Run<'_, F> {
 
 impl<F> fmt::Debug for Run<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Run").field("op", self.op).field("phase", &self.phase).finish()
+        f.debug_struct("Run")
+            .field("op", self.op)
+            .field("phase", &self.phase)
+            .finish()
     }
 }
 
@@ -953,7 +1168,10 @@ impl<F: Future> Future for Shield<'_, F> {
             this.op.inner.shields.fetch_add(1, Ordering::AcqRel);
             *this.entered = true;
         }
-        let frame = Frame { op: this.op.clone(), adopts_children: false };
+        let frame = Frame {
+            op: this.op.clone(),
+            adopts_children: false,
+        };
         let fut = this.fut;
         let output = std::task::ready!(CURRENT.sync_scope(frame, || fut.poll(cx)));
         *this.entered = false;
@@ -964,7 +1182,9 @@ impl<F: Future> Future for Shield<'_, F> {
 
 impl<F> fmt::Debug for Shield<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shield").field("op", self.op).finish_non_exhaustive()
+        f.debug_struct("Shield")
+            .field("op", self.op)
+            .finish_non_exhaustive()
     }
 }
 
@@ -1018,7 +1238,9 @@ impl<F: Future> Future for OrCancelled<F> {
 
 impl<F> fmt::Debug for OrCancelled<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OrCancelled").field("op", &self.op).finish_non_exhaustive()
+        f.debug_struct("OrCancelled")
+            .field("op", &self.op)
+            .finish_non_exhaustive()
     }
 }
 

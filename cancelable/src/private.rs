@@ -14,8 +14,11 @@ pub use crate::{Cancelable, CancelationError, CancelationToken, Signal};
 /// Collects the sources named by a macro's options into one operation.
 #[derive(Debug)]
 pub struct OperationBuilder {
-    name: &'static str,
+    name: Option<&'static str>,
     members: Vec<Cancelable>,
+    /// A member came from a user expression (`cancel_combine!(op, …)`): it may be shared, so it
+    /// is wrapped rather than configured in place.
+    has_user_member: bool,
     parent: Option<Cancelable>,
     register: bool,
 }
@@ -23,7 +26,21 @@ pub struct OperationBuilder {
 impl OperationBuilder {
     /// An operation named `name` with no source yet.
     pub fn new(name: &'static str) -> Self {
-        OperationBuilder { name, members: Vec::new(), parent: None, register: false }
+        OperationBuilder {
+            name: Some(name),
+            ..OperationBuilder::unnamed()
+        }
+    }
+
+    /// `cancel_combine!` without `name = "…"`: the members' names are kept.
+    pub fn unnamed() -> Self {
+        OperationBuilder {
+            name: None,
+            members: Vec::new(),
+            has_user_member: false,
+            parent: None,
+            register: false,
+        }
     }
 
     /// `timeout = "…"`: the duration was parsed at compile time.
@@ -35,7 +52,8 @@ impl OperationBuilder {
     /// `signal = …`: the names were checked at compile time.
     #[cfg(all(unix, feature = "signal"))]
     pub fn signals(mut self, signals: &[Signal]) -> Self {
-        self.members.push(Cancelable::with_signal(signals.iter().copied()));
+        self.members
+            .push(Cancelable::with_signal(signals.iter().copied()));
         self
     }
 
@@ -50,13 +68,15 @@ impl OperationBuilder {
     where
         P: FnMut() -> bool + Send + 'static,
     {
-        self.members.push(Cancelable::with_condition(predicate, check_interval));
+        self.members
+            .push(Cancelable::with_condition(predicate, check_interval));
         self
     }
 
     /// A `Cancelable` expression given to `cancel_combine!`.
     pub fn member(mut self, member: Cancelable) -> Self {
         self.members.push(member);
+        self.has_user_member = true;
         self
     }
 
@@ -73,25 +93,33 @@ impl OperationBuilder {
     }
 
     /// The operation: any-of of every source collected.
-    pub fn build(self) -> Cancelable {
-        let mut op = match self.members.len() {
+    pub fn build(mut self) -> Cancelable {
+        let configures = self.name.is_some() || self.parent.is_some() || self.register;
+        let op = match self.members.len() {
             0 => Cancelable::new(),
-            1 => self.members.into_iter().next().unwrap_or_default(),
-            _ => Cancelable::any_of(self.members),
+            1 if !(self.has_user_member && configures) => self.members.pop().unwrap_or_default(),
+            _ => Cancelable::any_of(std::mem::take(&mut self.members)),
         };
-        op = op.named(self.name);
+        self.finish(op)
+    }
+
+    /// `cancel_combine!(all: …)`: all-of of every source collected.
+    pub fn build_all(mut self) -> Cancelable {
+        let op = Cancelable::all_of(std::mem::take(&mut self.members));
+        self.finish(op)
+    }
+
+    fn finish(self, mut op: Cancelable) -> Cancelable {
+        if let Some(name) = self.name {
+            op = op.named(name);
+        }
         if let Some(parent) = &self.parent {
             op = op.parent(parent);
         }
         if self.register {
-            op = crate::__private::registered(op);
+            op = op.register();
         }
         op
-    }
-
-    /// `cancel_combine!(all: …)`: all-of of every source collected.
-    pub fn build_all(self) -> Cancelable {
-        Cancelable::all_of(self.members)
     }
 }
 
@@ -134,10 +162,27 @@ macro_rules! __cancelable_signal_feature_required {
 }
 pub use crate::__cancelable_signal_feature_required as signal_feature_required;
 
-/// `register`: joins the global registry (issue: observability).
-fn registered(op: Cancelable) -> Cancelable {
-    op
+/// `signal = …`: the names were checked at compile time; `[Int, Term]` are variants of `Signal`.
+#[cfg(all(unix, feature = "signal"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cancelable_signals {
+    ($builder:expr, [$($signal:ident),+ $(,)?]) => {
+        $builder.signals(&[$($crate::__private::Signal::$signal),+])
+    };
 }
+
+/// `signal = …` without the `signal` feature (or off Unix): a compile error at the option.
+#[cfg(not(all(unix, feature = "signal")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cancelable_signals {
+    ($builder:expr, [$($signal:ident),+ $(,)?]) => {{
+        $crate::__cancelable_signal_feature_required!();
+        $builder
+    }};
+}
+pub use crate::__cancelable_signals as signals;
 
 /// For leak tests: (linked children, parked waiters) of `op`'s scope token.
 pub fn registrations(op: &Cancelable) -> (usize, usize) {

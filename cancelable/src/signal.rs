@@ -61,8 +61,14 @@ pub enum Signal {
 
 impl Signal {
     /// Every signal this crate can listen to.
-    pub const ALL: [Signal; 6] =
-        [Signal::Int, Signal::Term, Signal::Hup, Signal::Quit, Signal::Usr1, Signal::Usr2];
+    pub const ALL: [Signal; 6] = [
+        Signal::Int,
+        Signal::Term,
+        Signal::Hup,
+        Signal::Quit,
+        Signal::Usr1,
+        Signal::Usr2,
+    ];
 
     /// The conventional name, e.g. `"SIGTERM"`.
     pub const fn name(self) -> &'static str {
@@ -108,7 +114,10 @@ impl fmt::Display for ParseSignalError {
         let upper = self.input.to_ascii_uppercase();
         let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
         if matches!(bare, "KILL" | "STOP") {
-            write!(f, "SIG{bare} cannot be caught, so it cannot cancel an operation; ")?;
+            write!(
+                f,
+                "SIG{bare} cannot be caught, so it cannot cancel an operation; "
+            )?;
         } else {
             write!(f, "unknown signal {:?}; ", self.input)?;
         }
@@ -128,6 +137,8 @@ impl FromStr for Signal {
         Signal::ALL
             .into_iter()
             .find(|signal| &signal.name()[3..] == bare)
-            .ok_or_else(|| ParseSignalError { input: s.to_owned() })
+            .ok_or_else(|| ParseSignalError {
+                input: s.to_owned(),
+            })
     }
 }

@@ -83,24 +83,41 @@ pub(crate) struct Sources {
 }
 
 enum PollerSpec {
-    Condition { name: Cow<'static, str>, predicate: Predicate, interval: Duration },
-    AsyncCondition { name: Cow<'static, str>, predicate: AsyncPredicate, interval: Duration },
+    Condition {
+        name: Cow<'static, str>,
+        predicate: Predicate,
+        interval: Duration,
+    },
+    AsyncCondition {
+        name: Cow<'static, str>,
+        predicate: AsyncPredicate,
+        interval: Duration,
+    },
     Custom(Pin<Box<dyn CancelationSource>>),
     AllOf(Vec<(CancelationToken, Sources)>),
 }
 
 impl Sources {
     pub(crate) fn timeout(timeout: Duration) -> Self {
-        Sources { timeout: Some(timeout), ..Sources::default() }
+        Sources {
+            timeout: Some(timeout),
+            ..Sources::default()
+        }
     }
 
     pub(crate) fn deadline(deadline: Instant) -> Self {
-        Sources { deadline: Some(deadline), ..Sources::default() }
+        Sources {
+            deadline: Some(deadline),
+            ..Sources::default()
+        }
     }
 
     #[cfg(all(unix, feature = "signal"))]
     pub(crate) fn signals(signals: Vec<crate::Signal>) -> Self {
-        Sources { signals, ..Sources::default() }
+        Sources {
+            signals,
+            ..Sources::default()
+        }
     }
 
     pub(crate) fn condition<P>(name: Cow<'static, str>, predicate: P, interval: Duration) -> Self
@@ -108,7 +125,11 @@ impl Sources {
         P: FnMut() -> bool + Send + 'static,
     {
         let predicate = Box::new(predicate);
-        Sources::poller(PollerSpec::Condition { name, predicate, interval })
+        Sources::poller(PollerSpec::Condition {
+            name,
+            predicate,
+            interval,
+        })
     }
 
     pub(crate) fn async_condition<P, Fut>(
@@ -121,7 +142,11 @@ impl Sources {
         Fut: Future<Output = bool> + Send + 'static,
     {
         let predicate: AsyncPredicate = Box::new(move || Box::pin(predicate()));
-        Sources::poller(PollerSpec::AsyncCondition { name, predicate, interval })
+        Sources::poller(PollerSpec::AsyncCondition {
+            name,
+            predicate,
+            interval,
+        })
     }
 
     pub(crate) fn custom(source: impl CancelationSource) -> Self {
@@ -133,7 +158,10 @@ impl Sources {
     }
 
     fn poller(spec: PollerSpec) -> Self {
-        Sources { pollers: vec![spec], ..Sources::default() }
+        Sources {
+            pollers: vec![spec],
+            ..Sources::default()
+        }
     }
 
     /// Any-of: the earliest timeout and deadline, and every other source of both.
@@ -162,7 +190,7 @@ impl Sources {
         let pollers = self
             .pollers
             .into_iter()
-            .map(|spec| ArmedPoller::arm(spec))
+            .map(ArmedPoller::arm)
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(Armed {
             deadline,
@@ -204,13 +232,19 @@ impl Deadline {
     }
 }
 
-fn earliest_deadline(timeout: Option<Duration>, deadline: Option<Instant>) -> Option<ArmedDeadline> {
+fn earliest_deadline(
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Option<ArmedDeadline> {
     let from_timeout = timeout.map(|after| ArmedDeadline {
         // A timeout too far away to represent never fires.
         at: Instant::now().checked_add(after).unwrap_or_else(far_future),
         error: Deadline::Timeout(after),
     });
-    let from_deadline = deadline.map(|at| ArmedDeadline { at, error: Deadline::At });
+    let from_deadline = deadline.map(|at| ArmedDeadline {
+        at,
+        error: Deadline::At,
+    });
     match (from_timeout, from_deadline) {
         (Some(t), Some(d)) => Some(if d.at < t.at { d } else { t }),
         (t, d) => t.or(d),
@@ -230,7 +264,9 @@ fn subscribe(
     let mut subscriptions = Vec::with_capacity(signals.len());
     for signal in signals {
         let subscription = crate::signal::listener::Subscription::new(signal)?;
-        owner.node().link_to(subscription.token().node(), crate::token::Link::Forward);
+        owner
+            .node()
+            .link_to(subscription.token().node(), crate::token::Link::Forward);
         subscriptions.push(subscription);
     }
     Ok(subscriptions)
@@ -266,7 +302,12 @@ impl Armed {
 }
 
 enum ArmedPoller {
-    Condition { name: Cow<'static, str>, predicate: Predicate, ticks: Interval, checks: u64 },
+    Condition {
+        name: Cow<'static, str>,
+        predicate: Predicate,
+        ticks: Interval,
+        checks: u64,
+    },
     AsyncCondition {
         name: Cow<'static, str>,
         predicate: AsyncPredicate,
@@ -281,10 +322,21 @@ enum ArmedPoller {
 impl ArmedPoller {
     fn arm(spec: PollerSpec) -> std::io::Result<ArmedPoller> {
         Ok(match spec {
-            PollerSpec::Condition { name, predicate, interval } => {
-                ArmedPoller::Condition { name, predicate, ticks: ticks(interval), checks: 0 }
-            }
-            PollerSpec::AsyncCondition { name, predicate, interval } => ArmedPoller::AsyncCondition {
+            PollerSpec::Condition {
+                name,
+                predicate,
+                interval,
+            } => ArmedPoller::Condition {
+                name,
+                predicate,
+                ticks: ticks(interval),
+                checks: 0,
+            },
+            PollerSpec::AsyncCondition {
+                name,
+                predicate,
+                interval,
+            } => ArmedPoller::AsyncCondition {
                 name,
                 predicate,
                 ticks: ticks(interval),
@@ -303,7 +355,12 @@ impl ArmedPoller {
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
         match self {
-            ArmedPoller::Condition { name, predicate, ticks, checks } => loop {
+            ArmedPoller::Condition {
+                name,
+                predicate,
+                ticks,
+                checks,
+            } => loop {
                 ready!(ticks.poll_tick(cx));
                 *checks += 1;
                 match catch_unwind(AssertUnwindSafe(&mut *predicate)) {
@@ -312,7 +369,13 @@ impl ArmedPoller {
                     Err(panic) => predicate_panicked(name, &panic),
                 }
             },
-            ArmedPoller::AsyncCondition { name, predicate, ticks, checks, check } => loop {
+            ArmedPoller::AsyncCondition {
+                name,
+                predicate,
+                ticks,
+                checks,
+                check,
+            } => loop {
                 if check.is_none() {
                     ready!(ticks.poll_tick(cx));
                     *checks += 1;
@@ -348,14 +411,22 @@ impl ArmedPoller {
                         Poll::Pending => all_fired_now = false,
                     }
                 }
-                if all_fired_now { Poll::Ready(all_fired(members)) } else { Poll::Pending }
+                if all_fired_now {
+                    Poll::Ready(all_fired(members))
+                } else {
+                    Poll::Pending
+                }
             }
         }
     }
 }
 
 fn ticks(interval: Duration) -> Interval {
-    let period = if interval.is_zero() { Duration::from_millis(1) } else { interval };
+    let period = if interval.is_zero() {
+        Duration::from_millis(1)
+    } else {
+        interval
+    };
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticks
@@ -365,7 +436,9 @@ fn condition_met(name: &str, checks: u64) -> CancelationError {
     let plural = if checks == 1 { "" } else { "s" };
     CancelationError::new(
         CancelationReason::Condition,
-        Some(format!("condition `{name}` met after {checks} check{plural}")),
+        Some(format!(
+            "condition `{name}` met after {checks} check{plural}"
+        )),
     )
 }
 
@@ -383,7 +456,11 @@ fn all_fired(members: &[AllOfMember]) -> CancelationError {
     let mut parts = Vec::with_capacity(members.len());
     for member in members {
         if let Some(error) = &member.fired {
-            parts.push(error.message().map_or_else(|| error.reason().to_string(), str::to_owned));
+            parts.push(
+                error
+                    .message()
+                    .map_or_else(|| error.reason().to_string(), str::to_owned),
+            );
             if last.is_none_or(|l| member.order > l.order) {
                 last = Some(member);
             }
@@ -412,7 +489,14 @@ impl AllOfMember {
             .deadline
             .take()
             .map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
-        Ok(AllOfMember { wait: token.cancelled(), token, sleep, armed, fired: None, order: 0 })
+        Ok(AllOfMember {
+            wait: token.cancelled(),
+            token,
+            sleep,
+            armed,
+            fired: None,
+            order: 0,
+        })
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
@@ -464,7 +548,10 @@ pub(crate) fn predicate_name<P>() -> Cow<'static, str> {
 impl fmt::Debug for Sources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sources")
-            .field("timeout", &self.timeout.map(DisplayDuration).map(|d| d.to_string()))
+            .field(
+                "timeout",
+                &self.timeout.map(DisplayDuration).map(|d| d.to_string()),
+            )
             .field("deadline", &self.deadline)
             .field("signals", &self.signals)
             .field("pollers", &self.pollers.len())

@@ -94,7 +94,9 @@ impl CancelationToken {
 
     /// The message given by whoever cancelled, once cancelled.
     pub fn message(&self) -> Option<String> {
-        self.node.error().and_then(|e| e.message().map(str::to_owned))
+        self.node
+            .error()
+            .and_then(|e| e.message().map(str::to_owned))
     }
 
     /// The whole cancelation, once cancelled.
@@ -121,7 +123,10 @@ impl CancelationToken {
     ///
     /// The future owns a clone of the token, so it is `'static`.
     pub fn cancelled(&self) -> Cancelled {
-        Cancelled { node: self.node.clone(), key: None }
+        Cancelled {
+            node: self.node.clone(),
+            key: None,
+        }
     }
 
     /// A token cancelled with reason [`CancelationReason::Parent`] (this token's error as its
@@ -248,7 +253,11 @@ impl CancelationToken {
         }
         let t = token.clone();
         tokio::spawn(async move {
-            if tokio_token.run_until_cancelled(t.cancelled()).await.is_none() {
+            if tokio_token
+                .run_until_cancelled(t.cancelled())
+                .await
+                .is_none()
+            {
                 t.cancel();
             }
         });
@@ -285,7 +294,9 @@ impl Eq for CancelationToken {}
 
 impl fmt::Debug for CancelationToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelationToken").field("error", &self.node.error()).finish()
+        f.debug_struct("CancelationToken")
+            .field("error", &self.node.error())
+            .finish()
     }
 }
 
@@ -327,6 +338,8 @@ impl Drop for Cancelled {
 
 impl fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled").field("cancelled", &self.node.is_cancelled()).finish()
+        f.debug_struct("Cancelled")
+            .field("cancelled", &self.node.is_cancelled())
+            .finish()
     }
 }

@@ -40,7 +40,10 @@ fn listeners() -> MutexGuard<'static, Option<HashMap<Signal, Listener>>> {
 }
 
 fn index(signal: Signal) -> usize {
-    Signal::ALL.iter().position(|s| *s == signal).unwrap_or_default()
+    Signal::ALL
+        .iter()
+        .position(|s| *s == signal)
+        .unwrap_or_default()
 }
 
 /// An operation's interest in one signal. Dropping it may remove the listener.
@@ -60,23 +63,43 @@ impl Subscription {
         let map = guard.get_or_insert_with(HashMap::new);
         if let Some(listener) = map.get_mut(&signal) {
             listener.subscribers += 1;
-            return Ok(Subscription { signal, token: listener.generation.clone() });
+            return Ok(Subscription {
+                signal,
+                token: listener.generation.clone(),
+            });
         }
-        let mut signals = Signals::new([signal.number()])?;
-        let handle = signals.handle();
-        thread::Builder::new()
-            .name(format!("cancelable-{}", signal.name().to_ascii_lowercase()))
-            .spawn(move || {
-                for _ in signals.forever() {
-                    deliver(signal);
-                }
-            })?;
-        if let Some(idle) = &emulation {
-            idle.store(false, Ordering::SeqCst);
-        }
+        // Stop re-enacting the default action before our listener can see a delivery.
+        let set_idle = |idle: bool| {
+            if let Some(flag) = &emulation {
+                flag.store(idle, Ordering::SeqCst);
+            }
+        };
+        set_idle(false);
+        let handle = Signals::new([signal.number()]).and_then(|mut signals| {
+            let handle = signals.handle();
+            thread::Builder::new()
+                .name(format!("cancelable-{}", signal.name().to_ascii_lowercase()))
+                .spawn(move || {
+                    for _ in signals.forever() {
+                        deliver(signal);
+                    }
+                })?;
+            Ok(handle)
+        });
+        let handle = handle.inspect_err(|_| set_idle(true))?;
         let generation = CancelationToken::new();
-        map.insert(signal, Listener { subscribers: 1, generation: generation.clone(), handle });
-        Ok(Subscription { signal, token: generation })
+        map.insert(
+            signal,
+            Listener {
+                subscribers: 1,
+                generation: generation.clone(),
+                handle,
+            },
+        );
+        Ok(Subscription {
+            signal,
+            token: generation,
+        })
     }
 
     /// Cancelled (reason `Signal`) when the signal arrives.
@@ -89,7 +112,9 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut guard = listeners();
         let Some(map) = guard.as_mut() else { return };
-        let Some(listener) = map.get_mut(&self.signal) else { return };
+        let Some(listener) = map.get_mut(&self.signal) else {
+            return;
+        };
         listener.subscribers -= 1;
         if listener.subscribers > 0 {
             return;
@@ -107,7 +132,9 @@ impl Drop for Subscription {
 fn deliver(signal: Signal) {
     let token = {
         let mut guard = listeners();
-        let Some(listener) = guard.as_mut().and_then(|map| map.get_mut(&signal)) else { return };
+        let Some(listener) = guard.as_mut().and_then(|map| map.get_mut(&signal)) else {
+            return;
+        };
         std::mem::replace(&mut listener.generation, CancelationToken::new())
     };
     token.cancel_error(CancelationError::new(
@@ -137,7 +164,9 @@ fn default_emulation(signal: Signal) -> Option<Arc<AtomicBool>> {
 /// Read from `/proc/self/status` (`SigIgn`, `SigCgt`); where that is unavailable, assumes the
 /// default, which is what a process starts with.
 fn has_default_disposition(signal: Signal) -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return true };
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return true;
+    };
     let bit = 1u64 << (signal.number() - 1);
     let mask = |field: &str| {
         status

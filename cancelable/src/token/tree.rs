@@ -65,7 +65,9 @@ impl Node {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing runs user code while holding the lock, so poisoning can only come from an
         // allocation failure; the data is still consistent.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     #[inline]
@@ -102,12 +104,16 @@ impl Node {
                 std::mem::take(&mut inner.children),
             )
         };
-        let Some(error) = self.error.get() else { return };
+        let Some(error) = self.error.get() else {
+            return;
+        };
         for waker in waiters {
             waker.1.wake();
         }
         for (_, (weak, link)) in children {
-            let Some(child) = weak.upgrade() else { continue };
+            let Some(child) = weak.upgrade() else {
+                continue;
+            };
             let child_error = match link {
                 Link::Parent => CancelationError::from_parent(error),
                 Link::Forward => error.clone(),
@@ -203,7 +209,13 @@ impl Drop for Node {
     /// Unlinks from every parent. A parent whose last reference this was is dropped here too,
     /// iteratively: dropping the leaf of a deep chain does not recurse.
     fn drop(&mut self) {
-        let mut parents = std::mem::take(&mut self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).parents);
+        let mut parents = std::mem::take(
+            &mut self
+                .inner
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .parents,
+        );
         while let Some((parent, key)) = parents.pop() {
             parent.lock().children.try_remove(key);
             if let Some(mut parent) = Arc::into_inner(parent) {

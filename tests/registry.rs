@@ -1,0 +1,478 @@
+//! The operation registry: joining and leaving, queries, cancelation, history, statistics.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use cancelable::__private::OperationBuilder;
+use cancelable::{
+    Cancelable, CancelationReason, OperationFilter, OperationRegistry, OperationStatus,
+};
+use tokio::task::JoinHandle;
+use tokio::time::sleep;
+
+use crate::poll_once;
+
+/// Starts `op` on a task with a body that never ends by itself.
+async fn start(op: Cancelable) -> JoinHandle<Result<(), cancelable::CancelationError>> {
+    let task = tokio::spawn(async move { op.run(std::future::pending::<()>()).await });
+    tokio::task::yield_now().await;
+    task
+}
+
+fn names(contexts: &[cancelable::OperationContext]) -> Vec<&str> {
+    contexts.iter().map(|ctx| ctx.name.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_registered_operation_is_listed_while_it_runs_then_moves_to_history() {
+    let registry = OperationRegistry::new();
+    let op = Cancelable::new().named("import").register_in(&registry);
+    assert!(
+        registry.list().is_empty(),
+        "joins when run starts, not when built"
+    );
+
+    let task = start(op.clone()).await;
+    let running = registry.list();
+    assert_eq!(names(&running), ["import"]);
+    assert_eq!(running[0].status, OperationStatus::Running);
+    assert!(registry.history(10).is_empty());
+
+    op.cancel();
+    task.await.unwrap().unwrap_err();
+    assert!(registry.list().is_empty());
+    let history = registry.history(10);
+    assert_eq!(names(&history), ["import"]);
+    assert_eq!(history[0].status, OperationStatus::Cancelled);
+    assert!(history[0].ended_at.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operation_leaves_the_running_set_however_it_ends() {
+    let registry = OperationRegistry::new();
+    let op = |name: &'static str| Cancelable::new().named(name).register_in(&registry);
+
+    op("completes").run(async {}).await.unwrap();
+    let timeout = Cancelable::with_timeout(Duration::from_millis(10)).named("times_out");
+    timeout
+        .register_in(&registry)
+        .run(std::future::pending::<()>())
+        .await
+        .unwrap_err();
+    let _ = op("errs")
+        .try_run(async { Err::<(), _>(std::io::Error::other("boom")) })
+        .await;
+    let panics = op("panics");
+    let task = tokio::spawn(async move { panics.run(async { panic!("boom") }).await });
+    assert!(task.await.unwrap_err().is_panic());
+    let dropped = op("dropped");
+    let mut run = Box::pin(dropped.run(std::future::pending::<()>()));
+    assert!(poll_once(&mut run).is_pending());
+    assert_eq!(names(&registry.list()), ["dropped"]);
+    drop(run);
+
+    assert!(registry.list().is_empty());
+    let history: Vec<_> = registry
+        .history(10)
+        .into_iter()
+        .map(|ctx| (ctx.name, ctx.status))
+        .collect();
+    let expected = [
+        ("completes", OperationStatus::Completed),
+        ("times_out", OperationStatus::Cancelled),
+        ("errs", OperationStatus::Failed),
+        ("panics", OperationStatus::Failed),
+        ("dropped", OperationStatus::Cancelled),
+    ];
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|(n, s)| (n.to_owned(), s))
+        .collect();
+    assert_eq!(history, expected);
+    assert_eq!(registry.statistics().running.total(), 0);
+}
+
+#[tokio::test]
+async fn find_filters_by_status_name_glob_and_parent() {
+    let registry = OperationRegistry::new();
+    let parent = Cancelable::new()
+        .named("batch")
+        .operation_id("batch-1")
+        .register_in(&registry);
+    let parent_task = start(parent.clone()).await;
+    let mut tasks = Vec::new();
+    for name in ["user_1", "user_22", "nightly_job"] {
+        let child = Cancelable::new()
+            .named(name)
+            .parent(&parent)
+            .register_in(&registry);
+        tasks.push(start(child).await);
+    }
+    Cancelable::new()
+        .named("user_9")
+        .register_in(&registry)
+        .run(async {})
+        .await
+        .unwrap();
+
+    let find = |filter: OperationFilter| -> Vec<String> {
+        let mut found: Vec<_> = registry.find(&filter).into_iter().map(|c| c.name).collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        find(OperationFilter::new().name("user_*")),
+        ["user_1", "user_22", "user_9"]
+    );
+    assert_eq!(
+        find(OperationFilter::new().name("user_?")),
+        ["user_1", "user_9"]
+    );
+    assert_eq!(find(OperationFilter::new().name("*_job")), ["nightly_job"]);
+    assert_eq!(
+        find(OperationFilter::new().parent_id("batch-1")),
+        ["nightly_job", "user_1", "user_22"]
+    );
+    assert_eq!(
+        find(
+            OperationFilter::new()
+                .status(OperationStatus::Running)
+                .name("user_*")
+        ),
+        ["user_1", "user_22"]
+    );
+    assert_eq!(
+        find(OperationFilter::new().status(OperationStatus::Completed)),
+        ["user_9"]
+    );
+    assert!(find(OperationFilter::new().name("User_*")).is_empty());
+
+    parent.cancel();
+    parent_task.await.unwrap().unwrap_err();
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap_err().is_parent());
+    }
+    assert!(registry.list().is_empty());
+}
+
+#[tokio::test]
+async fn get_returns_the_live_operation_by_id() {
+    let registry = OperationRegistry::new();
+    let op = Cancelable::new()
+        .operation_id("job-42")
+        .register_in(&registry);
+    let task = start(op.clone()).await;
+    assert_eq!(registry.get("job-42"), Some(op.clone()));
+    assert_eq!(registry.get("job-43"), None);
+
+    registry.get("job-42").unwrap().cancel();
+    task.await.unwrap().unwrap_err();
+    let finished = registry.get("job-42").unwrap();
+    assert_eq!(finished.status(), OperationStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn cancel_by_id_passes_reason_and_message_once() {
+    let registry = OperationRegistry::new();
+    let op = Cancelable::new()
+        .named("export")
+        .operation_id("export-1")
+        .register_in(&registry);
+    let task = start(op).await;
+
+    assert!(!registry.cancel("nope", CancelationReason::Manual, "x"));
+    assert!(registry.cancel("export-1", CancelationReason::Signal, "operator request"));
+    assert!(!registry.cancel("export-1", CancelationReason::Manual, "again"));
+    let err = task.await.unwrap().unwrap_err();
+    assert_eq!(err.reason(), CancelationReason::Signal);
+    assert_eq!(err.message(), Some("operator request"));
+    assert_eq!(err.operation_name(), Some("export"));
+    assert!(!registry.cancel("export-1", CancelationReason::Manual, "finished"));
+}
+
+#[tokio::test]
+async fn cancel_matching_cancels_only_running_operations_whose_name_matches() {
+    let registry = OperationRegistry::new();
+    let mut tasks = Vec::new();
+    for name in ["user_export", "user_import", "system_backup", "username"] {
+        tasks.push((
+            name,
+            start(Cancelable::new().named(name).register_in(&registry)).await,
+        ));
+    }
+    assert_eq!(
+        registry.cancel_matching("user_*", CancelationReason::Manual, "maintenance"),
+        2
+    );
+    assert_eq!(
+        registry.cancel_matching("user_*", CancelationReason::Manual, "again"),
+        0
+    );
+    tokio::task::yield_now().await;
+    assert_eq!(names(&registry.list()).len(), 2);
+
+    assert_eq!(
+        registry.cancel_all(CancelationReason::Manual, "shutdown"),
+        2
+    );
+    for (name, task) in tasks {
+        let err = task.await.unwrap().unwrap_err();
+        let expected = if name.starts_with("user_") {
+            "maintenance"
+        } else {
+            "shutdown"
+        };
+        assert_eq!(err.message(), Some(expected), "{name}");
+    }
+    assert_eq!(
+        registry.cancel_all(CancelationReason::Manual, "nothing left"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn registry_methods_work_from_plain_threads() {
+    let registry = OperationRegistry::new();
+    let task = start(Cancelable::new().named("worker").register_in(&registry)).await;
+    let remote = registry.clone();
+    let cancelled = std::thread::spawn(move || {
+        assert_eq!(names(&remote.list()), ["worker"]);
+        remote.cancel_all(CancelationReason::Manual, "from a thread")
+    })
+    .join()
+    .unwrap();
+    assert_eq!(cancelled, 1);
+    assert!(task.await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn history_is_bounded_and_newest_last() {
+    let registry = OperationRegistry::with_history_limit(3);
+    for i in 0..5 {
+        let op = Cancelable::new()
+            .named(format!("op_{i}"))
+            .register_in(&registry);
+        op.run(async {}).await.unwrap();
+    }
+    assert_eq!(names(&registry.history(10)), ["op_2", "op_3", "op_4"]);
+    assert_eq!(names(&registry.history(2)), ["op_3", "op_4"]);
+    assert!(registry.history(0).is_empty());
+    assert_eq!(registry.statistics().history_len, 3);
+    assert_eq!(registry.statistics().finished.completed, 5);
+
+    let none = OperationRegistry::with_history_limit(0);
+    Cancelable::new()
+        .register_in(&none)
+        .run(async {})
+        .await
+        .unwrap();
+    assert!(none.history(10).is_empty());
+}
+
+#[tokio::test]
+async fn statistics_count_running_finished_and_the_average_completed_duration() {
+    let registry = OperationRegistry::new();
+    let running = [
+        start(Cancelable::new().named("a").register_in(&registry)).await,
+        start(Cancelable::new().named("b").register_in(&registry)).await,
+    ];
+    for pause in [1, 3] {
+        let op = Cancelable::new().register_in(&registry);
+        op.run(sleep(Duration::from_millis(pause))).await.unwrap();
+    }
+    let _ = Cancelable::new()
+        .register_in(&registry)
+        .try_run(async { Err::<(), _>(std::io::Error::other("x")) })
+        .await;
+
+    let stats = registry.statistics();
+    assert_eq!(stats.running.running, 2);
+    assert_eq!(stats.running.get(OperationStatus::Running), 2);
+    assert_eq!(stats.finished.completed, 2);
+    assert_eq!(stats.finished.failed, 1);
+    assert_eq!(stats.finished.cancelled, 0);
+    assert_eq!(stats.total, 5);
+    assert_eq!(stats.history_len, 3);
+
+    let completed: Vec<_> = registry
+        .history(10)
+        .into_iter()
+        .filter(|ctx| ctx.status == OperationStatus::Completed)
+        .map(|ctx| ctx.duration().unwrap().as_nanos())
+        .collect();
+    let mean = completed.iter().sum::<u128>() / completed.len() as u128;
+    assert_eq!(
+        stats.average_duration,
+        Some(Duration::from_nanos(mean as u64))
+    );
+    assert!(stats.average_duration.unwrap() >= Duration::from_millis(2));
+
+    registry.cancel_all(CancelationReason::Manual, "done");
+    for task in running {
+        task.await.unwrap().unwrap_err();
+    }
+    let stats = registry.statistics();
+    assert_eq!((stats.running.total(), stats.finished.cancelled), (0, 2));
+    assert_eq!(OperationRegistry::new().statistics().average_duration, None);
+}
+
+#[tokio::test]
+async fn cleanup_drops_old_history_entries_only() {
+    let registry = OperationRegistry::new();
+    let task = start(Cancelable::new().named("running").register_in(&registry)).await;
+    for _ in 0..3 {
+        Cancelable::new()
+            .register_in(&registry)
+            .run(async {})
+            .await
+            .unwrap();
+    }
+    assert_eq!(registry.cleanup(Duration::from_secs(3600)), 0);
+    assert_eq!(registry.history(10).len(), 3);
+    assert_eq!(registry.cleanup(Duration::ZERO), 3);
+    assert!(registry.history(10).is_empty());
+    assert_eq!(names(&registry.list()), ["running"]);
+    assert_eq!(
+        registry.statistics().finished.completed,
+        3,
+        "counters are kept"
+    );
+    task.abort();
+}
+
+#[tokio::test]
+async fn register_joins_the_global_registry_and_unregistered_operations_stay_out() {
+    let global = OperationRegistry::global();
+    let registered = Cancelable::new()
+        .operation_id("global-registered-7f3a")
+        .register();
+    let unregistered = Cancelable::new().operation_id("global-unregistered-7f3a");
+    let isolated = OperationRegistry::new();
+    let tasks = [
+        start(registered.clone()).await,
+        start(unregistered.clone()).await,
+    ];
+
+    assert_eq!(
+        global.get("global-registered-7f3a"),
+        Some(registered.clone())
+    );
+    assert_eq!(global.get("global-unregistered-7f3a"), None);
+    assert!(
+        global
+            .list()
+            .iter()
+            .all(|ctx| ctx.id != "global-unregistered-7f3a")
+    );
+    assert_eq!(isolated.statistics().total, 0);
+
+    registered.cancel();
+    unregistered.cancel();
+    for task in tasks {
+        task.await.unwrap().unwrap_err();
+    }
+    assert!(
+        global
+            .list()
+            .iter()
+            .all(|ctx| ctx.id != "global-registered-7f3a")
+    );
+    assert!(
+        global
+            .history(usize::MAX)
+            .iter()
+            .any(|ctx| ctx.id == "global-registered-7f3a")
+    );
+}
+
+#[tokio::test]
+async fn the_macro_option_register_joins_the_global_registry() {
+    let op = OperationBuilder::new("macro_registered_job_51c2")
+        .register()
+        .build();
+    op.run(async {
+        let found = OperationRegistry::global()
+            .find(&OperationFilter::new().name("macro_registered_job_51c2"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].status, OperationStatus::Running);
+    })
+    .await
+    .unwrap();
+    let unregistered = OperationBuilder::new("macro_unregistered_job_51c2").build();
+    unregistered.run(async {}).await.unwrap();
+    let filter = OperationFilter::new().name("macro_unregistered_job_51c2");
+    assert!(OperationRegistry::global().find(&filter).is_empty());
+}
+
+#[tokio::test]
+async fn combine_keeps_the_registration() {
+    let registry = OperationRegistry::new();
+    let op = Cancelable::new()
+        .named("combined")
+        .register_in(&registry)
+        .combine(Cancelable::with_timeout(Duration::from_secs(60)));
+    op.run(async { assert_eq!(names(&registry.list()), ["combined"]) })
+        .await
+        .unwrap();
+    assert_eq!(registry.history(1)[0].name, "combined");
+}
+
+#[test]
+fn ten_threads_register_and_cancel_concurrently() {
+    const THREADS: usize = 10;
+    const PER_THREAD: usize = 50;
+    let registry = OperationRegistry::with_history_limit(THREADS * PER_THREAD);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (registry, barrier) = (registry.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                barrier.wait();
+                runtime.block_on(async {
+                    let mut tasks = Vec::new();
+                    for i in 0..PER_THREAD {
+                        let name = format!("t{t}_job_{i}");
+                        let op = Cancelable::new().named(name).register_in(&registry);
+                        let body = async move {
+                            if i % 3 == 0 {
+                                return;
+                            }
+                            std::future::pending::<()>().await
+                        };
+                        tasks.push(tokio::spawn(async move { op.run(body).await.is_ok() }));
+                        tokio::task::yield_now().await;
+                        // Cancel some of another thread's operations, and look around.
+                        let neighbour = (t + 1) % THREADS;
+                        registry.cancel_matching(
+                            &format!("t{neighbour}_job_?"),
+                            CancelationReason::Manual,
+                            "neighbour",
+                        );
+                        let _ = registry.list();
+                        let _ = registry.statistics();
+                    }
+                    registry.cancel_matching(&format!("t{t}_*"), CancelationReason::Manual, "own");
+                    let mut completed = 0;
+                    for task in tasks {
+                        completed += usize::from(task.await.unwrap());
+                    }
+                    completed
+                })
+            })
+        })
+        .collect();
+    let completed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+
+    let stats = registry.statistics();
+    assert_eq!(stats.running.total(), 0);
+    assert!(registry.list().is_empty());
+    assert_eq!(stats.total, (THREADS * PER_THREAD) as u64);
+    assert_eq!(stats.finished.total(), (THREADS * PER_THREAD) as u64);
+    assert_eq!(stats.finished.completed, completed as u64);
+    assert_eq!(stats.history_len, THREADS * PER_THREAD);
+    let cancelled = registry.find(&OperationFilter::new().status(OperationStatus::Cancelled));
+    assert_eq!(cancelled.len() as u64, stats.finished.cancelled);
+}
