@@ -182,3 +182,20 @@ async fn builder_after_clone_panics_with_a_clear_message() {
         "{message}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn try_run_reports_the_cancelation_not_the_error_it_caused() {
+    let op = Cancelable::with_timeout(Duration::from_millis(10)).named("crawl");
+    let result: Result<(), AppError> = op
+        .try_run(async {
+            op.shield(sleep(Duration::from_millis(50))).await;
+            // A nested operation is born cancelled (reason `Parent`); `?` passes its error up.
+            cancelable::with_timeout(Duration::from_secs(1), async {}).await?;
+            Err(AppError::NotFound)
+        })
+        .await;
+    assert_eq!(result, Err(AppError::Cancelled(CancelationReason::Timeout)));
+    assert_eq!(op.status(), OperationStatus::Cancelled);
+    assert_eq!(op.reason(), Some(CancelationReason::Timeout));
+    assert_eq!(op.context().error, None);
+}

@@ -78,6 +78,11 @@ async fn explicit_parent_works_across_tasks() {
         let err = result.unwrap_err();
         assert_eq!(err.reason(), CancelationReason::Parent);
         assert_eq!(err.cause().unwrap().message(), Some("batch aborted"));
+        assert_eq!(
+            err.cause().unwrap().operation_name(),
+            Some("batch"),
+            "the cause names its operation"
+        );
         assert_eq!(ctx.parent_id.as_deref(), Some(parent.id()));
         assert_eq!(ctx.status, OperationStatus::Cancelled);
     }

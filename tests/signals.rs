@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cancelable::__private::signal_listeners;
 use cancelable::{Cancelable, CancelationReason, Signal};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::low_level::raise;
 
 const CHILD_ENV: &str = "CANCELABLE_SIGNAL_CHILD";
@@ -82,6 +82,28 @@ async fn one_listener_per_signal_fanned_out_to_every_operation() {
             .is_timeout()
     );
     assert_eq!(signal_listeners(), 0);
+
+    // The attribute's `signal` option: the same listener, named in the error.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let waiting = tokio::spawn(wait_for_usr2(ready_tx));
+    ready_rx.await.unwrap();
+    assert_eq!(signal_listeners(), 2, "SIGUSR2 and SIGHUP");
+    raise(SIGUSR2).unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.reason(), CancelationReason::Signal);
+    assert_eq!(err.message(), Some("received signal SIGUSR2"));
+    assert_eq!(err.operation_name(), Some("wait_for_usr2"));
+    assert_eq!(signal_listeners(), 0);
+}
+
+#[cancelable::cancelable(signal = ["SIGUSR2", "SIGHUP"])]
+async fn wait_for_usr2(ready: tokio::sync::oneshot::Sender<()>) {
+    ready.send(()).unwrap();
+    std::future::pending::<()>().await
 }
 
 #[test]

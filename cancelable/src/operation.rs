@@ -123,6 +123,9 @@ pub(crate) struct State {
     started_at: Option<SystemTime>,
     ended_at: Option<SystemTime>,
     failure: Option<String>,
+    /// `try_run`'s body returned `Err` after the scope was cancelled: the error is a consequence
+    /// of the cancelation, which is the operation's outcome.
+    failed_after_cancel: bool,
     outcome: Option<CancelationError>,
     metadata: serde_json::Map<String, serde_json::Value>,
     shielded_run: Option<Waker>,
@@ -611,10 +614,10 @@ impl Cancelable {
     }
 
     pub(crate) fn cancel_error(&self, error: CancelationError) -> bool {
-        if self.status().is_finished() {
+        if self.status().is_finished() || self.is_cancelled() {
             return false;
         }
-        self.inner.token.cancel_error(error)
+        self.inner.token.cancel_error(self.attribute(&error))
     }
 
     /// `true` once the operation's scope is cancelled. One atomic load.
@@ -698,6 +701,11 @@ impl Cancelable {
 
     /// [`run`](Self::run) for a fallible body: a cancelation becomes `E::from(err)`, and an `Err`
     /// from the body marks the operation `Failed` with the error's text.
+    ///
+    /// An `Err` that the body returns once its scope is already cancelled (say, a nested call
+    /// that failed with reason `Parent` right after a shield ended) is a consequence of that
+    /// cancelation: the operation ends `Cancelled` and the caller gets `E::from` of the
+    /// operation's own cancelation.
     pub async fn try_run<T, E, F>(&self, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
@@ -706,11 +714,20 @@ impl Cancelable {
         let body = async {
             let output = fut.await;
             if let Err(error) = &output {
-                self.state().failure = Some(error.to_string());
+                let mut state = self.state();
+                if self.is_cancelled() {
+                    state.failed_after_cancel = true;
+                } else {
+                    state.failure = Some(error.to_string());
+                }
             }
             output
         };
         match self.run(body).await {
+            Ok(Err(error)) => match self.state().outcome.clone() {
+                Some(cancelation) => Err(E::from(cancelation)),
+                None => Err(error),
+            },
             Ok(output) => output,
             Err(cancelation) => Err(E::from(cancelation)),
         }
@@ -901,7 +918,8 @@ impl Cancelable {
         state.ended_at = Some(ended_at);
         let status = match status {
             OperationStatus::Completed if state.failure.is_some() => OperationStatus::Failed,
-            OperationStatus::Cancelled => {
+            OperationStatus::Completed if !state.failed_after_cancel => OperationStatus::Completed,
+            OperationStatus::Completed | OperationStatus::Cancelled => {
                 state.outcome = self.inner.token.node().error().map(|e| self.attribute(e));
                 OperationStatus::Cancelled
             }
@@ -1110,14 +1128,14 @@ impl<F: Future> Future for Run<'_, F> {
                 if let Some(sleep) = this.sleep.as_mut().as_pin_mut()
                     && sleep.poll(cx).is_ready()
                 {
-                    token.cancel(deadline.error.error());
+                    token.cancel(op.attribute(&deadline.error.error()));
                     continue;
                 }
             }
             if let Some(armed) = this.armed.as_mut()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
-                token.cancel(error);
+                token.cancel(op.attribute(&error));
                 continue;
             }
             match token.poll_cancelled(this.wait_key, cx) {
