@@ -24,7 +24,7 @@
 //!             let __cancelable_fake_return: Result<User, AppError> = loop {};
 //!             return __cancelable_fake_return;
 //!         }
-//!         { body }
+//!         body    // the user's statements, inside the user's own braces
 //!     })
 //!     .await
 //! }
@@ -160,10 +160,14 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
             return __cancelable_fake_return;
         }
     };
+    // The user's own braces become the async block's: no extra pair for `unused_braces` to see.
     let mut block = TokenStream::new();
-    brace_token.surround(&mut block, |tokens| tokens.extend(body));
+    brace_token.surround(&mut block, |tokens| {
+        tokens.extend(fake_return_edge);
+        tokens.extend(body);
+    });
     let block_span = brace_token.span.join();
-    let future = quote_spanned!(block_span=> async move { #fake_return_edge #block });
+    let future = quote_spanned!(block_span=> async move #block);
 
     let run = if plan.returns_result {
         // Spanned at the `E` of `Result<T, E>`: an `E` without
