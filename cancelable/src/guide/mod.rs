@@ -1,0 +1,20 @@
+//! A guide to `cancelable`, one page per topic; every example on these pages runs as a test.
+//!
+//! 1. [Sources](sources): what can cancel an operation — timeouts and deadlines, tokens,
+//!    signals, conditions, parents, your own.
+//! 2. [Composition](composition): any-of and all-of, nesting, parents and children.
+//! 3. [Shields](shields): cleanup that must finish, and what a shield cannot stop.
+//! 4. [Macros](macros): `#[cancelable]`, `cancel_combine!`, `shielded!`.
+//! 5. [Registry](registry): progress, callbacks and the operation registry.
+//! 6. [Streams](streams): streams that end on cancelation and keep count.
+//! 7. [Integrations](integrations): retries with backon, axum, resource limits.
+//!
+//! The pages hold no items: they are documentation only.
+
+pub mod composition;
+pub mod integrations;
+pub mod macros;
+pub mod registry;
+pub mod shields;
+pub mod sources;
+pub mod streams;

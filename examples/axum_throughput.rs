@@ -1,0 +1,201 @@
+//! Requests per second through axum on loopback, with and without `CancelableLayer`
+//! (feature `axum`): the layer must not cost a task per request.
+//!
+//! The server runs on a one-worker tokio runtime; a load generator on another thread keeps
+//! `--connections` keep-alive HTTP/1.1 connections to 127.0.0.1 busy until `--requests`
+//! requests have been answered (or 20 s have passed). Rounds alternate between the variants
+//! and the median of each is printed:
+//!
+//! * no layer;
+//! * `CancelableLayer::new()`;
+//! * the layer with a timeout and a registry;
+//! * for comparison, the usual workaround for disconnects: a middleware that spawns a task
+//!   per request.
+//!
+//! Run it with `cargo run --release --example axum_throughput -- --requests 100000
+//! --connections 8 --rounds 5`; the defaults are small, so that CI runs it in seconds.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cancelable::OperationRegistry;
+use cancelable::axum::CancelableLayer;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Ends a round that takes longer, whatever is left.
+const ROUND_LIMIT: Duration = Duration::from_secs(20);
+
+struct Args {
+    requests: usize,
+    connections: usize,
+    rounds: usize,
+    /// Only the variants whose name contains this (for profiling one).
+    only: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        requests: 5_000,
+        connections: 8,
+        rounds: 2,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next();
+        let number = value.as_deref().and_then(|v| v.parse().ok());
+        match (flag.as_str(), number) {
+            ("--requests", Some(v)) => args.requests = v,
+            ("--connections", Some(v)) => args.connections = v,
+            ("--rounds", Some(v)) => args.rounds = v,
+            ("--only", _) if value.is_some() => args.only = value,
+            _ => panic!(
+                "usage: axum_throughput [--requests N] [--connections K] [--rounds R] [--only NAME]"
+            ),
+        }
+    }
+    args.connections = args.connections.clamp(1, args.requests.max(1));
+    args
+}
+
+/// The usual way to see a disconnect without this crate: run the handler in its own task.
+async fn spawn_per_request(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn variants() -> Vec<(&'static str, Router)> {
+    let app = || Router::new().route("/ok", get(|| async { "ok" }));
+    vec![
+        ("no layer", app()),
+        ("CancelableLayer", app().layer(CancelableLayer::new())),
+        (
+            "CancelableLayer + timeout + registry",
+            app().layer(
+                CancelableLayer::new()
+                    .timeout(Duration::from_secs(30))
+                    .register_in(&OperationRegistry::new()),
+            ),
+        ),
+        (
+            "spawn per request (for comparison)",
+            app().layer(middleware::from_fn(spawn_per_request)),
+        ),
+    ]
+}
+
+/// `requests` requests over `connections` keep-alive connections; requests per second.
+async fn load(addr: SocketAddr, requests: usize, connections: usize) -> f64 {
+    let start = Instant::now();
+    let per_connection = requests / connections;
+    let clients: Vec<_> = (0..connections)
+        .map(|_| {
+            tokio::spawn(async move {
+                let stream = TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut stream = BufReader::new(stream);
+                let mut line = String::new();
+                let mut done = 0;
+                while done < per_connection && start.elapsed() < ROUND_LIMIT {
+                    stream
+                        .get_mut()
+                        .write_all(b"GET /ok HTTP/1.1\r\nHost: bench\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let mut length = 0;
+                    loop {
+                        line.clear();
+                        stream.read_line(&mut line).await.unwrap();
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    stream.read_exact(&mut body).await.unwrap();
+                    assert_eq!(body, b"ok");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for client in clients {
+        answered += client.await.unwrap();
+    }
+    answered as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let Args {
+        requests,
+        connections,
+        rounds,
+        only,
+    } = args();
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let servers: Vec<(&str, SocketAddr)> = variants()
+        .into_iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|only| name.contains(only)))
+        .map(|(name, app)| {
+            let listener = server.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+            let addr = listener.local_addr().unwrap();
+            server.spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (name, addr)
+        })
+        .collect();
+
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "{requests} requests over {connections} keep-alive connections, {rounds} rounds{}",
+        if cfg!(debug_assertions) {
+            " (debug build: use --release for real numbers)"
+        } else {
+            ""
+        }
+    );
+    let mut results = vec![Vec::new(); servers.len()];
+    // A warm-up round for each server, not counted.
+    for (_, addr) in &servers {
+        client.block_on(load(*addr, requests.min(1000), connections));
+    }
+    for _ in 0..rounds {
+        for (i, (_, addr)) in servers.iter().enumerate() {
+            results[i].push(client.block_on(load(*addr, requests, connections)));
+        }
+    }
+    let baseline = (servers[0].0 == "no layer").then(|| median(&mut results[0].clone()));
+    for ((name, _), rps) in servers.iter().zip(&mut results) {
+        let median = median(rps);
+        match baseline {
+            Some(baseline) => println!(
+                "{name:<38} {median:>9.0} req/s ({:+.1}% vs no layer)",
+                (median / baseline - 1.0) * 100.0
+            ),
+            None => println!("{name:<38} {median:>9.0} req/s"),
+        }
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

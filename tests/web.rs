@@ -1,0 +1,621 @@
+//! `cancelable::axum` against a real axum server on 127.0.0.1, driven by raw HTTP/1.1 clients
+//! over TCP.
+//!
+//! Real sockets need the real clock: waits are bounded by generous timeouts that only turn a
+//! hang into a failure; no test asserts how long something took.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::response::sse::Event;
+use axum::routing::get;
+use cancelable::axum::{CancelableLayer, RequestCancelable};
+use cancelable::{
+    Cancelable, CancelationError, CancelationReason, OperationFilter, OperationRegistry,
+    OperationStatus,
+};
+use futures::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// Bounds every wait: reached only when something is broken.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Serves `app` on an ephemeral loopback port.
+async fn serve(app: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    /// A chunked body that ended without its last chunk.
+    cut_off: bool,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Writes a request by hand.
+async fn send(stream: &mut TcpStream, method: &str, path: &str, close: bool) {
+    let connection = if close { "close" } else { "keep-alive" };
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: {connection}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+}
+
+/// Reads one response (`Content-Length`, chunked, or until the connection closes).
+async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R, head: bool) -> Reply {
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a status line: {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).await.unwrap();
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap();
+        headers.push((name.to_owned(), value.trim().to_owned()));
+    }
+    let mut reply = Reply {
+        status,
+        headers,
+        body: String::new(),
+        cut_off: false,
+    };
+    if head {
+        return reply;
+    }
+    if let Some(length) = reply.header("content-length") {
+        let mut body = vec![0; length.parse().unwrap()];
+        reader.read_exact(&mut body).await.unwrap();
+        reply.body = String::from_utf8(body).unwrap();
+    } else if reply.header("transfer-encoding") == Some("chunked") {
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                reply.cut_off = true;
+                break;
+            }
+            let size = usize::from_str_radix(line.trim(), 16).unwrap();
+            let mut chunk = vec![0; size + 2];
+            if reader.read_exact(&mut chunk).await.is_err() {
+                reply.cut_off = true;
+                break;
+            }
+            if size == 0 {
+                break;
+            }
+            reply
+                .body
+                .push_str(std::str::from_utf8(&chunk[..size]).unwrap());
+        }
+    } else {
+        reader.read_to_string(&mut reply.body).await.unwrap();
+    }
+    reply
+}
+
+/// One request on its own connection.
+async fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
+    within(&format!("{method} {path}"), async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        send(&mut stream, method, path, true).await;
+        read_reply(&mut BufReader::new(stream), method == "HEAD").await
+    })
+    .await
+}
+
+/// Waits until `registry` lists an operation named `name`.
+async fn listed(registry: &OperationRegistry, name: &str) -> cancelable::OperationContext {
+    within(&format!("{name} to be listed"), async {
+        loop {
+            if let Some(ctx) = registry.list().into_iter().find(|c| c.name == name) {
+                return ctx;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// Sets a flag (or sends on a channel) when dropped: shows that work was stopped.
+struct OnDrop(Option<oneshot::Sender<()>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+type Slot<T> = Arc<Mutex<Option<T>>>;
+
+fn slot<T>() -> Slot<T> {
+    Arc::new(Mutex::new(None))
+}
+
+fn take<T>(slot: &Slot<T>) -> T {
+    slot.lock().unwrap().take().expect("the slot is filled")
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_cancels_the_request_and_its_spawned_work() {
+    let started = slot::<oneshot::Sender<Cancelable>>();
+    let stopped = slot::<oneshot::Sender<()>>();
+    let (started_tx, started_rx) = oneshot::channel();
+    let (stopped_tx, stopped_rx) = oneshot::channel();
+    *started.lock().unwrap() = Some(started_tx);
+    *stopped.lock().unwrap() = Some(stopped_tx);
+    let app = Router::new()
+        .route(
+            "/report",
+            get(move |RequestCancelable(cancel): RequestCancelable| {
+                let (started, stopped) = (started.clone(), stopped.clone());
+                async move {
+                    // Work in its own task, in a child scope of the request.
+                    let guard = OnDrop(Some(take(&stopped)));
+                    let worker = cancel.spawn(async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await
+                    });
+                    let _ = take(&started).send(cancel.clone());
+                    worker.await.unwrap().map(|()| "done")
+                }
+            }),
+        )
+        .layer(CancelableLayer::new());
+    let addr = serve(app).await;
+
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    send(&mut client, "GET", "/report", false).await;
+    let op = within("the handler to start", started_rx).await.unwrap();
+    assert_eq!(op.name(), "GET /report");
+    assert_eq!(op.status(), OperationStatus::Running);
+    drop(client); // the client hangs up
+    within("the spawned work to stop", stopped_rx)
+        .await
+        .unwrap();
+    within("the operation to end", async {
+        while op.status() == OperationStatus::Running {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(op.status(), OperationStatus::Cancelled);
+    let err = op.error().expect("cancelled");
+    assert_eq!(err.reason(), CancelationReason::Disconnect);
+    assert_eq!(
+        err.to_string(),
+        r#"operation "GET /report" cancelled: the client disconnected before the response"#
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_stream_cancels_with_disconnect() {
+    let started = slot::<oneshot::Sender<Cancelable>>();
+    let (started_tx, started_rx) = oneshot::channel();
+    *started.lock().unwrap() = Some(started_tx);
+    let app = Router::new()
+        .route(
+            "/ticks",
+            get(move |RequestCancelable(cancel): RequestCancelable| {
+                let started = started.clone();
+                async move {
+                    let _ = take(&started).send(cancel.clone());
+                    let ticks = futures::stream::iter(0..).then(|n| async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        Event::default().event("tick").data(n.to_string())
+                    });
+                    cancel.sse(ticks)
+                }
+            }),
+        )
+        .layer(CancelableLayer::new());
+    let addr = serve(app).await;
+
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    send(&mut client, "GET", "/ticks", false).await;
+    let op = within("the handler to start", started_rx).await.unwrap();
+    let mut reader = BufReader::new(client);
+    let mut seen = String::new();
+    within("a few ticks", async {
+        while seen.matches("event: tick").count() < 3 {
+            reader.read_line(&mut seen).await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(
+        op.status(),
+        OperationStatus::Running,
+        "the stream is part of the request"
+    );
+    drop(reader); // hang up mid-stream
+
+    within("the operation to end", async {
+        while op.status() == OperationStatus::Running {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(op.reason(), Some(CancelationReason::Disconnect));
+    assert_eq!(
+        op.context().message.as_deref(),
+        Some("the client disconnected before the end of the response")
+    );
+}
+
+#[tokio::test]
+async fn a_slow_handler_past_the_layer_timeout_answers_504() {
+    let registry = OperationRegistry::new();
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "finally"
+            }),
+        )
+        .layer(
+            CancelableLayer::new()
+                .timeout(Duration::from_millis(50))
+                .register_in(&registry),
+        );
+    let addr = serve(app).await;
+
+    let reply = request(addr, "GET", "/slow").await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(
+        reply.body,
+        r#"operation "GET /slow" cancelled: timeout after 50ms"#
+    );
+    let history = registry.history(10);
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].status, OperationStatus::Cancelled);
+    assert_eq!(history[0].reason, Some(CancelationReason::Timeout));
+}
+
+#[tokio::test]
+async fn a_registered_request_is_listed_while_it_runs_and_cancellable_from_the_registry() {
+    let registry = OperationRegistry::new();
+    let app = Router::new()
+        .route("/export/{id}", get(std::future::pending::<&str>))
+        .layer(CancelableLayer::new().register_in(&registry));
+    let addr = serve(app).await;
+
+    let client = tokio::spawn(request(addr, "GET", "/export/7"));
+    let ctx = listed(&registry, "GET /export/7").await;
+    assert_eq!(ctx.status, OperationStatus::Running);
+    let found = registry.find(&OperationFilter::new().name("GET /export/*"));
+    assert_eq!(found.len(), 1);
+
+    let cancelled = registry.cancel_matching(
+        "GET /export/*",
+        CancelationReason::Manual,
+        "maintenance window",
+    );
+    assert_eq!(cancelled, 1);
+    let reply = client.await.unwrap();
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply.body,
+        r#"operation "GET /export/7" cancelled: maintenance window"#
+    );
+    assert!(registry.list().is_empty());
+    assert_eq!(registry.history(1)[0].status, OperationStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn register_uses_the_global_registry_and_name_with_names_requests() {
+    let app = Router::new()
+        .route("/global-registry-check", get(std::future::pending::<&str>))
+        .layer(
+            CancelableLayer::new()
+                .name_with(|parts| format!("web:{}", parts.uri.path()))
+                .register(),
+        );
+    let addr = serve(app).await;
+    let client = tokio::spawn(request(addr, "GET", "/global-registry-check"));
+    let registry = OperationRegistry::global();
+    let ctx = listed(registry, "web:/global-registry-check").await;
+    assert!(registry.cancel(&ctx.id, CancelationReason::Manual, "test over"));
+    assert_eq!(client.await.unwrap().status, 503);
+}
+
+#[tokio::test]
+async fn a_cancelled_sse_stream_ends_with_a_cancelled_event() {
+    let registry = OperationRegistry::new();
+    let app = Router::new()
+        .route(
+            "/events",
+            get(|RequestCancelable(cancel): RequestCancelable| async move {
+                let ticks = futures::stream::iter(0..).then(|n| async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Event::default().event("tick").data(n.to_string())
+                });
+                cancel.sse(ticks)
+            }),
+        )
+        .layer(CancelableLayer::new().register_in(&registry));
+    let addr = serve(app).await;
+
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    send(&mut stream, "GET", "/events", true).await;
+    let mut reader = BufReader::new(stream);
+    let client = tokio::spawn(async move { read_reply(&mut reader, false).await });
+    // The request stays listed while its stream is sent.
+    let ctx = listed(&registry, "GET /events").await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(registry.cancel(&ctx.id, CancelationReason::Manual, "operator stop"));
+
+    let reply = within("the stream to end", client).await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    assert!(
+        reply.body.starts_with("event: tick\ndata: 0\n\n"),
+        "{}",
+        reply.body
+    );
+    let last = reply.body.trim_end().rsplit("\n\n").next().unwrap();
+    assert_eq!(
+        last,
+        r#"event: cancelled
+data: {"message":"operator stop","reason":"manual"}"#
+    );
+    assert_eq!(registry.history(1)[0].status, OperationStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn the_layer_timeout_applies_while_an_sse_stream_is_sent() {
+    let app = Router::new()
+        .route(
+            "/events",
+            get(|RequestCancelable(cancel): RequestCancelable| async move {
+                let ticks = futures::stream::iter(0..).then(|n| async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Event::default().data(n.to_string())
+                });
+                cancel.sse(ticks)
+            }),
+        )
+        .layer(CancelableLayer::new().timeout(Duration::from_millis(100)));
+    let addr = serve(app).await;
+    let reply = request(addr, "GET", "/events").await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .body
+            .ends_with("event: cancelled\ndata: {\"message\":\"timeout after 100ms\",\"reason\":\"timeout\"}\n\n"),
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_ignores_the_operation_is_cut_off_when_it_is_cancelled() {
+    let app = Router::new()
+        .route(
+            "/raw",
+            get(|| async {
+                let chunks = futures::stream::iter(0..).then(|n: u32| async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Ok::<_, std::convert::Infallible>(format!("{n}\n"))
+                });
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        .layer(CancelableLayer::new().timeout(Duration::from_millis(100)));
+    let addr = serve(app).await;
+    let reply = request(addr, "GET", "/raw").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.starts_with("0\n1\n"), "{}", reply.body);
+    assert!(reply.cut_off, "the body ends without its last chunk");
+}
+
+#[tokio::test]
+async fn requests_that_complete_normally_end_completed() {
+    let registry = OperationRegistry::new();
+    let app = Router::new()
+        .route("/text", get(|| async { "hello" }))
+        .route("/empty", get(|| async {}))
+        .route(
+            "/chunked",
+            get(|| async {
+                let parts =
+                    futures::stream::iter(["a", "b", "c"]).map(Ok::<_, std::convert::Infallible>);
+                axum::body::Body::from_stream(parts)
+            }),
+        )
+        .layer(CancelableLayer::new().register_in(&registry));
+    let addr = serve(app).await;
+
+    let text = request(addr, "GET", "/text").await;
+    assert_eq!((text.status, text.body.as_str()), (200, "hello"));
+    let empty = request(addr, "GET", "/empty").await;
+    assert_eq!((empty.status, empty.body.as_str()), (200, ""));
+    let head = request(addr, "HEAD", "/text").await;
+    assert_eq!(head.status, 200);
+    let chunked = request(addr, "GET", "/chunked").await;
+    assert_eq!(chunked.body, "abc");
+
+    within("every request to finish", async {
+        while registry.history(10).len() < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let history = registry.history(10);
+    let outcomes: Vec<_> = history
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("GET /text", OperationStatus::Completed),
+            ("GET /empty", OperationStatus::Completed),
+            ("HEAD /text", OperationStatus::Completed),
+            ("GET /chunked", OperationStatus::Completed),
+        ]
+    );
+}
+
+/// Handlers answer with the number of live tasks on the runtime, as they see it.
+async fn alive_tasks_seen_by_handlers(
+    wrap: impl FnOnce(Router) -> Router,
+) -> (usize, Vec<usize>, usize) {
+    let app = Router::new().route(
+        "/tasks",
+        get(|| async {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+                .to_string()
+        }),
+    );
+    let app = wrap(app);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut reader = BufReader::new(TcpStream::connect(addr).await.unwrap());
+    // A first request, so that the connection's task exists.
+    send(reader.get_mut(), "GET", "/tasks", false).await;
+    within("the first reply", read_reply(&mut reader, false)).await;
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        send(reader.get_mut(), "GET", "/tasks", false).await;
+        let reply = within("a reply", read_reply(&mut reader, false)).await;
+        seen.push(reply.body.parse().unwrap());
+    }
+    let after = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    drop(reader);
+    server.abort();
+    let _ = server.await;
+    (before, seen, after)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn requests_that_complete_normally_pay_no_background_task() {
+    let (before, plain, after) = alive_tasks_seen_by_handlers(|app| app).await;
+    assert!(plain.iter().all(|&n| n == before), "{before} {plain:?}");
+    assert_eq!(after, before);
+
+    let layer = CancelableLayer::new()
+        .timeout(Duration::from_secs(30))
+        .register_in(&OperationRegistry::new());
+    let (before, layered, after) = alive_tasks_seen_by_handlers(|app| app.layer(layer)).await;
+    assert!(
+        layered.iter().all(|&n| n == before),
+        "a request behind the layer sees no extra task: {before} {layered:?}"
+    );
+    assert_eq!(after, before, "and leaves none behind");
+    assert_eq!(plain, layered);
+}
+
+/// The probe above sees a task per request when there is one.
+#[tokio::test(flavor = "current_thread")]
+async fn the_task_probe_sees_a_middleware_that_spawns_per_request() {
+    async fn spawn_per_request(
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        tokio::spawn(next.run(request)).await.unwrap()
+    }
+    let (before, spawning, _) =
+        alive_tasks_seen_by_handlers(|app| app.layer(axum::middleware::from_fn(spawn_per_request)))
+            .await;
+    assert!(
+        spawning.iter().all(|&n| n == before + 1),
+        "{before} {spawning:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_extractor_without_the_layer_is_a_500() {
+    let app = Router::new().route(
+        "/orphan",
+        get(|RequestCancelable(_): RequestCancelable| async { "unreachable" }),
+    );
+    let addr = serve(app).await;
+    let reply = request(addr, "GET", "/orphan").await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.body.contains("CancelableLayer"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn the_handler_runs_inside_the_operation() {
+    let app = Router::new()
+        .route(
+            "/current",
+            get(|RequestCancelable(cancel): RequestCancelable| async move {
+                let current = Cancelable::current().expect("inside the request's operation");
+                assert_eq!(current, cancel);
+                // A scope started by the handler is the request's child.
+                let child = Cancelable::new().named("query");
+                child.run(async {}).await.unwrap();
+                let parent_id = child.context().parent_id.unwrap();
+                assert_eq!(parent_id, cancel.id());
+                cancel.name().to_owned()
+            }),
+        )
+        .layer(CancelableLayer::new());
+    let addr = serve(app).await;
+    let reply = request(addr, "GET", "/current").await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, "GET /current"));
+}
+
+#[test]
+fn cancelation_errors_answer_504_499_or_503() {
+    let status = |reason| {
+        CancelationError::new(reason, Some("why".into()))
+            .into_response()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status(CancelationReason::Timeout), 504);
+    assert_eq!(status(CancelationReason::Disconnect), 499);
+    for reason in [
+        CancelationReason::Manual,
+        CancelationReason::Signal,
+        CancelationReason::Condition,
+        CancelationReason::Parent,
+    ] {
+        assert_eq!(status(reason), 503);
+    }
+}
