@@ -15,6 +15,8 @@ mod expand;
 mod fallback;
 mod item;
 mod path;
+#[cfg(test)]
+mod proptests;
 mod shield;
 mod signal;
 mod suggest;

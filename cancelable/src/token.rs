@@ -8,6 +8,9 @@
 
 mod tree;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,7 +1,21 @@
 //! The cancelation tree: one [`Node`] per token, linked to the tokens it follows.
 //!
-//! A node is cancelled once, by storing its [`CancelationError`] in a `OnceLock`. Everything
-//! that waits on it (wakers, callbacks, linked nodes) sits in `Inner`, behind a mutex.
+//! A node is cancelled once, by storing its [`CancelationError`] in a `OnceLock`: that store
+//! is the *publication* of the cancel. Everything that waits on it (wakers, callbacks, linked
+//! nodes) sits in `Inner`, behind a mutex.
+//!
+//! # Publication
+//!
+//! The `OnceLock` is the cancel flag and the error at once: its `set` picks the one winner
+//! among racing cancels, and its `get` is a single acquire load that returns the error only
+//! after the winner's release, so a thread that sees the node cancelled also sees the whole
+//! error. The error is never moved or replaced afterwards, so [`Node::error`] hands out a
+//! plain `&CancelationError` with no lock and no clone. A losing `set` returns only once the
+//! winner's error is visible: after any `cancel` returns, `is_cancelled` is `true`.
+//!
+//! Under `--cfg loom` the `OnceLock` and the `Mutex` come from [`crate::loom`], whose
+//! `OnceLock` keeps this contract on loom's mutex and atomics: the models in `loom_tests.rs`
+//! check every interleaving of publication, locking and registration below.
 //!
 //! # Invariants
 //!
@@ -10,12 +24,19 @@
 //! 2. `error` is set *before* `inner` is locked to fire, and every registration (waker,
 //!    callback, child link) checks `error` *while holding* `inner`. So a registration either
 //!    sees the node cancelled (and acts at once) or is in `inner` when the node fires: no
-//!    wake-up, callback or child is ever lost.
+//!    wake-up, callback or child is ever lost. (If the registration's lock comes first, the
+//!    firing lock sees it; if the firing lock comes first, its unlock happens before the
+//!    registration's lock, and the `set` before that unlock, so the check sees the error.)
 //! 3. Once fired, a node never registers anything again (registrations see invariant 2), so
 //!    stale slab keys held by waiters or children are never reused: removing them is a no-op.
 //! 4. A child holds strong references to its parents (to unlink itself on drop); a parent holds
 //!    only `Weak` references to its children. Dropping the last handle of a node removes it from
 //!    every parent: long-lived parents do not accumulate finished children.
+//! 5. A child is cancelled by its parent's firing thread, which wins the child's `set` or finds
+//!    it already cancelled; either way the child is cancelled before the parent's `cancel`
+//!    returns. A child linked while its parent fires either is in the taken `children` (and is
+//!    cancelled by the firing thread) or sees the parent's error under the lock and cancels
+//!    itself: a child created during a cancel ends cancelled.
 //!
 //! # Deadlock safety
 //!
@@ -25,12 +46,13 @@
 //! explicit stack, so depth costs no recursion.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
 use crate::error::CancelationError;
+use crate::loom::{Mutex, MutexGuard, OnceLock};
 
 pub(crate) type Callback = Box<dyn FnOnce(&CancelationError) + Send>;
 
