@@ -5,17 +5,24 @@
 mod composition;
 mod conditions;
 mod errors;
+mod leaks;
 mod lifecycle;
 mod macros;
 mod nesting;
 mod observability;
 mod registry;
+#[cfg(feature = "resources")]
+mod resources;
+#[cfg(feature = "backon")]
+mod retry;
 mod shield;
 #[cfg(unix)]
 mod signals;
 mod streams;
 mod timeout;
 mod token;
+#[cfg(feature = "axum")]
+mod web;
 
 /// Polls `fut` once with a no-op waker.
 pub(crate) fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {

@@ -4,12 +4,15 @@
 //! A `CancelationError` is a cheap handle (one `Arc`): cloning it, storing it in a token and
 //! handing it to every waiter costs no copy of its message.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::id::OperationId;
 
 /// The kind of source that cancelled an operation.
 ///
@@ -143,9 +146,9 @@ pub struct CancelationError {
 #[derive(Clone)]
 struct ErrorInner {
     reason: CancelationReason,
-    message: Option<String>,
-    operation_id: Option<String>,
-    operation_name: Option<String>,
+    message: Option<Cow<'static, str>>,
+    operation_id: Option<OperationId>,
+    operation_name: Option<Cow<'static, str>>,
     cause: Option<CancelationError>,
 }
 
@@ -165,7 +168,7 @@ impl CancelationError {
         CancelationError {
             inner: Arc::new(ErrorInner {
                 reason,
-                message,
+                message: message.map(Cow::Owned),
                 operation_id: None,
                 operation_name: None,
                 cause: None,
@@ -178,7 +181,7 @@ impl CancelationError {
         CancelationError {
             inner: Arc::new(ErrorInner {
                 reason: CancelationReason::Parent,
-                message: Some(String::from("parent operation cancelled")),
+                message: Some(Cow::Borrowed("parent operation cancelled")),
                 operation_id: None,
                 operation_name: None,
                 cause: Some(parent.clone()),
@@ -195,13 +198,20 @@ impl CancelationError {
     }
 
     /// The same cancelation, attributed to an operation.
-    pub(crate) fn for_operation(&self, id: &str, name: &str) -> Self {
-        if self.inner.operation_id.as_deref() == Some(id) {
+    /// Takes the `Cow` itself: a `'static` name stays borrowed in the copy.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn for_operation(&self, id: &OperationId, name: &Cow<'static, str>) -> Self {
+        if self
+            .inner
+            .operation_id
+            .as_ref()
+            .is_some_and(|mine| mine.is(id))
+        {
             return self.clone();
         }
         let mut inner = (*self.inner).clone();
-        inner.operation_id = Some(id.to_owned());
-        inner.operation_name = (!name.is_empty()).then(|| name.to_owned());
+        inner.operation_id = Some(id.clone());
+        inner.operation_name = (!name.is_empty()).then(|| name.clone());
         CancelationError {
             inner: Arc::new(inner),
         }
@@ -219,7 +229,7 @@ impl CancelationError {
 
     /// The id of the operation that was cancelled, when known.
     pub fn operation_id(&self) -> Option<&str> {
-        self.inner.operation_id.as_deref()
+        self.inner.operation_id.as_ref().map(OperationId::as_str)
     }
 
     /// The name of the operation that was cancelled, when it has one.

@@ -57,20 +57,46 @@
 //!
 //! * `macros` (default): `#[cancelable]`, `cancel_combine!` and `shielded!`.
 //! * `signal` (default, Unix): [`Cancelable::with_signal`].
+//! * `backon`: `Cancelable::retry`, retries with any [backon] backoff that a cancelation stops
+//!   at once (module `retry`).
+//! * `axum`: module `axum`: `CancelableLayer` runs a request per operation, cancelled with
+//!   reason `Disconnect` when the client goes away; the `RequestCancelable` extractor,
+//!   `CancelationError: IntoResponse`, `Cancelable::sse`.
+//! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
+//!   [sysinfo].
+//!
+//! The [`guide`] walks through each topic with runnable examples.
+//!
+//! [backon]: https://docs.rs/backon
+//! [sysinfo]: https://docs.rs/sysinfo
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod callbacks;
 mod context;
+mod current;
 mod error;
+mod id;
+mod loom;
 mod operation;
 mod progress;
 mod registry;
+#[cfg(feature = "resources")]
+mod resources;
+#[cfg(feature = "backon")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backon")))]
+pub mod retry;
 pub mod signal;
 mod source;
 mod stream;
 mod token;
+
+pub mod guide;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -84,6 +110,9 @@ pub use crate::error::{CancelationError, CancelationReason, OperationStatus};
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
 pub use crate::progress::ProgressEvent;
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
+#[cfg(feature = "resources")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resources")))]
+pub use crate::resources::ResourceLimits;
 pub use crate::signal::{ParseSignalError, Signal};
 pub use crate::source::CancelationSource;
 pub use crate::stream::{CancelableChunks, CancelableStream};

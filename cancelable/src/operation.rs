@@ -44,22 +44,12 @@ use tracing::Span;
 
 use crate::callbacks::{self, Callbacks, Event};
 use crate::context::OperationContext;
+use crate::current::{self, Frame};
 use crate::error::{CancelationError, CancelationReason, OperationStatus};
+use crate::id::OperationId;
 use crate::registry::{OperationRegistry, Slot};
 use crate::source::{Armed, ArmedDeadline, CancelationSource, Sources, predicate_name};
 use crate::token::{CancelationToken, Link};
-
-tokio::task_local! {
-    static CURRENT: Frame;
-}
-
-/// The operation whose body is being polled in this task.
-#[derive(Clone)]
-struct Frame {
-    op: Cancelable,
-    /// `false` inside a shield: scopes started there do not become children.
-    adopts_children: bool,
-}
 
 /// A handle to one cancelable operation.
 ///
@@ -101,7 +91,7 @@ pub struct Cancelable {
 
 pub(crate) struct Operation {
     pub(crate) token: CancelationToken,
-    id: OnceLock<String>,
+    id: OnceLock<OperationId>,
     name: Cow<'static, str>,
     status: AtomicU8,
     started: AtomicBool,
@@ -116,28 +106,49 @@ pub(crate) struct Operation {
     pub(crate) state: Mutex<State>,
 }
 
+/// What `run` touches on every operation. The rest waits in [`Cold`], allocated only for an
+/// operation that is observed, registered, given metadata, shielded, failed or cancelled.
 #[derive(Default)]
 pub(crate) struct State {
     sources: Sources,
-    parent_id: Option<String>,
-    started_at: Option<SystemTime>,
-    ended_at: Option<SystemTime>,
+    /// The parent, kept for its id (made only when a context asks for it).
+    parent: Option<Cancelable>,
+    /// On tokio's clock (paused in tests); converted to `SystemTime` for contexts.
+    started_at: Option<Instant>,
+    ended_at: Option<Instant>,
+    /// The cancelation the operation ended with, attributed to it.
+    outcome: Option<CancelationError>,
+    /// The registry to join when `run` starts, until `finish` leaves it.
+    registry: Option<OperationRegistry>,
+    slot: Option<Slot>,
+    cold: Option<Box<Cold>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Cold {
     failure: Option<String>,
     /// `try_run`'s body returned `Err` after the scope was cancelled: the error is a consequence
     /// of the cancelation, which is the operation's outcome.
     failed_after_cancel: bool,
-    outcome: Option<CancelationError>,
     metadata: serde_json::Map<String, serde_json::Value>,
     shielded_run: Option<Waker>,
-    /// The registry to join when `run` starts, until `finish` leaves it.
-    registry: Option<OperationRegistry>,
-    slot: Option<Slot>,
-    pub(crate) observers: Option<Box<Observers>>,
+    observers: Option<Box<Observers>>,
 }
 
 impl State {
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
     pub(crate) fn observers(&mut self) -> &mut Observers {
-        self.observers.get_or_insert_with(Box::default)
+        self.cold().observers.get_or_insert_with(Box::default)
+    }
+
+    /// The observers, if anything was ever set up on this operation.
+    pub(crate) fn observers_mut(&mut self) -> Option<&mut Observers> {
+        self.cold
+            .as_deref_mut()
+            .and_then(|cold| cold.observers.as_deref_mut())
     }
 }
 
@@ -373,27 +384,21 @@ impl Cancelable {
     pub fn combine(self, other: Cancelable) -> Self {
         let name = self.inner.name.clone();
         let id = self.inner.id.get().cloned();
-        let (metadata, registry, observers) = {
+        let (cold, registry) = {
             let mut state = self.state();
-            (
-                std::mem::take(&mut state.metadata),
-                state.registry.take(),
-                state.observers.take(),
-            )
+            (state.cold.take(), state.registry.take())
         };
         let listeners = self.inner.progress_listeners.load(Ordering::Acquire);
         let mut combined = Cancelable::any_of([self, other]).named(name);
         if let Some(id) = id {
-            combined = combined.operation_id(id);
+            combined.configure().id = OnceLock::from(id);
         }
         combined
             .inner
             .progress_listeners
             .store(listeners, Ordering::Release);
         let mut state = combined.state();
-        state.metadata = metadata;
-        state.registry = registry;
-        state.observers = observers;
+        (state.cold, state.registry) = (cold, registry);
         drop(state);
         combined
     }
@@ -418,7 +423,7 @@ impl Cancelable {
 
     /// Sets the operation id (default: a fresh UUID, made when first needed).
     pub fn operation_id(mut self, id: impl Into<String>) -> Self {
-        self.configure().id = OnceLock::from(id.into());
+        self.configure().id = OnceLock::from(OperationId::given(id.into()));
         self
     }
 
@@ -439,16 +444,12 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn parent(mut self, parent: &Cancelable) -> Self {
-        let parent_id = parent.id().to_owned();
         let op = self.configure();
         op.has_explicit_parent = true;
         op.token
             .node()
             .link_to(parent.inner.token.node(), Link::Parent);
-        op.state
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .parent_id = Some(parent_id);
+        op.state.get_mut().unwrap_or_else(|p| p.into_inner()).parent = Some(parent.clone());
         self
     }
 
@@ -459,7 +460,7 @@ impl Cancelable {
             .state
             .get_mut()
             .unwrap_or_else(|p| p.into_inner());
-        state.metadata.insert(key.into(), value.into());
+        state.cold().metadata.insert(key.into(), value.into());
         self
     }
 
@@ -512,14 +513,12 @@ impl Cancelable {
 
     /// The operation id.
     pub fn id(&self) -> &str {
-        self.inner
-            .id
-            .get_or_init(|| uuid::Uuid::new_v4().to_string())
+        self.inner.id.get_or_init(OperationId::generate).as_str()
     }
 
     /// The id, if it was set or generated already (this never generates one).
     pub(crate) fn known_id(&self) -> Option<&str> {
-        self.inner.id.get().map(String::as_str)
+        self.inner.id.get().map(OperationId::as_str)
     }
 
     /// The operation name (empty when unnamed).
@@ -557,13 +556,17 @@ impl Cancelable {
     }
 
     fn attribute(&self, error: &CancelationError) -> CancelationError {
-        error.for_operation(self.id(), self.name())
+        error.for_operation(
+            self.inner.id.get_or_init(OperationId::generate),
+            &self.inner.name,
+        )
     }
 
     /// A snapshot of the operation.
     pub fn context(&self) -> OperationContext {
         let status = self.status();
         let error = self.error();
+        let to_system_time = system_time_converter();
         let state = self.state();
         OperationContext {
             id: self.id().to_owned(),
@@ -571,11 +574,15 @@ impl Cancelable {
             status,
             reason: error.as_ref().map(CancelationError::reason),
             message: error.as_ref().and_then(|e| e.message().map(str::to_owned)),
-            error: state.failure.clone(),
-            parent_id: state.parent_id.clone(),
-            started_at: state.started_at,
-            ended_at: state.ended_at,
-            metadata: state.metadata.clone(),
+            error: state.cold.as_ref().and_then(|c| c.failure.clone()),
+            parent_id: state.parent.as_ref().map(|parent| parent.id().to_owned()),
+            started_at: state.started_at.map(&to_system_time),
+            ended_at: state.ended_at.map(&to_system_time),
+            metadata: state
+                .cold
+                .as_ref()
+                .map(|c| c.metadata.clone())
+                .unwrap_or_default(),
             items: self.inner.items(),
             exhausted: self
                 .inner
@@ -597,7 +604,7 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn current() -> Option<Cancelable> {
-        CURRENT.try_with(|frame| frame.op.clone()).ok()
+        current::with(|frame| frame.map(|frame| frame.op.clone()))
     }
 
     // ===== cancelation =====
@@ -696,6 +703,7 @@ impl Cancelable {
             wait_key: None,
             phase: Phase::Init,
             span: Span::none(),
+            frame: None,
         }
     }
 
@@ -716,9 +724,9 @@ impl Cancelable {
             if let Err(error) = &output {
                 let mut state = self.state();
                 if self.is_cancelled() {
-                    state.failed_after_cancel = true;
+                    state.cold().failed_after_cancel = true;
                 } else {
-                    state.failure = Some(error.to_string());
+                    state.cold().failure = Some(error.to_string());
                 }
             }
             output
@@ -761,13 +769,18 @@ impl Cancelable {
             op: self,
             fut,
             entered: false,
+            frame: None,
         }
     }
 
     fn leave_shield(&self) {
         if self.inner.shields.fetch_sub(1, Ordering::AcqRel) == 1
             && self.is_cancelled()
-            && let Some(waker) = self.state().shielded_run.take()
+            && let Some(waker) = self
+                .state()
+                .cold
+                .as_mut()
+                .and_then(|c| c.shielded_run.take())
         {
             waker.wake();
         }
@@ -868,16 +881,20 @@ impl Cancelable {
             );
         }
         if !op.has_explicit_parent {
-            let parent = CURRENT.try_with(|f| f.adopts_children.then(|| f.op.clone()));
-            if let Ok(Some(parent)) = parent {
+            let parent =
+                current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()));
+            if let Some(parent) = &parent {
                 op.token
                     .node()
                     .link_to(parent.inner.token.node(), Link::Parent);
-                self.state().parent_id = Some(parent.id().to_owned());
+            }
+            if parent.is_some() {
+                self.state().parent = parent;
             }
         }
         let mut state = self.state();
-        state.started_at = Some(SystemTime::now());
+        let started_at = Instant::now();
+        state.started_at = Some(started_at);
         let sources = std::mem::take(&mut state.sources);
         self.set_status(OperationStatus::Running);
         if !span.is_disabled() {
@@ -886,7 +903,8 @@ impl Cancelable {
         if let Some(registry) = &state.registry {
             state.slot = Some(registry.insert(self));
         }
-        let on_start = (state.observers.as_deref_mut())
+        let on_start = state
+            .observers_mut()
             .map(|observers| observers.callbacks.take(Event::Start));
         drop(state);
         tracing::debug!("operation started");
@@ -896,12 +914,8 @@ impl Cancelable {
         if sources.is_empty() {
             return (None, None);
         }
-        match sources.arm(&op.token) {
-            Ok(mut armed) => {
-                let deadline = armed.deadline.take();
-                let keep = armed.has_pollers() || armed_has_subscriptions(&armed);
-                (deadline, keep.then(|| Box::new(armed)))
-            }
+        match sources.arm(&op.token, started_at) {
+            Ok((deadline, armed)) => (deadline, armed.map(Box::new)),
             Err(error) => {
                 op.token.cancel_error(CancelationError::new(
                     CancelationReason::Signal,
@@ -914,13 +928,17 @@ impl Cancelable {
 
     fn finish(&self, status: OperationStatus) {
         let mut state = self.state();
-        let ended_at = SystemTime::now();
+        let ended_at = Instant::now();
         state.ended_at = Some(ended_at);
+        let (failed, failed_after_cancel) = state.cold.as_deref().map_or((false, false), |c| {
+            (c.failure.is_some(), c.failed_after_cancel)
+        });
         let status = match status {
-            OperationStatus::Completed if state.failure.is_some() => OperationStatus::Failed,
-            OperationStatus::Completed if !state.failed_after_cancel => OperationStatus::Completed,
+            OperationStatus::Completed if failed => OperationStatus::Failed,
+            OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
             OperationStatus::Completed | OperationStatus::Cancelled => {
-                state.outcome = self.inner.token.node().error().map(|e| self.attribute(e));
+                let outcome = self.inner.token.node().error().map(|e| self.attribute(e));
+                state.outcome = outcome;
                 OperationStatus::Cancelled
             }
             status => status,
@@ -928,20 +946,21 @@ impl Cancelable {
         self.set_status(status);
         let event = Event::ending(status);
         let started_at = state.started_at;
-        let duration = || started_at.and_then(|s| ended_at.duration_since(s).ok());
+        let duration = || started_at.map(|s| ended_at.saturating_duration_since(s));
         let evicted = match (state.registry.take(), state.slot.take()) {
             (Some(registry), Some(slot)) => registry.remove(slot, status, ended_at, duration()),
             _ => None,
         };
-        let observed = (state.observers.as_deref_mut()).map(|observers| {
+        let observed = state.observers_mut().map(|observers| {
             (
                 observers.callbacks.take_ending(event),
                 observers.span.take(),
             )
         });
+        let cold = state.cold.as_deref();
         let outcome = state.outcome.clone();
         let failure = match status {
-            OperationStatus::Failed => state.failure.clone(),
+            OperationStatus::Failed => cold.and_then(|c| c.failure.clone()),
             _ => None,
         };
         drop(state);
@@ -966,21 +985,21 @@ impl Cancelable {
     }
 }
 
+/// Converts instants on tokio's clock to wall-clock times, all against one reading of both
+/// clocks (so differences between converted times are exact).
+fn system_time_converter() -> impl Fn(Instant) -> SystemTime {
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    move |at| {
+        wall.checked_sub(now.saturating_duration_since(at))
+            .unwrap_or(wall)
+    }
+}
+
 /// Whether a subscriber may want an `INFO` span: tracing's own level check, without a callsite.
 #[inline]
 fn span_wanted() -> bool {
     use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
     tracing::Level::INFO <= STATIC_MAX_LEVEL && tracing::Level::INFO <= LevelFilter::current()
-}
-
-#[cfg(all(unix, feature = "signal"))]
-fn armed_has_subscriptions(armed: &Armed) -> bool {
-    armed.has_subscriptions()
-}
-
-#[cfg(not(all(unix, feature = "signal")))]
-fn armed_has_subscriptions(_: &Armed) -> bool {
-    false
 }
 
 impl fmt::Debug for Cancelable {
@@ -1025,6 +1044,7 @@ pin_project! {
         wait_key: Option<usize>,
         phase: Phase,
         span: Span,
+        frame: Option<Frame>,
     }
 
     impl<F> PinnedDrop for Run<'_, F> {
@@ -1045,6 +1065,25 @@ pin_project! {
     }
 }
 
+/// Drops everything `run` holds: the body, the timer, the other sources, the waiter.
+/// (The fields, not the projection: the span stays entered meanwhile.)
+fn release<F>(
+    op: &Cancelable,
+    mut body: Pin<&mut Option<F>>,
+    mut sleep: Pin<&mut Option<Sleep>>,
+    armed: &mut Option<Box<Armed>>,
+    wait_key: &mut Option<usize>,
+    phase: &mut Phase,
+) {
+    body.set(None);
+    sleep.set(None);
+    *armed = None;
+    if let Some(key) = wait_key.take() {
+        op.inner.token.node().remove_waiter(key);
+    }
+    *phase = Phase::Done;
+}
+
 impl<F: Future> Future for Run<'_, F> {
     type Output = Result<F::Output, CancelationError>;
 
@@ -1058,6 +1097,10 @@ impl<F: Future> Future for Run<'_, F> {
         match *this.phase {
             Phase::Running => {}
             Phase::Init => {
+                *this.frame = Some(Frame {
+                    op: op.clone(),
+                    adopts_children: true,
+                });
                 let (deadline, armed) = op.start(this.span);
                 *this.deadline = deadline;
                 *this.armed = armed;
@@ -1068,13 +1111,14 @@ impl<F: Future> Future for Run<'_, F> {
         let token = op.inner.token.node();
         loop {
             if token.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
-                this.body.set(None);
-                this.sleep.set(None);
-                *this.armed = None;
-                if let Some(key) = this.wait_key.take() {
-                    token.remove_waiter(key);
-                }
-                *this.phase = Phase::Done;
+                release(
+                    op,
+                    this.body.as_mut(),
+                    this.sleep.as_mut(),
+                    this.armed,
+                    this.wait_key,
+                    this.phase,
+                );
                 op.finish(OperationStatus::Cancelled);
                 let error = op.state().outcome.clone();
                 return Poll::Ready(Err(
@@ -1082,29 +1126,35 @@ impl<F: Future> Future for Run<'_, F> {
                 ));
             }
             if let Some(body) = this.body.as_mut().as_pin_mut() {
-                let frame = Frame {
-                    op: op.clone(),
-                    adopts_children: true,
-                };
-                let polled =
-                    CURRENT.sync_scope(frame, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
+                let polled = current::enter(this.frame, || {
+                    catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+                });
                 match polled {
                     Ok(Poll::Pending) => {}
                     Ok(Poll::Ready(output)) => {
-                        this.body.set(None);
-                        this.sleep.set(None);
-                        *this.armed = None;
-                        if let Some(key) = this.wait_key.take() {
-                            token.remove_waiter(key);
-                        }
-                        *this.phase = Phase::Done;
+                        release(
+                            op,
+                            this.body.as_mut(),
+                            this.sleep.as_mut(),
+                            this.armed,
+                            this.wait_key,
+                            this.phase,
+                        );
                         op.finish(OperationStatus::Completed);
                         return Poll::Ready(Ok(output));
                     }
                     Err(panic) => {
-                        this.body.set(None);
-                        *this.phase = Phase::Done;
-                        op.state().failure =
+                        // Release the timer, sources and waiter before unwinding: whoever
+                        // catches the panic may keep this future.
+                        release(
+                            op,
+                            this.body.as_mut(),
+                            this.sleep.as_mut(),
+                            this.armed,
+                            this.wait_key,
+                            this.phase,
+                        );
+                        op.state().cold().failure =
                             Some(format!("panicked: {}", crate::panic_message(&*panic)));
                         op.finish(OperationStatus::Failed);
                         resume_unwind(panic);
@@ -1115,7 +1165,7 @@ impl<F: Future> Future for Run<'_, F> {
                 if op.inner.shields.load(Ordering::Acquire) == 0 {
                     continue;
                 }
-                op.state().shielded_run = Some(cx.waker().clone());
+                op.state().cold().shielded_run = Some(cx.waker().clone());
                 if op.inner.shields.load(Ordering::Acquire) == 0 {
                     continue;
                 }
@@ -1165,6 +1215,7 @@ pin_project! {
         #[pin]
         fut: F,
         entered: bool,
+        frame: Option<Frame>,
     }
 
     impl<F> PinnedDrop for Shield<'_, F> {
@@ -1186,12 +1237,14 @@ impl<F: Future> Future for Shield<'_, F> {
             this.op.inner.shields.fetch_add(1, Ordering::AcqRel);
             *this.entered = true;
         }
-        let frame = Frame {
-            op: this.op.clone(),
-            adopts_children: false,
-        };
+        if this.frame.is_none() {
+            *this.frame = Some(Frame {
+                op: this.op.clone(),
+                adopts_children: false,
+            });
+        }
         let fut = this.fut;
-        let output = std::task::ready!(CURRENT.sync_scope(frame, || fut.poll(cx)));
+        let output = std::task::ready!(current::enter(this.frame, || fut.poll(cx)));
         *this.entered = false;
         this.op.leave_shield();
         Poll::Ready(output)

@@ -15,7 +15,9 @@ pub use crate::{Cancelable, CancelationError, CancelationToken, Signal};
 #[derive(Debug)]
 pub struct OperationBuilder {
     name: Option<&'static str>,
-    members: Vec<Cancelable>,
+    /// The usual single source stays inline: collecting it allocates nothing.
+    first: Option<Cancelable>,
+    rest: Vec<Cancelable>,
     /// A member came from a user expression (`cancel_combine!(op, …)`): it may be shared, so it
     /// is wrapped rather than configured in place.
     has_user_member: bool,
@@ -36,48 +38,50 @@ impl OperationBuilder {
     pub fn unnamed() -> Self {
         OperationBuilder {
             name: None,
-            members: Vec::new(),
+            first: None,
+            rest: Vec::new(),
             has_user_member: false,
             parent: None,
             register: false,
         }
     }
 
-    /// `timeout = "…"`: the duration was parsed at compile time.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.members.push(Cancelable::with_timeout(timeout));
+    fn push(mut self, member: Cancelable) -> Self {
+        match self.first {
+            None => self.first = Some(member),
+            Some(_) => self.rest.push(member),
+        }
         self
+    }
+
+    /// `timeout = "…"`: the duration was parsed at compile time.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.push(Cancelable::with_timeout(timeout))
     }
 
     /// `signal = …`: the names were checked at compile time.
     #[cfg(all(unix, feature = "signal"))]
-    pub fn signals(mut self, signals: &[Signal]) -> Self {
-        self.members
-            .push(Cancelable::with_signal(signals.iter().copied()));
-        self
+    pub fn signals(self, signals: &[Signal]) -> Self {
+        self.push(Cancelable::with_signal(signals.iter().copied()))
     }
 
     /// `token = expr`.
-    pub fn token(mut self, token: impl Into<CancelationToken>) -> Self {
-        self.members.push(Cancelable::with_token(token.into()));
-        self
+    pub fn token(self, token: impl Into<CancelationToken>) -> Self {
+        self.push(Cancelable::with_token(token.into()))
     }
 
     /// `condition = expr` with `check_interval = "…"`.
-    pub fn condition<P>(mut self, predicate: P, check_interval: Duration) -> Self
+    pub fn condition<P>(self, predicate: P, check_interval: Duration) -> Self
     where
         P: FnMut() -> bool + Send + 'static,
     {
-        self.members
-            .push(Cancelable::with_condition(predicate, check_interval));
-        self
+        self.push(Cancelable::with_condition(predicate, check_interval))
     }
 
     /// A `Cancelable` expression given to `cancel_combine!`.
     pub fn member(mut self, member: Cancelable) -> Self {
-        self.members.push(member);
         self.has_user_member = true;
-        self
+        self.push(member)
     }
 
     /// `parent = expr`.
@@ -92,20 +96,30 @@ impl OperationBuilder {
         self
     }
 
+    fn members(&mut self) -> impl Iterator<Item = Cancelable> + use<> {
+        self.first
+            .take()
+            .into_iter()
+            .chain(std::mem::take(&mut self.rest))
+    }
+
     /// The operation: any-of of every source collected.
     pub fn build(mut self) -> Cancelable {
         let configures = self.name.is_some() || self.parent.is_some() || self.register;
-        let op = match self.members.len() {
-            0 => Cancelable::new(),
-            1 if !(self.has_user_member && configures) => self.members.pop().unwrap_or_default(),
-            _ => Cancelable::any_of(std::mem::take(&mut self.members)),
+        let op = match self.first.take() {
+            None => Cancelable::new(),
+            Some(only) if self.rest.is_empty() && !(self.has_user_member && configures) => only,
+            Some(first) => {
+                self.first = Some(first);
+                Cancelable::any_of(self.members())
+            }
         };
         self.finish(op)
     }
 
     /// `cancel_combine!(all: …)`: all-of of every source collected.
     pub fn build_all(mut self) -> Cancelable {
-        let op = Cancelable::all_of(std::mem::take(&mut self.members));
+        let op = Cancelable::all_of(self.members());
         self.finish(op)
     }
 
@@ -200,4 +214,37 @@ pub fn signal_listeners() -> usize {
     return crate::signal::listener::installed();
     #[cfg(not(all(unix, feature = "signal")))]
     0
+}
+
+/// For leak tests: watches whether the state behind a token or an operation is still
+/// allocated, without keeping it alive.
+pub struct Probe(Box<dyn Fn() -> bool + Send + Sync>);
+
+impl Probe {
+    /// `true` while something (a handle, a parent's link, a registry, a callback) still holds
+    /// the state.
+    pub fn is_alive(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl core::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Probe")
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+/// For leak tests: a [`Probe`] of `token`'s node in the cancelation tree.
+pub fn token_probe(token: &CancelationToken) -> Probe {
+    let node = std::sync::Arc::downgrade(token.node());
+    Probe(Box::new(move || node.strong_count() > 0))
+}
+
+/// For leak tests: a [`Probe`] of `op` itself (its scope token has its own, see
+/// [`token_probe`]).
+pub fn operation_probe(op: &Cancelable) -> Probe {
+    let operation = std::sync::Arc::downgrade(&op.inner);
+    Probe(Box::new(move || operation.strong_count() > 0))
 }

@@ -131,7 +131,7 @@ impl Cancelable {
 
     #[inline(never)]
     fn emit_progress(&self, message: String, metadata: Option<serde_json::Value>) {
-        let (listeners, span, spare) = match self.state().observers.as_deref_mut() {
+        let (listeners, span, spare) = match self.state().observers_mut() {
             Some(observers) => (
                 observers.callbacks.progress.clone(),
                 observers.span.clone(),
@@ -162,7 +162,7 @@ impl Cancelable {
         for listener in listeners.iter() {
             isolated("on_progress", || listener(&event));
         }
-        if let Some(observers) = self.state().observers.as_deref_mut() {
+        if let Some(observers) = self.state().observers_mut() {
             observers.callbacks.spare_event.get_or_insert(event);
         }
     }

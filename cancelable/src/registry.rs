@@ -26,7 +26,9 @@ mod filter;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use slab::Slab;
@@ -102,7 +104,8 @@ struct ShardData {
 }
 
 struct Finished {
-    ended_at: SystemTime,
+    /// On tokio's clock, like the operation's own times.
+    ended_at: Instant,
     op: Cancelable,
 }
 
@@ -182,7 +185,7 @@ impl OperationRegistry {
         &self,
         slot: Slot,
         status: OperationStatus,
-        ended_at: SystemTime,
+        ended_at: Instant,
         duration: Option<Duration>,
     ) -> Option<Cancelable> {
         let op = {
@@ -453,7 +456,7 @@ impl OperationRegistry {
     /// # }
     /// ```
     pub fn cleanup(&self, older_than: Duration) -> usize {
-        let Some(cutoff) = SystemTime::now().checked_sub(older_than) else {
+        let Some(cutoff) = Instant::now().checked_sub(older_than) else {
             return 0;
         };
         let expired = {

@@ -73,10 +73,17 @@ type Predicate = Box<dyn FnMut() -> bool + Send>;
 type AsyncPredicate = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send>;
 
 /// The not-yet-armed sources of one operation.
+///
+/// Timeouts are inline; the rarer sources are boxed, so a timeout-only set costs no drop glue.
 #[derive(Default)]
 pub(crate) struct Sources {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    others: Option<Box<Others>>,
+}
+
+#[derive(Default)]
+struct Others {
     #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
     signals: Vec<crate::Signal>,
     pollers: Vec<PollerSpec>,
@@ -115,7 +122,10 @@ impl Sources {
     #[cfg(all(unix, feature = "signal"))]
     pub(crate) fn signals(signals: Vec<crate::Signal>) -> Self {
         Sources {
-            signals,
+            others: Some(Box::new(Others {
+                signals,
+                pollers: Vec::new(),
+            })),
             ..Sources::default()
         }
     }
@@ -159,7 +169,10 @@ impl Sources {
 
     fn poller(spec: PollerSpec) -> Self {
         Sources {
-            pollers: vec![spec],
+            others: Some(Box::new(Others {
+                signals: Vec::new(),
+                pollers: vec![spec],
+            })),
             ..Sources::default()
         }
     }
@@ -168,36 +181,50 @@ impl Sources {
     pub(crate) fn merge(&mut self, other: Sources) {
         self.timeout = min_option(self.timeout, other.timeout);
         self.deadline = min_option(self.deadline, other.deadline);
-        self.signals.extend(other.signals);
-        self.pollers.extend(other.pollers);
+        match (&mut self.others, other.others) {
+            (Some(mine), Some(theirs)) => {
+                mine.signals.extend(theirs.signals);
+                mine.pollers.extend(theirs.pollers);
+            }
+            (mine, theirs) => {
+                if mine.is_none() {
+                    *mine = theirs;
+                }
+            }
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.timeout.is_none()
-            && self.deadline.is_none()
-            && self.signals.is_empty()
-            && self.pollers.is_empty()
+        self.timeout.is_none() && self.deadline.is_none() && self.others.is_none()
     }
 
-    /// Arms the sources: the clock of a timeout starts now. Signals are subscribed and linked to
+    /// Arms the sources with the clock of a timeout starting at `now`: returns the deadline to
+    /// watch, and the other sources when there are any. Signals are subscribed and linked to
     /// `owner`, which they cancel directly.
-    pub(crate) fn arm(self, owner: &CancelationToken) -> std::io::Result<Armed> {
-        let deadline = earliest_deadline(self.timeout, self.deadline);
+    pub(crate) fn arm(
+        self,
+        owner: &CancelationToken,
+        now: Instant,
+    ) -> std::io::Result<(Option<ArmedDeadline>, Option<Armed>)> {
+        let deadline = earliest_deadline(self.timeout, self.deadline, now);
+        let Some(others) = self.others else {
+            return Ok((deadline, None));
+        };
         #[cfg(all(unix, feature = "signal"))]
-        let subscriptions = subscribe(self.signals, owner)?;
+        let subscriptions = subscribe(others.signals, owner)?;
         #[cfg(not(all(unix, feature = "signal")))]
         let _ = owner;
-        let pollers = self
+        let pollers = others
             .pollers
             .into_iter()
             .map(ArmedPoller::arm)
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(Armed {
-            deadline,
+        let armed = Armed {
             pollers,
             #[cfg(all(unix, feature = "signal"))]
-            subscriptions,
-        })
+            _subscriptions: subscriptions,
+        };
+        Ok((deadline, Some(armed)))
     }
 }
 
@@ -235,11 +262,14 @@ impl Deadline {
 fn earliest_deadline(
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    now: Instant,
 ) -> Option<ArmedDeadline> {
-    let from_timeout = timeout.map(|after| ArmedDeadline {
-        // A timeout too far away to represent never fires.
-        at: Instant::now().checked_add(after).unwrap_or_else(far_future),
-        error: Deadline::Timeout(after),
+    // A timeout too far away to represent as an `Instant` never fires: it arms no timer.
+    let from_timeout = timeout.and_then(|after| {
+        Some(ArmedDeadline {
+            at: now.checked_add(after)?,
+            error: Deadline::Timeout(after),
+        })
     });
     let from_deadline = deadline.map(|at| ArmedDeadline {
         at,
@@ -249,11 +279,6 @@ fn earliest_deadline(
         (Some(t), Some(d)) => Some(if d.at < t.at { d } else { t }),
         (t, d) => t.or(d),
     }
-}
-
-/// Roughly 30 years from now: what tokio itself uses for "never".
-pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 #[cfg(all(unix, feature = "signal"))]
@@ -274,22 +299,13 @@ fn subscribe(
 
 /// Armed sources other than the owner's token: polled by `run` (or by an all-of).
 pub(crate) struct Armed {
-    pub(crate) deadline: Option<ArmedDeadline>,
     pollers: Vec<ArmedPoller>,
+    /// Held for their `Drop`: the last one to go removes the signal's listener.
     #[cfg(all(unix, feature = "signal"))]
-    subscriptions: Vec<crate::signal::listener::Subscription>,
+    _subscriptions: Vec<crate::signal::listener::Subscription>,
 }
 
 impl Armed {
-    #[cfg(all(unix, feature = "signal"))]
-    pub(crate) fn has_subscriptions(&self) -> bool {
-        !self.subscriptions.is_empty()
-    }
-
-    pub(crate) fn has_pollers(&self) -> bool {
-        !self.pollers.is_empty()
-    }
-
     /// Polls every poller; the first to fire wins.
     pub(crate) fn poll_pollers(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
         for poller in &mut self.pollers {
@@ -477,18 +493,15 @@ struct AllOfMember {
     wait: Cancelled,
     token: CancelationToken,
     sleep: Option<(Pin<Box<Sleep>>, Deadline)>,
-    armed: Armed,
+    armed: Option<Armed>,
     fired: Option<CancelationError>,
     order: u64,
 }
 
 impl AllOfMember {
     fn arm(token: CancelationToken, sources: Sources) -> std::io::Result<AllOfMember> {
-        let mut armed = sources.arm(&token)?;
-        let sleep = armed
-            .deadline
-            .take()
-            .map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
+        let (deadline, armed) = sources.arm(&token, Instant::now())?;
+        let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
         Ok(AllOfMember {
             wait: token.cancelled(),
             token,
@@ -506,7 +519,9 @@ impl AllOfMember {
             && sleep.as_mut().poll(cx).is_ready()
         {
             Some(deadline.error())
-        } else if let Poll::Ready(error) = self.armed.poll_pollers(cx) {
+        } else if let Some(armed) = &mut self.armed
+            && let Poll::Ready(error) = armed.poll_pollers(cx)
+        {
             Some(error)
         } else {
             None
@@ -553,8 +568,11 @@ impl fmt::Debug for Sources {
                 &self.timeout.map(DisplayDuration).map(|d| d.to_string()),
             )
             .field("deadline", &self.deadline)
-            .field("signals", &self.signals)
-            .field("pollers", &self.pollers.len())
+            .field("signals", &self.others.as_ref().map(|o| &o.signals))
+            .field(
+                "pollers",
+                &self.others.as_ref().map_or(0, |o| o.pollers.len()),
+            )
             .finish()
     }
 }
