@@ -432,6 +432,9 @@ fn mem() {
         std::mem::size_of::<CancelationToken>()
     );
 
+    for (part, size) in cancelable::__private::internal_sizes() {
+        println!("size_of {part}: {size} B");
+    }
     let n = 10_000usize;
     let parked = |label: &str, spawn: &dyn Fn(usize) -> tokio::task::JoinHandle<()>| {
         let info = allocation_counter::measure(|| {

@@ -1315,6 +1315,10 @@ impl<F> fmt::Debug for OrCancelled<F> {
     }
 }
 
+pub(crate) fn state_size() -> usize {
+    std::mem::size_of::<State>()
+}
+
 /// Registrations held by `op`'s scope token: (linked children, parked waiters).
 pub(crate) fn registrations(op: &Cancelable) -> (usize, usize) {
     let node = op.inner.token.node();

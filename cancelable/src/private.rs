@@ -248,3 +248,21 @@ pub fn operation_probe(op: &Cancelable) -> Probe {
     let operation = std::sync::Arc::downgrade(&op.inner);
     Probe(Box::new(move || operation.strong_count() > 0))
 }
+
+/// For the benchmarks' memory report: sizes of the internal parts of an operation.
+pub fn internal_sizes() -> [(&'static str, usize); 3] {
+    [
+        (
+            "operation (one allocation)",
+            std::mem::size_of::<crate::operation::Operation>(),
+        ),
+        (
+            "token node (one allocation)",
+            std::mem::size_of::<crate::token::Node>(),
+        ),
+        (
+            "operation state (inline in the operation)",
+            crate::operation::state_size(),
+        ),
+    ]
+}

@@ -79,7 +79,7 @@ impl Cancelable {
     #[inline]
     pub fn report_progress(&self, message: impl Into<String>) {
         if self.progress_observed() {
-            self.emit_progress(message.into(), None);
+            self.emit_progress_of(message, None);
         }
     }
 
@@ -94,7 +94,7 @@ impl Cancelable {
     #[inline]
     pub fn report_progress_with(&self, message: impl Into<String>, metadata: serde_json::Value) {
         if self.progress_observed() {
-            self.emit_progress(message.into(), Some(metadata));
+            self.emit_progress_of(message, Some(metadata));
         }
     }
 
@@ -125,8 +125,20 @@ impl Cancelable {
     /// Whether a report would reach anyone: a callback or a subscriber.
     #[inline]
     pub(crate) fn progress_observed(&self) -> bool {
+        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+        // The global max level is one relaxed load; `enabled!` (a callsite check) only runs
+        // when some subscriber could want INFO at all.
         self.inner.progress_listeners.load(Ordering::Acquire)
-            || tracing::enabled!(tracing::Level::INFO)
+            || (tracing::Level::INFO <= STATIC_MAX_LEVEL
+                && tracing::Level::INFO <= LevelFilter::current()
+                && tracing::enabled!(tracing::Level::INFO))
+    }
+
+    /// The conversion lives here, out of line, so the inlined check stays a few loads.
+    #[cold]
+    #[inline(never)]
+    fn emit_progress_of(&self, message: impl Into<String>, metadata: Option<serde_json::Value>) {
+        self.emit_progress(message.into(), metadata);
     }
 
     #[inline(never)]

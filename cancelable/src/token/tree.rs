@@ -73,10 +73,84 @@ pub(crate) struct Node {
 
 #[derive(Default)]
 struct Inner {
-    waiters: Slab<Waker>,
+    waiters: Waiters,
     callbacks: Vec<Callback>,
     children: Slab<(Weak<Node>, Link)>,
-    parents: Vec<(Arc<Node>, usize)>,
+    parents: Parents,
+}
+
+/// The wakers parked on a node. The first sits inline: a node with one waiter (an operation's
+/// own `run`, a lone `cancelled()`) allocates nothing for it. Key 0 is the inline slot.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Waker>,
+    more: Slab<Waker>,
+}
+
+impl Waiters {
+    fn insert(&mut self, waker: Waker) -> usize {
+        match self.first {
+            None => {
+                self.first = Some(waker);
+                0
+            }
+            Some(_) => self.more.insert(waker) + 1,
+        }
+    }
+
+    fn get_mut(&mut self, key: usize) -> Option<&mut Waker> {
+        match key {
+            0 => self.first.as_mut(),
+            key => self.more.get_mut(key - 1),
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        match key {
+            0 => self.first = None,
+            key => drop(self.more.try_remove(key - 1)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn wake_all(self) {
+        if let Some(waker) = self.first {
+            waker.wake();
+        }
+        for (_, waker) in self.more {
+            waker.wake();
+        }
+    }
+}
+
+/// The nodes this one follows, each with this node's key among its children. The first sits
+/// inline: most nodes follow exactly one.
+#[derive(Default)]
+struct Parents {
+    first: Option<(Arc<Node>, usize)>,
+    more: Vec<(Arc<Node>, usize)>,
+}
+
+impl Parents {
+    fn push(&mut self, parent: (Arc<Node>, usize)) {
+        match self.first {
+            None => self.first = Some(parent),
+            Some(_) => self.more.push(parent),
+        }
+    }
+
+    fn pop(&mut self) -> Option<(Arc<Node>, usize)> {
+        self.more.pop().or_else(|| self.first.take())
+    }
+
+    fn append(&mut self, other: &mut Parents) {
+        while let Some(parent) = other.pop() {
+            self.push(parent);
+        }
+    }
 }
 
 impl Node {
@@ -129,15 +203,17 @@ impl Node {
         let Some(error) = self.error.get() else {
             return;
         };
-        for waker in waiters {
-            waker.1.wake();
-        }
+        waiters.wake_all();
+        // Every `Parent` child gets the same error (one allocation per firing node, not per child).
+        let mut as_parent: Option<CancelationError> = None;
         for (_, (weak, link)) in children {
             let Some(child) = weak.upgrade() else {
                 continue;
             };
             let child_error = match link {
-                Link::Parent => CancelationError::from_parent(error),
+                Link::Parent => as_parent
+                    .get_or_insert_with(|| CancelationError::from_parent(error))
+                    .clone(),
                 Link::Forward => error.clone(),
             };
             if child.error.set(child_error).is_ok() {
@@ -214,7 +290,7 @@ impl Node {
     /// Forgets a waker registered by [`Node::poll_cancelled`].
     pub(crate) fn remove_waiter(&self, key: usize) {
         if self.error.get().is_none() {
-            self.lock().waiters.try_remove(key);
+            self.lock().waiters.remove(key);
         }
     }
 
@@ -231,13 +307,12 @@ impl Drop for Node {
     /// Unlinks from every parent. A parent whose last reference this was is dropped here too,
     /// iteratively: dropping the leaf of a deep chain does not recurse.
     fn drop(&mut self) {
-        let mut parents = std::mem::take(
-            &mut self
-                .inner
-                .get_mut()
-                .unwrap_or_else(|p| p.into_inner())
-                .parents,
-        );
+        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        // `more` only fills once `first` is taken, so no `first` means no parent at all.
+        if inner.parents.first.is_none() {
+            return;
+        }
+        let mut parents = std::mem::take(&mut inner.parents);
         while let Some((parent, key)) = parents.pop() {
             parent.lock().children.try_remove(key);
             if let Some(mut parent) = Arc::into_inner(parent) {
