@@ -880,19 +880,20 @@ impl Cancelable {
                 self.name()
             );
         }
-        if !op.has_explicit_parent {
-            let parent =
-                current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()));
-            if let Some(parent) = &parent {
-                op.token
-                    .node()
-                    .link_to(parent.inner.token.node(), Link::Parent);
-            }
-            if parent.is_some() {
-                self.state().parent = parent;
-            }
+        let adopted = if op.has_explicit_parent {
+            None
+        } else {
+            current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()))
+        };
+        if let Some(parent) = &adopted {
+            op.token
+                .node()
+                .link_to(parent.inner.token.node(), Link::Parent);
         }
         let mut state = self.state();
+        if adopted.is_some() {
+            state.parent = adopted;
+        }
         let started_at = Instant::now();
         state.started_at = Some(started_at);
         let sources = std::mem::take(&mut state.sources);
@@ -926,7 +927,9 @@ impl Cancelable {
         }
     }
 
-    fn finish(&self, status: OperationStatus) {
+    /// Records the final status and tells every observer; returns the operation's cancelation,
+    /// if it ended cancelled.
+    fn finish(&self, status: OperationStatus) -> Option<CancelationError> {
         let mut state = self.state();
         let ended_at = Instant::now();
         state.ended_at = Some(ended_at);
@@ -982,6 +985,7 @@ impl Cancelable {
             }
             drop(span);
         }
+        outcome
     }
 }
 
@@ -1119,8 +1123,7 @@ impl<F: Future> Future for Run<'_, F> {
                     this.wait_key,
                     this.phase,
                 );
-                op.finish(OperationStatus::Cancelled);
-                let error = op.state().outcome.clone();
+                let error = op.finish(OperationStatus::Cancelled);
                 return Poll::Ready(Err(
                     error.unwrap_or_else(|| CancelationError::new(CancelationReason::Manual, None))
                 ));
