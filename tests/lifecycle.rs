@@ -105,6 +105,7 @@ async fn dropping_a_running_run_leaves_nothing_behind() {
     let parent_op = Cancelable::with_token(parent.clone());
     let op = Cancelable::with_timeout(Duration::from_secs(30)).parent(&parent_op);
     let child = op.child();
+    let child_token = child.token(); // makes the child's scope token, linked to `op`'s
     let mut run = Box::pin(op.run(std::future::pending::<()>()));
     assert!(crate::poll_once(&mut run).is_pending());
     assert_eq!(op.status(), OperationStatus::Running);
@@ -121,7 +122,7 @@ async fn dropping_a_running_run_leaves_nothing_behind() {
         child.is_cancelled(),
         "children stop with the dropped operation"
     );
-    drop(child);
+    drop((child, child_token));
     assert_eq!(registrations(&op), (0, 0));
     drop(op);
     assert_eq!(

@@ -180,3 +180,120 @@ async fn finished_children_do_not_accumulate_in_a_long_lived_parent() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_child_that_completes_at_once_never_links_to_its_parent() {
+    let parent = Cancelable::new().named("parent");
+    parent
+        .run(async {
+            for i in 0..100 {
+                let child = Cancelable::with_timeout(Duration::from_secs(30));
+                assert_eq!(child.run(async { i }).await, Ok(i));
+                assert_eq!(registrations(&child), (0, 0));
+            }
+            let parent = Cancelable::current().unwrap();
+            assert_eq!(
+                registrations(&parent),
+                (0, 0),
+                "no child link was ever made"
+            );
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_child_without_its_own_token_sees_its_parent_cancelled_at_once() {
+    let grandparent = Cancelable::new().named("top");
+    let parent = Cancelable::new().parent(&grandparent);
+    let child = Cancelable::new().parent(&parent);
+    assert!(!child.is_cancelled());
+    assert!(child.check().is_ok());
+    grandparent.cancel();
+    assert!(parent.is_cancelled());
+    assert!(
+        child.is_cancelled(),
+        "seen before the child made its own token"
+    );
+    let err = child.check().unwrap_err();
+    assert_eq!(err.reason(), CancelationReason::Parent);
+    assert_eq!(err.cause().unwrap().reason(), CancelationReason::Parent);
+    assert!(err.cause().unwrap().cause().unwrap().is_manual());
+    assert!(child.token().is_cancelled());
+    let result = child.run(async { 1 }).await;
+    assert!(result.unwrap_err().is_parent(), "the body never runs");
+}
+
+#[tokio::test]
+async fn making_a_deep_chain_of_tokens_links_every_level() {
+    let top = Cancelable::new();
+    let mut chain = vec![top.clone()];
+    for _ in 0..1_000 {
+        let next = Cancelable::new().parent(chain.last().unwrap());
+        chain.push(next);
+    }
+    let bottom_token = chain.last().unwrap().token();
+    for op in &chain[..chain.len() - 1] {
+        assert_eq!(registrations(op).0, 1, "each level linked to the next");
+    }
+    top.cancel();
+    assert!(bottom_token.is_cancelled());
+    assert_eq!(bottom_token.reason(), Some(CancelationReason::Parent));
+    drop(bottom_token);
+    while let Some(op) = chain.pop() {
+        drop(op);
+    }
+}
+
+#[tokio::test]
+async fn a_token_made_before_the_run_adopts_its_parent_is_linked_then() {
+    let parent = Cancelable::new();
+    let child = Cancelable::new();
+    let token = child.token();
+    let err = parent
+        .run(async {
+            let run = child.run(std::future::pending::<()>());
+            tokio::pin!(run);
+            assert!(futures::poll!(&mut run).is_pending());
+            Cancelable::current().unwrap().cancel();
+            assert!(
+                token.is_cancelled(),
+                "linked when the run adopted the parent"
+            );
+            run.await
+        })
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.is_parent());
+}
+
+#[test]
+fn a_token_made_from_another_thread_while_the_run_adopts_its_parent_is_linked() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for _ in 0..500 {
+        let parent = Cancelable::new();
+        let child = Cancelable::new();
+        let other_thread = {
+            let child = child.clone();
+            std::thread::spawn(move || child.token())
+        };
+        let running = parent.clone();
+        let _completed_in_the_same_poll = rt.block_on(async move {
+            running
+                .run(async {
+                    let run = child.run(std::future::pending::<()>());
+                    tokio::pin!(run);
+                    assert!(futures::poll!(&mut run).is_pending());
+                    let token = other_thread.join().unwrap();
+                    Cancelable::current().unwrap().cancel();
+                    assert!(token.is_cancelled(), "the child's token follows the parent");
+                    assert!(run.await.unwrap_err().is_parent());
+                })
+                .await
+        });
+    }
+}

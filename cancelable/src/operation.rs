@@ -2,22 +2,32 @@
 //!
 //! # Invariants
 //!
-//! 1. Every operation owns one [`CancelationToken`], its *scope token*. Every source ends by
+//! 1. Every operation has one [`CancelationToken`], its *scope token*. Every source ends by
 //!    cancelling it: a timeout or condition when `run` polls it, a token or signal through a
-//!    link in the token tree, a parent through a `Parent` link. `run` only ever looks at the
-//!    scope token to decide that the operation is cancelled.
-//! 2. `run` arms its sources when first polled (a timeout's clock starts then) and polls them
+//!    link in the token tree, a parent through a `Parent` link.
+//! 2. The scope token is made when first needed: when `run` first parks, when something links
+//!    to it or waits on it (`token()`, `cancelled()`, a child's own scope token), when it is
+//!    cancelled, or at construction for sources that link (`with_token`, `any_of`). Until then
+//!    the operation is cancelled exactly when its parent is: [`Cancelable::is_cancelled`] walks
+//!    up to the first ancestor that has a scope token. Making the token links it to the parent
+//!    (making the parent's first, iteratively); a body that completes on its first poll never
+//!    allocates a token node or touches its parent's.
+//! 3. The parent is set once, by the `parent` builder or adopted by `start`. Making the scope
+//!    token and adopting a parent both hold the state lock, so the new token is linked to the
+//!    parent exactly once whichever comes first. Lock order: an operation's state lock may be
+//!    held while taking its parent's (never the other way).
+//! 4. `run` arms its sources when first polled (a timeout's clock starts then) and polls them
 //!    itself; the timer is created only when the body first returns `Pending`. Nothing is
 //!    spawned.
-//! 3. While `shields > 0`, `run` keeps polling the body even though the scope token is
+//! 5. While `shields > 0`, `run` keeps polling the body even though the scope token is
 //!    cancelled; it drops the body at the first poll that sees `shields == 0`.
-//! 4. An operation runs once. However `run` ends (output, cancelation, panic, drop) its status is
+//! 6. An operation runs once. However `run` ends (output, cancelation, panic, drop) its status is
 //!    final, its waker registration and timer are gone, and its signal subscriptions are dropped.
-//! 5. `start` and `finish` each record the status, take the callbacks due and join or leave the
+//! 7. `start` and `finish` each record the status, take the callbacks due and join or leave the
 //!    registry in one critical section of the state lock; then, with no lock held, they emit
 //!    the tracing event and call the callbacks. `finish` runs once, so exactly one of
 //!    complete/cancel/error fires, after the final status, reason and message are recorded.
-//! 6. Callbacks and the span live in a boxed `Observers`, absent until one is added, and the
+//! 8. Callbacks and the span live in a boxed `Observers`, absent until one is added, and the
 //!    registry handle in the state: an operation nobody observes pays a few `None` checks in
 //!    `start` and `finish`.
 //!
@@ -90,13 +100,15 @@ pub struct Cancelable {
 }
 
 pub(crate) struct Operation {
-    pub(crate) token: CancelationToken,
+    /// The scope token, once made (invariant 2).
+    scope: OnceLock<CancelationToken>,
+    /// Set by the `parent` builder or adopted by `start` (invariant 3).
+    parent: OnceLock<Cancelable>,
     id: OnceLock<OperationId>,
     name: Cow<'static, str>,
     status: AtomicU8,
     started: AtomicBool,
     shields: AtomicUsize,
-    has_explicit_parent: bool,
     /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
     pub(crate) progress_listeners: AtomicBool,
     /// Items delivered by the operation's streams; `u64::MAX` until one is attached.
@@ -111,8 +123,6 @@ pub(crate) struct Operation {
 #[derive(Default)]
 pub(crate) struct State {
     sources: Sources,
-    /// The parent, kept for its id (made only when a context asks for it).
-    parent: Option<Cancelable>,
     /// On tokio's clock (paused in tests); converted to `SystemTime` for contexts.
     started_at: Option<Instant>,
     ended_at: Option<Instant>,
@@ -169,16 +179,16 @@ impl Default for Cancelable {
 // ===== impl Cancelable: construction =====
 
 impl Cancelable {
-    fn from_parts(token: CancelationToken, sources: Sources) -> Self {
+    fn from_parts(scope: Option<CancelationToken>, sources: Sources) -> Self {
         Cancelable {
             inner: Arc::new(Operation {
-                token,
+                scope: scope.map_or_else(OnceLock::new, OnceLock::from),
+                parent: OnceLock::new(),
                 id: OnceLock::new(),
                 name: Cow::Borrowed(""),
                 status: AtomicU8::new(OperationStatus::Pending as u8),
                 started: AtomicBool::new(false),
                 shields: AtomicUsize::new(0),
-                has_explicit_parent: false,
                 progress_listeners: AtomicBool::new(false),
                 items: AtomicU64::new(u64::MAX),
                 exhausted: AtomicBool::new(false),
@@ -193,7 +203,7 @@ impl Cancelable {
     /// An operation with no source: cancelled only by [`cancel`](Self::cancel), its token,
     /// a parent or the registry.
     pub fn new() -> Self {
-        Cancelable::from_parts(CancelationToken::new(), Sources::default())
+        Cancelable::from_parts(None, Sources::default())
     }
 
     /// Cancelled with reason `Timeout` once `timeout` has passed since `run` started.
@@ -209,12 +219,12 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn with_timeout(timeout: Duration) -> Self {
-        Cancelable::from_parts(CancelationToken::new(), Sources::timeout(timeout))
+        Cancelable::from_parts(None, Sources::timeout(timeout))
     }
 
     /// Cancelled with reason `Timeout` at `deadline`.
     pub fn with_deadline(deadline: Instant) -> Self {
-        Cancelable::from_parts(CancelationToken::new(), Sources::deadline(deadline))
+        Cancelable::from_parts(None, Sources::deadline(deadline))
     }
 
     /// Cancelled when `token` is, with the token's reason and message.
@@ -230,7 +240,7 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn with_token(token: impl Into<CancelationToken>) -> Self {
-        Cancelable::from_parts(token.into().forwarding_token(), Sources::default())
+        Cancelable::from_parts(Some(token.into().forwarding_token()), Sources::default())
     }
 
     /// Cancelled with reason `Signal` when the process receives one of `signals`.
@@ -251,7 +261,7 @@ impl Cancelable {
         let mut signals: Vec<_> = signals.into_iter().collect();
         signals.sort_unstable();
         signals.dedup();
-        Cancelable::from_parts(CancelationToken::new(), Sources::signals(signals))
+        Cancelable::from_parts(None, Sources::signals(signals))
     }
 
     /// Cancelled with reason `Condition` when `predicate` returns `true`: checked when `run`
@@ -283,10 +293,7 @@ impl Cancelable {
         P: FnMut() -> bool + Send + 'static,
     {
         let name = predicate_name::<P>();
-        Cancelable::from_parts(
-            CancelationToken::new(),
-            Sources::condition(name, predicate, check_interval),
-        )
+        Cancelable::from_parts(None, Sources::condition(name, predicate, check_interval))
     }
 
     /// [`with_condition`](Self::with_condition) with a name for the messages.
@@ -299,7 +306,7 @@ impl Cancelable {
         P: FnMut() -> bool + Send + 'static,
     {
         Cancelable::from_parts(
-            CancelationToken::new(),
+            None,
             Sources::condition(name.into(), predicate, check_interval),
         )
     }
@@ -313,14 +320,14 @@ impl Cancelable {
     {
         let name = predicate_name::<P>();
         Cancelable::from_parts(
-            CancelationToken::new(),
+            None,
             Sources::async_condition(name, predicate, check_interval),
         )
     }
 
     /// Cancelled when a user-written [`CancelationSource`] fires.
     pub fn with_source(source: impl CancelationSource) -> Self {
-        Cancelable::from_parts(CancelationToken::new(), Sources::custom(source))
+        Cancelable::from_parts(None, Sources::custom(source))
     }
 
     /// Cancelled as soon as any member is, with that member's reason and message. Among
@@ -343,12 +350,10 @@ impl Cancelable {
         let mut sources = Sources::default();
         let token = CancelationToken::new();
         for member in members {
-            token
-                .node()
-                .link_to(member.inner.token.node(), Link::Forward);
+            token.node().link_to(member.scope().node(), Link::Forward);
             sources.merge(member.take_sources());
         }
-        Cancelable::from_parts(token, sources)
+        Cancelable::from_parts(Some(token), sources)
     }
 
     /// Cancelled once every member has fired at least once; the reason is that of the last
@@ -372,12 +377,12 @@ impl Cancelable {
     pub fn all_of(members: impl IntoIterator<Item = Cancelable>) -> Self {
         let members: Vec<_> = members
             .into_iter()
-            .map(|m| (m.inner.token.clone(), m.take_sources()))
+            .map(|m| (m.scope().clone(), m.take_sources()))
             .collect();
         if members.is_empty() {
             return Cancelable::new();
         }
-        Cancelable::from_parts(CancelationToken::new(), Sources::all_of(members))
+        Cancelable::from_parts(None, Sources::all_of(members))
     }
 
     /// Any-of `self` and `other`, keeping `self`'s name, id, metadata, callbacks and registry.
@@ -445,11 +450,15 @@ impl Cancelable {
     /// ```
     pub fn parent(mut self, parent: &Cancelable) -> Self {
         let op = self.configure();
-        op.has_explicit_parent = true;
-        op.token
+        if op.parent.get().is_none() && op.scope.get().is_none() {
+            op.parent = OnceLock::from(parent.clone());
+            return self;
+        }
+        // A second parent, or a scope token made already (`with_token`, `any_of`): link now.
+        self.scope()
             .node()
-            .link_to(parent.inner.token.node(), Link::Parent);
-        op.state.get_mut().unwrap_or_else(|p| p.into_inner()).parent = Some(parent.clone());
+            .link_to(parent.scope().node(), Link::Parent);
+        let _ = self.inner.parent.set(parent.clone());
         self
     }
 
@@ -551,7 +560,8 @@ impl Cancelable {
         match self.status() {
             OperationStatus::Completed | OperationStatus::Failed => None,
             OperationStatus::Cancelled => self.state().outcome.clone(),
-            _ => self.inner.token.node().error().map(|e| self.attribute(e)),
+            _ if self.is_cancelled() => self.scope().node().error().map(|e| self.attribute(e)),
+            _ => None,
         }
     }
 
@@ -575,7 +585,7 @@ impl Cancelable {
             reason: error.as_ref().map(CancelationError::reason),
             message: error.as_ref().and_then(|e| e.message().map(str::to_owned)),
             error: state.cold.as_ref().and_then(|c| c.failure.clone()),
-            parent_id: state.parent.as_ref().map(|parent| parent.id().to_owned()),
+            parent_id: self.inner.parent.get().map(|parent| parent.id().to_owned()),
             started_at: state.started_at.map(&to_system_time),
             ended_at: state.ended_at.map(&to_system_time),
             metadata: state
@@ -624,18 +634,76 @@ impl Cancelable {
         if self.status().is_finished() || self.is_cancelled() {
             return false;
         }
-        self.inner.token.cancel_error(self.attribute(&error))
+        self.scope().cancel_error(self.attribute(&error))
     }
 
-    /// `true` once the operation's scope is cancelled. One atomic load.
+    /// `true` once the operation's scope is cancelled. Two atomic loads.
     #[inline]
     pub fn is_cancelled(&self) -> bool {
-        self.inner.token.is_cancelled()
+        match self.inner.scope.get() {
+            Some(scope) => scope.is_cancelled(),
+            None => self.inherits_cancelation(),
+        }
+    }
+
+    /// An operation with no scope token yet is cancelled when its nearest ancestor with one is.
+    fn inherits_cancelation(&self) -> bool {
+        let mut op = self;
+        while let Some(parent) = op.inner.parent.get() {
+            if let Some(scope) = parent.inner.scope.get() {
+                return scope.is_cancelled();
+            }
+            op = parent;
+        }
+        false
+    }
+
+    /// The scope token, made now if it was not yet (invariant 2).
+    #[inline]
+    pub(crate) fn scope(&self) -> &CancelationToken {
+        match self.inner.scope.get() {
+            Some(scope) => scope,
+            None => self.make_scope(),
+        }
+    }
+
+    /// Makes the scope tokens of this operation and of its ancestors that have none yet,
+    /// from the top down, so that linking each to its parent never recurses.
+    #[cold]
+    #[inline(never)]
+    fn make_scope(&self) -> &CancelationToken {
+        let mut missing = Vec::new();
+        let mut ancestor = self.inner.parent.get();
+        while let Some(op) = ancestor.filter(|op| op.inner.scope.get().is_none()) {
+            missing.push(op);
+            ancestor = op.inner.parent.get();
+        }
+        for op in missing.into_iter().rev() {
+            op.init_scope();
+        }
+        self.init_scope()
+    }
+
+    fn init_scope(&self) -> &CancelationToken {
+        // `start` sets the status once the parent is adopted: after that, nothing to wait for.
+        let _adoption = (self.status() == OperationStatus::Pending).then(|| self.state());
+        self.inner.scope.get_or_init(|| {
+            let scope = CancelationToken::new();
+            if let Some(parent) = self.inner.parent.get() {
+                scope.node().link_to(parent.scope().node(), Link::Parent);
+            }
+            scope
+        })
+    }
+
+    /// The scope token if it was made (nothing can be registered on one that was not).
+    pub(crate) fn made_scope(&self) -> Option<&CancelationToken> {
+        self.inner.scope.get()
     }
 
     /// Completes when the operation's scope is cancelled.
     pub fn cancelled(&self) -> crate::token::Cancelled {
-        self.inner.token.cancelled()
+        self.scope().cancelled()
     }
 
     /// `Err` once the scope is cancelled: a checkpoint for loops.
@@ -655,7 +723,10 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn check(&self) -> Result<(), CancelationError> {
-        match self.inner.token.node().error() {
+        if !self.is_cancelled() {
+            return Ok(());
+        }
+        match self.scope().node().error() {
             Some(error) => Err(self.attribute(error)),
             None => Ok(()),
         }
@@ -663,7 +734,7 @@ impl Cancelable {
 
     /// The scope token: cancelling it cancels the operation.
     pub fn token(&self) -> CancelationToken {
-        self.inner.token.clone()
+        self.scope().clone()
     }
 
     /// A new operation, child of this one (reason `Parent` when this one is cancelled), with
@@ -826,7 +897,7 @@ impl Cancelable {
         F: FnOnce(CancelationToken) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let token = self.inner.token.child_token();
+        let token = self.scope().child_token();
         tokio::task::spawn_blocking(move || f(token))
     }
 
@@ -880,19 +951,18 @@ impl Cancelable {
                 self.name()
             );
         }
-        let adopted = if op.has_explicit_parent {
-            None
-        } else {
-            current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()))
+        let adopted = match op.parent.get() {
+            Some(_) => None,
+            None => {
+                current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()))
+            }
         };
-        if let Some(parent) = &adopted {
-            op.token
-                .node()
-                .link_to(parent.inner.token.node(), Link::Parent);
-        }
         let mut state = self.state();
-        if adopted.is_some() {
-            state.parent = adopted;
+        if let Some(parent) = adopted
+            && op.parent.set(parent).is_ok()
+            && let (Some(scope), Some(parent)) = (op.scope.get(), op.parent.get())
+        {
+            scope.node().link_to(parent.scope().node(), Link::Parent);
         }
         let started_at = Instant::now();
         state.started_at = Some(started_at);
@@ -915,10 +985,10 @@ impl Cancelable {
         if sources.is_empty() {
             return (None, None);
         }
-        match sources.arm(&op.token, started_at) {
+        match sources.arm(|| self.scope(), started_at) {
             Ok((deadline, armed)) => (deadline, armed.map(Box::new)),
             Err(error) => {
-                op.token.cancel_error(CancelationError::new(
+                self.scope().cancel_error(CancelationError::new(
                     CancelationReason::Signal,
                     Some(format!("cannot listen for signals: {error}")),
                 ));
@@ -930,6 +1000,9 @@ impl Cancelable {
     /// Records the final status and tells every observer; returns the operation's cancelation,
     /// if it ended cancelled.
     fn finish(&self, status: OperationStatus) -> Option<CancelationError> {
+        // Made before the state lock: making a scope token takes it.
+        let scope =
+            (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
         let mut state = self.state();
         let ended_at = Instant::now();
         state.ended_at = Some(ended_at);
@@ -940,7 +1013,9 @@ impl Cancelable {
             OperationStatus::Completed if failed => OperationStatus::Failed,
             OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
             OperationStatus::Completed | OperationStatus::Cancelled => {
-                let outcome = self.inner.token.node().error().map(|e| self.attribute(e));
+                let outcome = scope
+                    .and_then(|scope| scope.node().error())
+                    .map(|e| self.attribute(e));
                 state.outcome = outcome;
                 OperationStatus::Cancelled
             }
@@ -1054,12 +1129,14 @@ pin_project! {
     impl<F> PinnedDrop for Run<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(key) = this.wait_key.take() {
-                this.op.inner.token.node().remove_waiter(key);
+            if let Some(key) = this.wait_key.take()
+                && let Some(scope) = this.op.made_scope()
+            {
+                scope.node().remove_waiter(key);
             }
             if *this.phase == Phase::Running {
                 let _entered = this.span.enter();
-                this.op.inner.token.cancel_error(CancelationError::new(
+                this.op.scope().cancel_error(CancelationError::new(
                     CancelationReason::Manual,
                     Some(String::from("the operation's future was dropped before it finished")),
                 ));
@@ -1082,8 +1159,10 @@ fn release<F>(
     body.set(None);
     sleep.set(None);
     *armed = None;
-    if let Some(key) = wait_key.take() {
-        op.inner.token.node().remove_waiter(key);
+    if let Some(key) = wait_key.take()
+        && let Some(scope) = op.made_scope()
+    {
+        scope.node().remove_waiter(key);
     }
     *phase = Phase::Done;
 }
@@ -1112,9 +1191,8 @@ impl<F: Future> Future for Run<'_, F> {
             }
             Phase::Done => panic!("`Run` polled after it completed"),
         }
-        let token = op.inner.token.node();
         loop {
-            if token.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
+            if op.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
                 release(
                     op,
                     this.body.as_mut(),
@@ -1164,7 +1242,7 @@ impl<F: Future> Future for Run<'_, F> {
                     }
                 }
             }
-            if token.is_cancelled() {
+            if op.is_cancelled() {
                 if op.inner.shields.load(Ordering::Acquire) == 0 {
                     continue;
                 }
@@ -1181,17 +1259,19 @@ impl<F: Future> Future for Run<'_, F> {
                 if let Some(sleep) = this.sleep.as_mut().as_pin_mut()
                     && sleep.poll(cx).is_ready()
                 {
-                    token.cancel(op.attribute(&deadline.error.error()));
+                    op.scope()
+                        .node()
+                        .cancel(op.attribute(&deadline.error.error()));
                     continue;
                 }
             }
             if let Some(armed) = this.armed.as_mut()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
-                token.cancel(op.attribute(&error));
+                op.scope().node().cancel(op.attribute(&error));
                 continue;
             }
-            match token.poll_cancelled(this.wait_key, cx) {
+            match op.scope().node().poll_cancelled(this.wait_key, cx) {
                 Poll::Ready(()) => continue,
                 Poll::Pending => return Poll::Pending,
             }
@@ -1278,8 +1358,10 @@ pin_project! {
     impl<F> PinnedDrop for OrCancelled<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(key) = this.wait_key.take() {
-                this.op.inner.token.node().remove_waiter(key);
+            if let Some(key) = this.wait_key.take()
+                && let Some(scope) = this.op.made_scope()
+            {
+                scope.node().remove_waiter(key);
             }
         }
     }
@@ -1290,7 +1372,7 @@ impl<F: Future> Future for OrCancelled<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let token = this.op.inner.token.node();
+        let token = this.op.scope().node();
         loop {
             if let Some(error) = token.error() {
                 this.fut.set(None);
@@ -1324,6 +1406,7 @@ pub(crate) fn state_size() -> usize {
 
 /// Registrations held by `op`'s scope token: (linked children, parked waiters).
 pub(crate) fn registrations(op: &Cancelable) -> (usize, usize) {
-    let node = op.inner.token.node();
-    (node.child_count(), node.waiter_count())
+    op.made_scope().map_or((0, 0), |scope| {
+        (scope.node().child_count(), scope.node().waiter_count())
+    })
 }

@@ -201,9 +201,9 @@ impl Sources {
     /// Arms the sources with the clock of a timeout starting at `now`: returns the deadline to
     /// watch, and the other sources when there are any. Signals are subscribed and linked to
     /// `owner`, which they cancel directly.
-    pub(crate) fn arm(
+    pub(crate) fn arm<'a>(
         self,
-        owner: &CancelationToken,
+        owner: impl FnOnce() -> &'a CancelationToken,
         now: Instant,
     ) -> std::io::Result<(Option<ArmedDeadline>, Option<Armed>)> {
         let deadline = earliest_deadline(self.timeout, self.deadline, now);
@@ -211,7 +211,7 @@ impl Sources {
             return Ok((deadline, None));
         };
         #[cfg(all(unix, feature = "signal"))]
-        let subscriptions = subscribe(others.signals, owner)?;
+        let subscriptions = subscribe(others.signals, owner())?;
         #[cfg(not(all(unix, feature = "signal")))]
         let _ = owner;
         let pollers = others
@@ -500,7 +500,7 @@ struct AllOfMember {
 
 impl AllOfMember {
     fn arm(token: CancelationToken, sources: Sources) -> std::io::Result<AllOfMember> {
-        let (deadline, armed) = sources.arm(&token, Instant::now())?;
+        let (deadline, armed) = sources.arm(|| &token, Instant::now())?;
         let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
         Ok(AllOfMember {
             wait: token.cancelled(),

@@ -68,16 +68,17 @@ impl Watch {
     /// `Ready` if the operation was cancelled meanwhile; otherwise the waker is registered.
     fn poll_cancelled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.op
-            .inner
-            .token
+            .scope()
             .node()
             .poll_cancelled(&mut self.wait_key, cx)
     }
 
     fn end(&mut self) {
         self.done = true;
-        if let Some(key) = self.wait_key.take() {
-            self.op.inner.token.node().remove_waiter(key);
+        if let Some(key) = self.wait_key.take()
+            && let Some(scope) = self.op.made_scope()
+        {
+            scope.node().remove_waiter(key);
         }
     }
 
