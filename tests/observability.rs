@@ -185,6 +185,41 @@ async fn callbacks_registered_before_start_wait_for_it() {
 }
 
 #[test]
+fn no_callback_is_lost_when_registrations_race_a_lock_free_completion() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut lost = 0;
+    for _ in 0..3_000 {
+        let op = Cancelable::new();
+        let fired = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let registrar = std::thread::spawn({
+            let (op, fired, barrier) = (op.clone(), fired.clone(), barrier.clone());
+            move || {
+                barrier.wait();
+                let mut registered = 0;
+                loop {
+                    let fired = fired.clone();
+                    op.on_complete(move |_| {
+                        fired.fetch_add(1, Ordering::SeqCst);
+                    });
+                    registered += 1;
+                    if op.status().is_finished() {
+                        return registered;
+                    }
+                }
+            }
+        });
+        barrier.wait();
+        runtime.block_on(op.run(async {})).unwrap();
+        let registered = registrar.join().unwrap();
+        lost += registered - fired.load(Ordering::SeqCst);
+    }
+    assert_eq!(lost, 0, "every on_complete registered runs exactly once");
+}
+
+#[test]
 fn exactly_one_ending_callback_fires_when_registration_races_the_end() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
