@@ -560,7 +560,7 @@ impl Cancelable {
         match self.status() {
             OperationStatus::Completed | OperationStatus::Failed => None,
             OperationStatus::Cancelled => self.state().outcome.clone(),
-            _ if self.is_cancelled() => self.scope().node().error().map(|e| self.attribute(e)),
+            _ if self.is_cancelled() => self.scope().node().error().map(|e| self.attribute(&e)),
             _ => None,
         }
     }
@@ -727,7 +727,7 @@ impl Cancelable {
             return Ok(());
         }
         match self.scope().node().error() {
-            Some(error) => Err(self.attribute(error)),
+            Some(error) => Err(self.attribute(&error)),
             None => Ok(()),
         }
     }
@@ -1015,7 +1015,7 @@ impl Cancelable {
             OperationStatus::Completed | OperationStatus::Cancelled => {
                 let outcome = scope
                     .and_then(|scope| scope.node().error())
-                    .map(|e| self.attribute(e));
+                    .map(|e| self.attribute(&e));
                 state.outcome = outcome;
                 OperationStatus::Cancelled
             }
@@ -1158,7 +1158,9 @@ fn release<F>(
 ) {
     body.set(None);
     sleep.set(None);
-    *armed = None;
+    if let Some(armed) = armed.take() {
+        drop(armed);
+    }
     if let Some(key) = wait_key.take()
         && let Some(scope) = op.made_scope()
     {
@@ -1186,7 +1188,9 @@ impl<F: Future> Future for Run<'_, F> {
                 });
                 let (deadline, armed) = op.start(this.span);
                 *this.deadline = deadline;
-                *this.armed = armed;
+                if armed.is_some() {
+                    *this.armed = armed;
+                }
                 *this.phase = Phase::Running;
             }
             Phase::Done => panic!("`Run` polled after it completed"),
@@ -1376,7 +1380,7 @@ impl<F: Future> Future for OrCancelled<F> {
         loop {
             if let Some(error) = token.error() {
                 this.fut.set(None);
-                return Poll::Ready(Err(this.op.attribute(error)));
+                return Poll::Ready(Err(this.op.attribute(&error)));
             }
             let Some(fut) = this.fut.as_mut().as_pin_mut() else {
                 panic!("`OrCancelled` polled after it completed");

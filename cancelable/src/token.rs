@@ -43,9 +43,15 @@ use crate::error::{CancelationError, CancelationReason};
 /// assert_eq!(waiter.await.unwrap(), Some(CancelationReason::Manual));
 /// # }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CancelationToken {
     node: Arc<Node>,
+}
+
+impl Default for CancelationToken {
+    fn default() -> Self {
+        CancelationToken::new()
+    }
 }
 
 impl CancelationToken {
@@ -92,7 +98,7 @@ impl CancelationToken {
 
     /// Why it was cancelled, once it is.
     pub fn reason(&self) -> Option<CancelationReason> {
-        self.node.error().map(CancelationError::reason)
+        self.node.error().map(|error| error.reason())
     }
 
     /// The message given by whoever cancelled, once cancelled.
@@ -104,7 +110,7 @@ impl CancelationToken {
 
     /// The whole cancelation, once cancelled.
     pub fn error(&self) -> Option<CancelationError> {
-        self.node.error().cloned()
+        self.node.error()
     }
 
     /// `Err` once cancelled, and forever after.
@@ -117,7 +123,7 @@ impl CancelationToken {
     /// ```
     pub fn check(&self) -> Result<(), CancelationError> {
         match self.node.error() {
-            Some(error) => Err(error.clone()),
+            Some(error) => Err(error),
             None => Ok(()),
         }
     }

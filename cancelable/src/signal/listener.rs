@@ -135,7 +135,7 @@ fn deliver(signal: Signal) {
         let Some(listener) = guard.as_mut().and_then(|map| map.get_mut(&signal)) else {
             return;
         };
-        std::mem::replace(&mut listener.generation, CancelationToken::new())
+        std::mem::take(&mut listener.generation)
     };
     token.cancel_error(CancelationError::new(
         CancelationReason::Signal,

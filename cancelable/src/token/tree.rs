@@ -1,58 +1,57 @@
 //! The cancelation tree: one [`Node`] per token, linked to the tokens it follows.
 //!
-//! A node is cancelled once, by storing its [`CancelationError`] in a `OnceLock`: that store
-//! is the *publication* of the cancel. Everything that waits on it (wakers, callbacks, linked
-//! nodes) sits in `Inner`, behind a mutex.
+//! A node is cancelled once, by storing its [`CancelationError`] under its lock. Everything
+//! that waits on it (wakers, callbacks, linked nodes) sits beside the error, behind the same
+//! mutex, and a flag outside the lock tells without locking whether the error is there.
 //!
 //! # Publication
 //!
-//! The `OnceLock` is the cancel flag and the error at once: its `set` picks the one winner
-//! among racing cancels, and its `get` is a single acquire load that returns the error only
-//! after the winner's release, so a thread that sees the node cancelled also sees the whole
-//! error. The error is never moved or replaced afterwards, so [`Node::error`] hands out a
-//! plain `&CancelationError` with no lock and no clone. A losing `set` returns only once the
-//! winner's error is visible: after any `cancel` returns, `is_cancelled` is `true`.
+//! Cancelling is one critical section: find no error, store it, set `cancelled`, take out
+//! everything registered. The first to find no error is the winner and the only caller that
+//! fires the node; a loser finds the winner's error under the lock, so after any `cancel`
+//! returns, `is_cancelled` is `true`. `is_cancelled` is one acquire load of the flag, which is
+//! set (release) only with the error in place; reading the error takes the lock and clones it.
 //!
-//! Under `--cfg loom` the `OnceLock` and the `Mutex` come from [`crate::loom`], whose
-//! `OnceLock` keeps this contract on loom's mutex and atomics: the models in `loom_tests.rs`
-//! check every interleaving of publication, locking and registration below.
+//! Under `--cfg loom` the flag and the `Mutex` come from [`crate::loom`]: the models in
+//! `loom_tests.rs` check every interleaving of publication, locking and registration below.
 //!
 //! # Invariants
 //!
-//! 1. `error` is set at most once; the first setter wins and is the only caller that fires the
-//!    node. Reading it (`is_cancelled`) is one atomic acquire load and never takes a lock.
-//! 2. `error` is set *before* `inner` is locked to fire, and every registration (waker,
-//!    callback, child link) checks `error` *while holding* `inner`. So a registration either
-//!    sees the node cancelled (and acts at once) or is in `inner` when the node fires: no
-//!    wake-up, callback or child is ever lost. (If the registration's lock comes first, the
-//!    firing lock sees it; if the firing lock comes first, its unlock happens before the
-//!    registration's lock, and the `set` before that unlock, so the check sees the error.)
-//! 3. Once fired, a node never registers anything again (registrations see invariant 2), so
-//!    stale slab keys held by waiters or children are never reused: removing them is a no-op.
+//! 1. `error` is set at most once, with `cancelled`, by the winner, in the critical section
+//!    that also takes out the waiters, callbacks and children. Reading `cancelled` never takes
+//!    a lock.
+//! 2. Every registration (waker, callback, child link) checks `error` while holding the lock.
+//!    So a registration either sees the node cancelled (and acts at once) or is in `inner` when
+//!    the winner takes everything out: no wake-up, callback or child is ever lost.
+//! 3. Once fired, a node never registers anything again (invariant 2), so stale slab keys held
+//!    by waiters or children are never reused: removing them is a no-op.
 //! 4. A child holds strong references to its parents (to unlink itself on drop); a parent holds
 //!    only `Weak` references to its children. Dropping the last handle of a node removes it from
 //!    every parent: long-lived parents do not accumulate finished children.
-//! 5. A child is cancelled by its parent's firing thread, which wins the child's `set` or finds
-//!    it already cancelled; either way the child is cancelled before the parent's `cancel`
-//!    returns. A child linked while its parent fires either is in the taken `children` (and is
-//!    cancelled by the firing thread) or sees the parent's error under the lock and cancels
-//!    itself: a child created during a cancel ends cancelled.
+//! 5. A child is cancelled by its parent's firing thread, which wins the child's publication or
+//!    finds it already cancelled; either way the child is cancelled before the parent's
+//!    `cancel` returns. A child linked while its parent fires either is among the taken
+//!    `children` (and is cancelled by the firing thread) or sees the parent's error under the
+//!    lock and cancels itself: a child created during a cancel ends cancelled.
+//! 6. What one node rarely has (a second waiter, callbacks, a second parent) lives in a boxed
+//!    [`More`], absent until needed: a node is small, and firing a leaf moves a few words.
 //!
 //! # Deadlock safety
 //!
-//! No code path holds two node locks at once: firing takes the waiters, callbacks and children
-//! out of `inner` and releases the lock before waking, calling or cancelling any of them. Wakers
-//! and callbacks are never called with a lock held. Cancelling a subtree walks it with an
-//! explicit stack, so depth costs no recursion.
+//! No code path holds two node locks at once: firing takes everything out of `inner` and
+//! releases the lock before waking, calling or cancelling any of it. Wakers and callbacks are
+//! never called with a lock held. Cancelling a subtree walks it with an explicit stack, so
+//! depth costs no recursion.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
 use crate::error::CancelationError;
-use crate::loom::{Mutex, MutexGuard, OnceLock};
+use crate::loom::{AtomicBool, Mutex, MutexGuard};
 
 pub(crate) type Callback = Box<dyn FnOnce(&CancelationError) + Send>;
 
@@ -65,97 +64,134 @@ pub(crate) enum Link {
     Forward,
 }
 
-#[derive(Default)]
 pub(crate) struct Node {
-    error: OnceLock<CancelationError>,
+    /// Set with `inner.error`, never cleared (invariant 1).
+    cancelled: AtomicBool,
     inner: Mutex<Inner>,
 }
 
+/// A node's registrations. Waiter key 0 is `waiter`; key `k > 0` is `more.waiters[k - 1]`.
 #[derive(Default)]
 struct Inner {
-    waiters: Waiters,
-    callbacks: Vec<Callback>,
+    error: Option<CancelationError>,
+    /// The first waker parked here: an operation's own `run`, a lone `cancelled()`.
+    waiter: Option<Waker>,
+    /// The first node this one follows, with this node's key among its children.
+    parent: Option<(Arc<Node>, usize)>,
     children: Slab<(Weak<Node>, Link)>,
-    parents: Parents,
+    more: Option<Box<More>>,
 }
 
-/// The wakers parked on a node. The first sits inline: a node with one waiter (an operation's
-/// own `run`, a lone `cancelled()`) allocates nothing for it. Key 0 is the inline slot.
+/// The rarely used part of a node (invariant 6).
 #[derive(Default)]
-struct Waiters {
-    first: Option<Waker>,
-    more: Slab<Waker>,
+struct More {
+    waiters: Slab<Waker>,
+    callbacks: Vec<Callback>,
+    /// Nodes followed after the first (an any-of follows each member).
+    parents: Vec<(Arc<Node>, usize)>,
 }
 
-impl Waiters {
-    fn insert(&mut self, waker: Waker) -> usize {
-        match self.first {
-            None => {
-                self.first = Some(waker);
-                0
+/// What a node held when it was cancelled: woken, called and cancelled with no lock held.
+struct Fired {
+    /// For the children and callbacks, when there are any.
+    error: Option<CancelationError>,
+    waiter: Option<Waker>,
+    children: Slab<(Weak<Node>, Link)>,
+    /// Only waiters and callbacks: the parents stay in the node, for its drop.
+    more: Option<Box<More>>,
+}
+
+impl Inner {
+    fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    /// Stores `error` and takes out everything to fire (invariant 1).
+    fn publish(&mut self, cancelled: &AtomicBool, error: CancelationError) -> Fired {
+        let passed_on = !self.children.is_empty()
+            || self
+                .more
+                .as_ref()
+                .is_some_and(|more| !more.callbacks.is_empty());
+        let fired_error = passed_on.then(|| error.clone());
+        self.error = Some(error);
+        cancelled.store(true, Ordering::Release);
+        let mut more = self.more.take();
+        if let Some(kept) = more.as_mut().filter(|more| !more.parents.is_empty()) {
+            let parents = std::mem::take(&mut kept.parents);
+            self.more = Some(Box::new(More {
+                parents,
+                ..More::default()
+            }));
+        }
+        Fired {
+            error: fired_error,
+            waiter: self.waiter.take(),
+            children: std::mem::take(&mut self.children),
+            more,
+        }
+    }
+}
+
+impl Fired {
+    /// Wakes the waiters, cancels the children (collecting those that fire in `pending`), then
+    /// calls the callbacks.
+    fn fire(self, pending: &mut Vec<Fired>) {
+        if let Some(waker) = self.waiter {
+            waker.wake();
+        }
+        let callbacks = self.more.map(|more| {
+            for (_, waker) in more.waiters {
+                waker.wake();
             }
-            Some(_) => self.more.insert(waker) + 1,
+            more.callbacks
+        });
+        let Some(error) = self.error else {
+            return;
+        };
+        if !self.children.is_empty() {
+            // Every `Parent` child gets the same error (one allocation per firing node).
+            let mut as_parent: Option<CancelationError> = None;
+            for (_, (weak, link)) in self.children {
+                let Some(child) = weak.upgrade() else {
+                    continue;
+                };
+                let child_error = match link {
+                    Link::Parent => as_parent
+                        .get_or_insert_with(|| CancelationError::from_parent(&error))
+                        .clone(),
+                    Link::Forward => error.clone(),
+                };
+                // A leaf with one waiter at most is done here, not pushed.
+                match child.try_publish(child_error) {
+                    Some(Fired {
+                        error: None,
+                        waiter: Some(waker),
+                        more: None,
+                        ..
+                    }) => waker.wake(),
+                    Some(Fired {
+                        error: None,
+                        more: None,
+                        ..
+                    })
+                    | None => {}
+                    Some(fired) => pending.push(fired),
+                }
+            }
         }
-    }
-
-    fn get_mut(&mut self, key: usize) -> Option<&mut Waker> {
-        match key {
-            0 => self.first.as_mut(),
-            key => self.more.get_mut(key - 1),
-        }
-    }
-
-    fn remove(&mut self, key: usize) {
-        match key {
-            0 => self.first = None,
-            key => drop(self.more.try_remove(key - 1)),
-        }
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.more.len()
-    }
-
-    fn wake_all(self) {
-        if let Some(waker) = self.first {
-            waker.wake();
-        }
-        for (_, waker) in self.more {
-            waker.wake();
-        }
-    }
-}
-
-/// The nodes this one follows, each with this node's key among its children. The first sits
-/// inline: most nodes follow exactly one.
-#[derive(Default)]
-struct Parents {
-    first: Option<(Arc<Node>, usize)>,
-    more: Vec<(Arc<Node>, usize)>,
-}
-
-impl Parents {
-    fn push(&mut self, parent: (Arc<Node>, usize)) {
-        match self.first {
-            None => self.first = Some(parent),
-            Some(_) => self.more.push(parent),
-        }
-    }
-
-    fn pop(&mut self) -> Option<(Arc<Node>, usize)> {
-        self.more.pop().or_else(|| self.first.take())
-    }
-
-    fn append(&mut self, other: &mut Parents) {
-        while let Some(parent) = other.pop() {
-            self.push(parent);
+        for callback in callbacks.into_iter().flatten() {
+            run_callback(callback, &error);
         }
     }
 }
 
 impl Node {
     pub(crate) fn new() -> Arc<Node> {
-        Arc::new(Node::default())
+        Arc::new(Node {
+            cancelled: AtomicBool::new(false),
+            inner: Mutex::new(Inner::default()),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -168,61 +204,39 @@ impl Node {
 
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.error.get().is_some()
+        self.cancelled.load(Ordering::Acquire)
     }
 
-    #[inline]
-    pub(crate) fn error(&self) -> Option<&CancelationError> {
-        self.error.get()
+    /// The error, once cancelled.
+    pub(crate) fn error(&self) -> Option<CancelationError> {
+        if !self.is_cancelled() {
+            return None;
+        }
+        self.lock().error.clone()
+    }
+
+    /// Publishes `error` unless the node is already cancelled; then it is up to the caller to
+    /// fire what was taken out.
+    fn try_publish(&self, error: CancelationError) -> Option<Fired> {
+        let mut inner = self.lock();
+        match inner.error {
+            Some(_) => None,
+            None => Some(inner.publish(&self.cancelled, error)),
+        }
     }
 
     /// Cancels this node and, iteratively, everything linked below it.
     /// Returns `false` if it was already cancelled.
-    pub(crate) fn cancel(self: &Arc<Self>, error: CancelationError) -> bool {
-        if self.error.set(error).is_err() {
+    pub(crate) fn cancel(&self, error: CancelationError) -> bool {
+        let Some(fired) = self.try_publish(error) else {
             return false;
-        }
+        };
         let mut pending = Vec::new();
-        self.fire(&mut pending);
-        while let Some(node) = pending.pop() {
-            node.fire(&mut pending);
+        fired.fire(&mut pending);
+        while let Some(fired) = pending.pop() {
+            fired.fire(&mut pending);
         }
         true
-    }
-
-    /// Wakes, calls back and cancels the children of a node whose error was just set.
-    fn fire(&self, pending: &mut Vec<Arc<Node>>) {
-        let (waiters, callbacks, children) = {
-            let mut inner = self.lock();
-            (
-                std::mem::take(&mut inner.waiters),
-                std::mem::take(&mut inner.callbacks),
-                std::mem::take(&mut inner.children),
-            )
-        };
-        let Some(error) = self.error.get() else {
-            return;
-        };
-        waiters.wake_all();
-        // Every `Parent` child gets the same error (one allocation per firing node, not per child).
-        let mut as_parent: Option<CancelationError> = None;
-        for (_, (weak, link)) in children {
-            let Some(child) = weak.upgrade() else {
-                continue;
-            };
-            let child_error = match link {
-                Link::Parent => as_parent
-                    .get_or_insert_with(|| CancelationError::from_parent(error))
-                    .clone(),
-                Link::Forward => error.clone(),
-            };
-            if child.error.set(child_error).is_ok() {
-                pending.push(child);
-            }
-        }
-        for callback in callbacks {
-            run_callback(callback, error);
-        }
     }
 
     /// Makes `self` follow `parent`: when `parent` is cancelled, so is `self`. If `parent`
@@ -231,40 +245,43 @@ impl Node {
         if self.is_cancelled() {
             return;
         }
-        let key = {
+        let linked = {
             let mut inner = parent.lock();
-            match parent.error.get() {
-                Some(_) => None,
-                None => Some(inner.children.insert((Arc::downgrade(self), link))),
+            match &inner.error {
+                Some(error) => Err(error.clone()),
+                None => Ok(inner.children.insert((Arc::downgrade(self), link))),
             }
         };
-        match key {
-            Some(key) => self.lock().parents.push((parent.clone(), key)),
-            None => {
-                if let Some(error) = parent.error() {
-                    let error = match link {
-                        Link::Parent => CancelationError::from_parent(error),
-                        Link::Forward => error.clone(),
-                    };
-                    self.cancel(error);
+        match linked {
+            Ok(key) => {
+                let mut inner = self.lock();
+                match inner.parent {
+                    None => inner.parent = Some((parent.clone(), key)),
+                    Some(_) => inner.more().parents.push((parent.clone(), key)),
                 }
+            }
+            Err(error) => {
+                self.cancel(match link {
+                    Link::Parent => CancelationError::from_parent(&error),
+                    Link::Forward => error,
+                });
             }
         }
     }
 
     /// Runs `callback` when this node is cancelled, or now if it is.
     pub(crate) fn on_cancel(&self, callback: Callback) {
-        let callback = {
+        let error = {
             let mut inner = self.lock();
-            if self.error.get().is_none() {
-                inner.callbacks.push(callback);
-                return;
+            match &inner.error {
+                Some(error) => error.clone(),
+                None => {
+                    inner.more().callbacks.push(callback);
+                    return;
+                }
             }
-            callback
         };
-        if let Some(error) = self.error.get() {
-            run_callback(callback, error);
-        }
+        run_callback(callback, &error);
     }
 
     /// Registers `cx`'s waker under `key` (updating it if it changed) unless cancelled.
@@ -273,24 +290,44 @@ impl Node {
             return Poll::Ready(());
         }
         let mut inner = self.lock();
-        if self.error.get().is_some() {
+        if inner.error.is_some() {
             return Poll::Ready(());
         }
-        match key.and_then(|k| inner.waiters.get_mut(k)) {
-            Some(waker) => {
-                if !waker.will_wake(cx.waker()) {
-                    waker.clone_from(cx.waker());
-                }
+        let inner = &mut *inner;
+        let registered = match *key {
+            Some(0) => inner.waiter.as_mut(),
+            Some(k) => inner
+                .more
+                .as_mut()
+                .and_then(|more| more.waiters.get_mut(k - 1)),
+            None => None,
+        };
+        if let Some(waker) = registered {
+            if !waker.will_wake(cx.waker()) {
+                waker.clone_from(cx.waker());
             }
-            None => *key = Some(inner.waiters.insert(cx.waker().clone())),
+        } else if inner.waiter.is_none() {
+            inner.waiter = Some(cx.waker().clone());
+            *key = Some(0);
+        } else {
+            *key = Some(inner.more().waiters.insert(cx.waker().clone()) + 1);
         }
         Poll::Pending
     }
 
     /// Forgets a waker registered by [`Node::poll_cancelled`].
     pub(crate) fn remove_waiter(&self, key: usize) {
-        if self.error.get().is_none() {
-            self.lock().waiters.remove(key);
+        if self.is_cancelled() {
+            return;
+        }
+        let mut inner = self.lock();
+        match key {
+            0 => inner.waiter = None,
+            k => {
+                if let Some(more) = inner.more.as_mut() {
+                    more.waiters.try_remove(k - 1);
+                }
+            }
         }
     }
 
@@ -299,7 +336,8 @@ impl Node {
     }
 
     pub(crate) fn waiter_count(&self) -> usize {
-        self.lock().waiters.len()
+        let inner = self.lock();
+        usize::from(inner.waiter.is_some()) + inner.more.as_ref().map_or(0, |m| m.waiters.len())
     }
 }
 
@@ -308,16 +346,24 @@ impl Drop for Node {
     /// iteratively: dropping the leaf of a deep chain does not recurse.
     fn drop(&mut self) {
         let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
-        // `more` only fills once `first` is taken, so no `first` means no parent at all.
-        if inner.parents.first.is_none() {
+        // `more.parents` only fills once `parent` is set: no `parent` means no parent at all.
+        let mut next = inner.parent.take();
+        if next.is_none() {
             return;
         }
-        let mut parents = std::mem::take(&mut inner.parents);
-        while let Some((parent, key)) = parents.pop() {
+        let mut rest = inner
+            .more
+            .as_mut()
+            .map(|more| std::mem::take(&mut more.parents))
+            .unwrap_or_default();
+        while let Some((parent, key)) = next.take().or_else(|| rest.pop()) {
             parent.lock().children.try_remove(key);
             if let Some(mut parent) = Arc::into_inner(parent) {
                 let inner = parent.inner.get_mut().unwrap_or_else(|p| p.into_inner());
-                parents.append(&mut inner.parents);
+                next = inner.parent.take();
+                if let Some(more) = inner.more.as_mut() {
+                    rest.append(&mut more.parents);
+                }
             }
         }
     }
