@@ -142,3 +142,28 @@ async fn conditions_spawn_no_task() {
         .unwrap();
     assert_eq!(observed, before);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_condition_due_with_the_body_stops_the_body_before_it_runs_again() {
+    let start = tokio::time::Instant::now();
+    let op = Cancelable::with_condition(
+        move || start.elapsed() >= Duration::from_millis(10),
+        Duration::from_millis(10),
+    );
+    let mut last_seen = Duration::ZERO;
+    let err = op
+        .run(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                last_seen = start.elapsed();
+            }
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_condition());
+    assert_eq!(
+        last_seen,
+        Duration::from_millis(9),
+        "woken at 10 ms by both, the condition is checked first"
+    );
+}

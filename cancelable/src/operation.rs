@@ -3,8 +3,8 @@
 //! # Invariants
 //!
 //! 1. Every operation has one [`CancelationToken`], its *scope token*. Every source ends by
-//!    cancelling it: a timeout or condition when `run` polls it, a token or signal through a
-//!    link in the token tree, a parent through a `Parent` link.
+//!    cancelling it: a timeout, signal or condition when `run` polls it, a token through a link
+//!    in the token tree, a parent through a `Parent` link.
 //! 2. The scope token is made when first needed: when `run` first parks, when something links
 //!    to it or waits on it (`token()`, `cancelled()`, a child's own scope token), when it is
 //!    cancelled, or at construction for sources that link (`with_token`, `any_of`). Until then
@@ -258,10 +258,7 @@ impl Cancelable {
     /// ```
     #[cfg(all(unix, feature = "signal"))]
     pub fn with_signal(signals: impl IntoIterator<Item = crate::Signal>) -> Self {
-        let mut signals: Vec<_> = signals.into_iter().collect();
-        signals.sort_unstable();
-        signals.dedup();
-        Cancelable::from_parts(None, Sources::signals(signals))
+        Cancelable::from_parts(None, Sources::signals(signals.into_iter().collect()))
     }
 
     /// Cancelled with reason `Condition` when `predicate` returns `true`: checked when `run`
@@ -985,7 +982,7 @@ impl Cancelable {
         if sources.is_empty() {
             return (None, None);
         }
-        match sources.arm(|| self.scope(), started_at) {
+        match sources.arm(started_at) {
             Ok((deadline, armed)) => (deadline, armed.map(Box::new)),
             Err(error) => {
                 self.scope().cancel_error(CancelationError::new(
@@ -1179,6 +1176,7 @@ impl<F: Future> Future for Run<'_, F> {
             *this.span = op.span();
         }
         let _entered = this.span.enter();
+        let resumed = *this.phase == Phase::Running;
         match *this.phase {
             Phase::Running => {}
             Phase::Init => {
@@ -1196,6 +1194,15 @@ impl<F: Future> Future for Run<'_, F> {
             Phase::Done => panic!("`Run` polled after it completed"),
         }
         loop {
+            // When woken, signals and conditions before the body: a delivery that woke the task
+            // stops the body before it runs again.
+            if resumed
+                && let Some(armed) = this.armed.as_mut()
+                && !op.is_cancelled()
+                && let Poll::Ready(error) = armed.poll_pollers(cx)
+            {
+                op.scope().node().cancel(op.attribute(&error));
+            }
             if op.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
                 release(
                     op,
@@ -1256,6 +1263,12 @@ impl<F: Future> Future for Run<'_, F> {
                 }
                 return Poll::Pending;
             }
+            if let Some(armed) = this.armed.as_mut()
+                && let Poll::Ready(error) = armed.poll_pollers(cx)
+            {
+                op.scope().node().cancel(op.attribute(&error));
+                continue;
+            }
             if let Some(deadline) = this.deadline.as_ref() {
                 if this.sleep.is_none() {
                     this.sleep.set(Some(tokio::time::sleep_until(deadline.at)));
@@ -1268,12 +1281,6 @@ impl<F: Future> Future for Run<'_, F> {
                         .cancel(op.attribute(&deadline.error.error()));
                     continue;
                 }
-            }
-            if let Some(armed) = this.armed.as_mut()
-                && let Poll::Ready(error) = armed.poll_pollers(cx)
-            {
-                op.scope().node().cancel(op.attribute(&error));
-                continue;
             }
             match op.scope().node().poll_cancelled(this.wait_key, cx) {
                 Poll::Ready(()) => continue,

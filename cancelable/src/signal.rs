@@ -8,8 +8,9 @@
 //!
 //! There is one process-wide listener per signal, shared by every operation waiting on it: the
 //! first operation to listen installs it (through `signal-hook`) and starts one small OS thread
-//! that turns deliveries into a cancel of a shared token; every listening operation follows that
-//! token. When the last listening operation ends, the listener is removed, its thread ends, and
+//! that turns deliveries into a cancel of a shared token; the `run` of every listening operation
+//! waits on that token beside its body (no link, no task) and cancels its operation when woken,
+//! before polling the body again. When the last listening operation ends, the listener is removed, its thread ends, and
 //! the signal's previous disposition is back: a program that no longer listens for `SIGINT` dies
 //! on Ctrl+C again.
 //!
@@ -82,6 +83,11 @@ impl Signal {
         }
     }
 
+    /// This signal's position in [`Signal::ALL`].
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The signal number on this platform.
     #[cfg(all(unix, feature = "signal"))]
     pub fn number(self) -> i32 {
@@ -94,6 +100,46 @@ impl Signal {
             Signal::Usr1 => s::SIGUSR1,
             Signal::Usr2 => s::SIGUSR2,
         }
+    }
+}
+
+/// A set of signals, one bit per [`Signal::index`]: what an operation listens to.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SignalSet(u8);
+
+impl SignalSet {
+    pub(crate) fn insert(&mut self, signal: Signal) {
+        self.0 |= 1 << signal.index();
+    }
+
+    pub(crate) fn union(self, other: SignalSet) -> SignalSet {
+        SignalSet(self.0 | other.0)
+    }
+
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = Signal> {
+        Signal::ALL
+            .into_iter()
+            .filter(move |signal| self.0 & (1 << signal.index()) != 0)
+    }
+}
+
+impl FromIterator<Signal> for SignalSet {
+    fn from_iter<I: IntoIterator<Item = Signal>>(signals: I) -> Self {
+        let mut set = SignalSet::default();
+        for signal in signals {
+            set.insert(signal);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for SignalSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
     }
 }
 

@@ -31,6 +31,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
 use crate::error::{CancelationError, CancelationReason, DisplayDuration};
+use crate::signal::SignalSet;
 use crate::token::{CancelationToken, Cancelled};
 
 /// A user-written source of cancelation.
@@ -74,18 +75,19 @@ type AsyncPredicate = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = bool> + Sen
 
 /// The not-yet-armed sources of one operation.
 ///
-/// Timeouts are inline; the rarer sources are boxed, so a timeout-only set costs no drop glue.
+/// Timeouts and signals are inline; the rarer sources are boxed, so a timeout-only set costs
+/// no drop glue.
 #[derive(Default)]
 pub(crate) struct Sources {
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
+    signals: SignalSet,
     others: Option<Box<Others>>,
 }
 
 #[derive(Default)]
 struct Others {
-    #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
-    signals: Vec<crate::Signal>,
     pollers: Vec<PollerSpec>,
 }
 
@@ -120,12 +122,9 @@ impl Sources {
     }
 
     #[cfg(all(unix, feature = "signal"))]
-    pub(crate) fn signals(signals: Vec<crate::Signal>) -> Self {
+    pub(crate) fn signals(signals: SignalSet) -> Self {
         Sources {
-            others: Some(Box::new(Others {
-                signals,
-                pollers: Vec::new(),
-            })),
+            signals,
             ..Sources::default()
         }
     }
@@ -170,7 +169,6 @@ impl Sources {
     fn poller(spec: PollerSpec) -> Self {
         Sources {
             others: Some(Box::new(Others {
-                signals: Vec::new(),
                 pollers: vec![spec],
             })),
             ..Sources::default()
@@ -181,9 +179,9 @@ impl Sources {
     pub(crate) fn merge(&mut self, other: Sources) {
         self.timeout = min_option(self.timeout, other.timeout);
         self.deadline = min_option(self.deadline, other.deadline);
+        self.signals = self.signals.union(other.signals);
         match (&mut self.others, other.others) {
             (Some(mine), Some(theirs)) => {
-                mine.signals.extend(theirs.signals);
                 mine.pollers.extend(theirs.pollers);
             }
             (mine, theirs) => {
@@ -195,34 +193,40 @@ impl Sources {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.timeout.is_none() && self.deadline.is_none() && self.others.is_none()
+        self.timeout.is_none()
+            && self.deadline.is_none()
+            && self.signals.is_empty()
+            && self.others.is_none()
     }
 
     /// Arms the sources with the clock of a timeout starting at `now`: returns the deadline to
-    /// watch, and the other sources when there are any. Signals are subscribed and linked to
-    /// `owner`, which they cancel directly.
-    pub(crate) fn arm<'a>(
+    /// watch, and the other sources when there are any. Signals are subscribed here.
+    pub(crate) fn arm(
         self,
-        owner: impl FnOnce() -> &'a CancelationToken,
         now: Instant,
     ) -> std::io::Result<(Option<ArmedDeadline>, Option<Armed>)> {
         let deadline = earliest_deadline(self.timeout, self.deadline, now);
-        let Some(others) = self.others else {
+        if self.signals.is_empty() && self.others.is_none() {
             return Ok((deadline, None));
-        };
+        }
         #[cfg(all(unix, feature = "signal"))]
-        let subscriptions = subscribe(others.signals, owner())?;
-        #[cfg(not(all(unix, feature = "signal")))]
-        let _ = owner;
-        let pollers = others
-            .pollers
-            .into_iter()
-            .map(ArmedPoller::arm)
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let mut signals: [Option<SignalWait>; crate::Signal::ALL.len()] = Default::default();
+        #[cfg(all(unix, feature = "signal"))]
+        for signal in self.signals.iter() {
+            signals[signal.index()] = Some(SignalWait::subscribe(signal)?);
+        }
+        let pollers = match self.others {
+            None => Vec::new(),
+            Some(others) => others
+                .pollers
+                .into_iter()
+                .map(ArmedPoller::arm)
+                .collect::<std::io::Result<Vec<_>>>()?,
+        };
         let armed = Armed {
             pollers,
             #[cfg(all(unix, feature = "signal"))]
-            _subscriptions: subscriptions,
+            signals,
         };
         Ok((deadline, Some(armed)))
     }
@@ -281,33 +285,51 @@ fn earliest_deadline(
     }
 }
 
+/// One signal an armed operation listens to: its subscription to the process-wide listener, and
+/// this task's waker parked on the listener's current delivery token.
 #[cfg(all(unix, feature = "signal"))]
-fn subscribe(
-    signals: Vec<crate::Signal>,
-    owner: &CancelationToken,
-) -> std::io::Result<Vec<crate::signal::listener::Subscription>> {
-    let mut subscriptions = Vec::with_capacity(signals.len());
-    for signal in signals {
-        let subscription = crate::signal::listener::Subscription::new(signal)?;
-        owner
-            .node()
-            .link_to(subscription.token().node(), crate::token::Link::Forward);
-        subscriptions.push(subscription);
-    }
-    Ok(subscriptions)
+struct SignalWait {
+    /// Dropped after `wait` (field order): the last subscription removes the listener.
+    wait: Cancelled,
+    _subscription: crate::signal::listener::Subscription,
 }
 
-/// Armed sources other than the owner's token: polled by `run` (or by an all-of).
+#[cfg(all(unix, feature = "signal"))]
+impl SignalWait {
+    fn subscribe(signal: crate::Signal) -> std::io::Result<SignalWait> {
+        let subscription = crate::signal::listener::Subscription::new(signal)?;
+        Ok(SignalWait {
+            wait: subscription.token().cancelled(),
+            _subscription: subscription,
+        })
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+        ready!(Pin::new(&mut self.wait).poll(cx));
+        match self.wait.error() {
+            Some(error) => Poll::Ready(error),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Armed sources other than a deadline: polled by `run` (or by an all-of).
 pub(crate) struct Armed {
     pollers: Vec<ArmedPoller>,
-    /// Held for their `Drop`: the last one to go removes the signal's listener.
+    /// By [`Signal::index`](crate::Signal): no allocation of their own (`Armed` is boxed).
     #[cfg(all(unix, feature = "signal"))]
-    _subscriptions: Vec<crate::signal::listener::Subscription>,
+    signals: [Option<SignalWait>; crate::Signal::ALL.len()],
 }
 
 impl Armed {
-    /// Polls every poller; the first to fire wins.
+    /// Polls every signal and poller; the first to fire wins.
     pub(crate) fn poll_pollers(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+        #[cfg(all(unix, feature = "signal"))]
+        for signal in self.signals.iter_mut().flatten() {
+            if let Poll::Ready(error) = signal.poll(cx) {
+                return Poll::Ready(error);
+            }
+        }
         for poller in &mut self.pollers {
             if let Poll::Ready(error) = poller.poll(cx) {
                 return Poll::Ready(error);
@@ -500,7 +522,7 @@ struct AllOfMember {
 
 impl AllOfMember {
     fn arm(token: CancelationToken, sources: Sources) -> std::io::Result<AllOfMember> {
-        let (deadline, armed) = sources.arm(|| &token, Instant::now())?;
+        let (deadline, armed) = sources.arm(Instant::now())?;
         let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
         Ok(AllOfMember {
             wait: token.cancelled(),
@@ -568,7 +590,7 @@ impl fmt::Debug for Sources {
                 &self.timeout.map(DisplayDuration).map(|d| d.to_string()),
             )
             .field("deadline", &self.deadline)
-            .field("signals", &self.others.as_ref().map(|o| &o.signals))
+            .field("signals", &self.signals)
             .field(
                 "pollers",
                 &self.others.as_ref().map_or(0, |o| o.pollers.len()),

@@ -328,6 +328,14 @@ pub struct Cancelled {
     key: Option<usize>,
 }
 
+#[cfg(all(unix, feature = "signal"))]
+impl Cancelled {
+    /// The token's error, once it is cancelled.
+    pub(crate) fn error(&self) -> Option<CancelationError> {
+        self.node.error()
+    }
+}
+
 impl Future for Cancelled {
     type Output = ();
 

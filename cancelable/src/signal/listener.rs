@@ -3,7 +3,7 @@
 //!
 //! # Invariants
 //!
-//! 1. `LISTENERS` holds an entry for a signal exactly while at least one [`Subscription`] for it
+//! 1. `LISTENERS[signal.index()]` holds an entry exactly while at least one [`Subscription`] for it
 //!    is alive. The entry owns the `signal-hook` registration (through the iterator's
 //!    [`Handle`]) and one thread blocked on its deliveries.
 //! 2. A delivery cancels the entry's current `generation` token and replaces it with a fresh
@@ -12,7 +12,6 @@
 //!    first registration was the default action, a permanent `signal-hook` action re-enacts that
 //!    default while `IDLE` is `true`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
@@ -29,21 +28,15 @@ struct Listener {
     handle: Handle,
 }
 
-static LISTENERS: Mutex<Option<HashMap<Signal, Listener>>> = Mutex::new(None);
+static LISTENERS: Mutex<[Option<Listener>; Signal::ALL.len()]> =
+    Mutex::new([const { None }; Signal::ALL.len()]);
 
 /// Per signal: `Some(flag)` once we know its first disposition; the flag is `IDLE`.
 static DEFAULT_EMULATION: [OnceLock<Option<Arc<AtomicBool>>>; Signal::ALL.len()] =
     [const { OnceLock::new() }; Signal::ALL.len()];
 
-fn listeners() -> MutexGuard<'static, Option<HashMap<Signal, Listener>>> {
+fn listeners() -> MutexGuard<'static, [Option<Listener>; Signal::ALL.len()]> {
     LISTENERS.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn index(signal: Signal) -> usize {
-    Signal::ALL
-        .iter()
-        .position(|s| *s == signal)
-        .unwrap_or_default()
 }
 
 /// An operation's interest in one signal. Dropping it may remove the listener.
@@ -56,18 +49,16 @@ pub(crate) struct Subscription {
 impl Subscription {
     /// Subscribes to `signal`, installing the listener if nobody listens yet.
     pub(crate) fn new(signal: Signal) -> std::io::Result<Subscription> {
-        let emulation = DEFAULT_EMULATION[index(signal)]
-            .get_or_init(|| default_emulation(signal))
-            .clone();
-        let mut guard = listeners();
-        let map = guard.get_or_insert_with(HashMap::new);
-        if let Some(listener) = map.get_mut(&signal) {
+        let mut listeners = listeners();
+        let entry = &mut listeners[signal.index()];
+        if let Some(listener) = entry {
             listener.subscribers += 1;
             return Ok(Subscription {
                 signal,
                 token: listener.generation.clone(),
             });
         }
+        let emulation = DEFAULT_EMULATION[signal.index()].get_or_init(|| default_emulation(signal));
         // Stop re-enacting the default action before our listener can see a delivery.
         let set_idle = |idle: bool| {
             if let Some(flag) = &emulation {
@@ -88,14 +79,11 @@ impl Subscription {
         });
         let handle = handle.inspect_err(|_| set_idle(true))?;
         let generation = CancelationToken::new();
-        map.insert(
-            signal,
-            Listener {
-                subscribers: 1,
-                generation: generation.clone(),
-                handle,
-            },
-        );
+        *entry = Some(Listener {
+            subscribers: 1,
+            generation: generation.clone(),
+            handle,
+        });
         Ok(Subscription {
             signal,
             token: generation,
@@ -110,17 +98,17 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut guard = listeners();
-        let Some(map) = guard.as_mut() else { return };
-        let Some(listener) = map.get_mut(&self.signal) else {
+        let mut listeners = listeners();
+        let entry = &mut listeners[self.signal.index()];
+        let Some(listener) = entry else {
             return;
         };
         listener.subscribers -= 1;
         if listener.subscribers > 0 {
             return;
         }
-        if let Some(listener) = map.remove(&self.signal) {
-            if let Some(Some(idle)) = DEFAULT_EMULATION[index(self.signal)].get() {
+        if let Some(listener) = entry.take() {
+            if let Some(Some(idle)) = DEFAULT_EMULATION[self.signal.index()].get() {
                 idle.store(true, Ordering::SeqCst);
             }
             // Ends the thread's `forever()` and, with it, the `signal-hook` registration.
@@ -131,8 +119,8 @@ impl Drop for Subscription {
 
 fn deliver(signal: Signal) {
     let token = {
-        let mut guard = listeners();
-        let Some(listener) = guard.as_mut().and_then(|map| map.get_mut(&signal)) else {
+        let mut listeners = listeners();
+        let Some(listener) = &mut listeners[signal.index()] else {
             return;
         };
         std::mem::take(&mut listener.generation)
@@ -180,5 +168,5 @@ fn has_default_disposition(signal: Signal) -> bool {
 
 /// How many listeners are installed right now (for leak tests).
 pub(crate) fn installed() -> usize {
-    listeners().as_ref().map_or(0, HashMap::len)
+    listeners().iter().flatten().count()
 }
