@@ -162,21 +162,14 @@ impl Fired {
                         .clone(),
                     Link::Forward => error.clone(),
                 };
-                // A leaf with one waiter at most is done here, not pushed.
-                match child.try_publish(child_error) {
-                    Some(Fired {
-                        error: None,
-                        waiter: Some(waker),
-                        more: None,
-                        ..
-                    }) => waker.wake(),
-                    Some(Fired {
-                        error: None,
-                        more: None,
-                        ..
-                    })
-                    | None => {}
-                    Some(fired) => pending.push(fired),
+                let Some(fired) = child.try_publish(child_error) else {
+                    continue;
+                };
+                if fired.error.is_some() || fired.more.is_some() {
+                    pending.push(fired);
+                } else if let Some(waker) = fired.waiter {
+                    // A leaf with one waiter at most is done here, not pushed.
+                    waker.wake();
                 }
             }
         }
