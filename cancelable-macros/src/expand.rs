@@ -35,7 +35,8 @@
 //! makes the compiler check the body against the declared return type, so a
 //! mismatch is reported in the body and `?` knows its error type. Any other
 //! return type `R` becomes `Result<R, CancelationError>` and the body runs with
-//! `run` instead of `try_run`.
+//! `run` instead of `try_run`. A lone `timeout` (no other source, `parent` or
+//! `register`) is built by `__private::timeout_operation(name, duration)`.
 
 use darling::Error;
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
@@ -225,6 +226,18 @@ pub(crate) fn operation_builder(
     name: Option<&LitStr>,
     open: bool,
 ) -> TokenStream {
+    if let (Some(name), Some(timeout), false) = (name, &options.timeout, open)
+        && options.signal.is_none()
+        && options.token.is_none()
+        && options.condition.is_none()
+        && options.parent.is_none()
+        && options.register.is_none()
+    {
+        let millis = timeout.millis;
+        return quote_spanned!(timeout.key=>
+            #private::timeout_operation(#name, ::core::time::Duration::from_millis(#millis))
+        );
+    }
     let mut builder = match name {
         Some(name) => quote!(#private::OperationBuilder::new(#name)),
         None => quote!(#private::OperationBuilder::unnamed()),
@@ -312,12 +325,10 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains(":: cancelable :: __private :: OperationBuilder :: new (\"fetch\")"),
-            "{out}"
-        );
-        assert!(
-            out.contains(". timeout (:: core :: time :: Duration :: from_millis (30000u64))"),
-            "{out}"
+            out.contains(
+                ":: cancelable :: __private :: timeout_operation (\"fetch\" , :: core :: time :: Duration :: from_millis (30000u64))"
+            ),
+            "a lone timeout is built directly: {out}"
         );
         assert!(
             out.contains("let cancel : & Cancelable = & __cancelable_op ;"),

@@ -180,12 +180,20 @@ impl Default for Cancelable {
 
 impl Cancelable {
     fn from_parts(scope: Option<CancelationToken>, sources: Sources) -> Self {
+        Cancelable::from_named_parts(scope, sources, Cow::Borrowed(""))
+    }
+
+    fn from_named_parts(
+        scope: Option<CancelationToken>,
+        sources: Sources,
+        name: Cow<'static, str>,
+    ) -> Self {
         Cancelable {
             inner: Arc::new(Operation {
                 scope: scope.map_or_else(OnceLock::new, OnceLock::from),
                 parent: OnceLock::new(),
                 id: OnceLock::new(),
-                name: Cow::Borrowed(""),
+                name,
                 status: AtomicU8::new(OperationStatus::Pending as u8),
                 started: AtomicBool::new(false),
                 shields: AtomicUsize::new(0),
@@ -220,6 +228,11 @@ impl Cancelable {
     /// ```
     pub fn with_timeout(timeout: Duration) -> Self {
         Cancelable::from_parts(None, Sources::timeout(timeout))
+    }
+
+    /// [`with_timeout`](Self::with_timeout) and [`named`](Self::named) at once.
+    pub(crate) fn with_timeout_named(timeout: Duration, name: &'static str) -> Self {
+        Cancelable::from_named_parts(None, Sources::timeout(timeout), Cow::Borrowed(name))
     }
 
     /// Cancelled with reason `Timeout` at `deadline`.
