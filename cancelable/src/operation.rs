@@ -996,7 +996,7 @@ impl Cancelable {
             return (None, None);
         }
         match sources.arm(started_at) {
-            Ok((deadline, armed)) => (deadline, armed.map(Box::new)),
+            Ok(armed) => armed,
             Err(error) => {
                 self.scope().cancel_error(CancelationError::new(
                     CancelationReason::Signal,

@@ -204,7 +204,7 @@ impl Sources {
     pub(crate) fn arm(
         self,
         now: Instant,
-    ) -> std::io::Result<(Option<ArmedDeadline>, Option<Armed>)> {
+    ) -> std::io::Result<(Option<ArmedDeadline>, Option<Box<Armed>>)> {
         let deadline = earliest_deadline(self.timeout, self.deadline, now);
         if self.signals.is_empty() && self.others.is_none() {
             return Ok((deadline, None));
@@ -228,7 +228,7 @@ impl Sources {
             #[cfg(all(unix, feature = "signal"))]
             signals,
         };
-        Ok((deadline, Some(armed)))
+        Ok((deadline, Some(Box::new(armed))))
     }
 }
 
@@ -515,7 +515,7 @@ struct AllOfMember {
     wait: Cancelled,
     token: CancelationToken,
     sleep: Option<(Pin<Box<Sleep>>, Deadline)>,
-    armed: Option<Armed>,
+    armed: Option<Box<Armed>>,
     fired: Option<CancelationError>,
     order: u64,
 }
