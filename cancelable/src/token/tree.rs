@@ -350,7 +350,11 @@ impl Drop for Node {
             .map(|more| std::mem::take(&mut more.parents))
             .unwrap_or_default();
         while let Some((parent, key)) = next.take().or_else(|| rest.pop()) {
-            parent.lock().children.try_remove(key);
+            // A cancelled parent took its children out when it fired and never registers
+            // again (invariant 3): nothing to remove, and no lock to contend for.
+            if !parent.is_cancelled() {
+                parent.lock().children.try_remove(key);
+            }
             if let Some(mut parent) = Arc::into_inner(parent) {
                 let inner = parent.inner.get_mut().unwrap_or_else(|p| p.into_inner());
                 next = inner.parent.take();
