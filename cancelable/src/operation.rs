@@ -570,7 +570,7 @@ impl Cancelable {
         match self.status() {
             OperationStatus::Completed | OperationStatus::Failed => None,
             OperationStatus::Cancelled => self.state().outcome.clone(),
-            _ if self.is_cancelled() => self.scope().node().error().map(|e| self.attribute(&e)),
+            _ if self.is_cancelled() => self.scope().node().with_error(|e| self.attribute(e)),
             _ => None,
         }
     }
@@ -736,8 +736,8 @@ impl Cancelable {
         if !self.is_cancelled() {
             return Ok(());
         }
-        match self.scope().node().error() {
-            Some(error) => Err(self.attribute(&error)),
+        match self.scope().node().with_error(|e| self.attribute(e)) {
+            Some(error) => Err(error),
             None => Ok(()),
         }
     }
@@ -1023,9 +1023,8 @@ impl Cancelable {
             OperationStatus::Completed if failed => OperationStatus::Failed,
             OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
             OperationStatus::Completed | OperationStatus::Cancelled => {
-                let outcome = scope
-                    .and_then(|scope| scope.node().error())
-                    .map(|e| self.attribute(&e));
+                let outcome =
+                    scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)));
                 state.outcome = outcome;
                 OperationStatus::Cancelled
             }
@@ -1398,9 +1397,9 @@ impl<F: Future> Future for OrCancelled<F> {
         let mut this = self.project();
         let token = this.op.scope().node();
         loop {
-            if let Some(error) = token.error() {
+            if let Some(error) = token.with_error(|e| this.op.attribute(e)) {
                 this.fut.set(None);
-                return Poll::Ready(Err(this.op.attribute(&error)));
+                return Poll::Ready(Err(error));
             }
             let Some(fut) = this.fut.as_mut().as_pin_mut() else {
                 panic!("`OrCancelled` polled after it completed");

@@ -98,14 +98,14 @@ impl CancelationToken {
 
     /// Why it was cancelled, once it is.
     pub fn reason(&self) -> Option<CancelationReason> {
-        self.node.error().map(|error| error.reason())
+        self.node.with_error(CancelationError::reason)
     }
 
     /// The message given by whoever cancelled, once cancelled.
     pub fn message(&self) -> Option<String> {
         self.node
-            .error()
-            .and_then(|e| e.message().map(str::to_owned))
+            .with_error(|e| e.message().map(str::to_owned))
+            .flatten()
     }
 
     /// The whole cancelation, once cancelled.

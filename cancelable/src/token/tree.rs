@@ -202,10 +202,16 @@ impl Node {
 
     /// The error, once cancelled.
     pub(crate) fn error(&self) -> Option<CancelationError> {
+        self.with_error(CancelationError::clone)
+    }
+
+    /// `f` of the error, once cancelled, under the lock: no reference-count traffic on an error
+    /// that many nodes share (the `Parent` error of a fan-out). `f` must not touch this node.
+    pub(crate) fn with_error<R>(&self, f: impl FnOnce(&CancelationError) -> R) -> Option<R> {
         if !self.is_cancelled() {
             return None;
         }
-        self.lock().error.clone()
+        self.lock().error.as_ref().map(f)
     }
 
     /// Publishes `error` unless the node is already cancelled; then it is up to the caller to
