@@ -185,7 +185,7 @@ async fn callbacks_registered_before_start_wait_for_it() {
 }
 
 #[test]
-fn no_callback_is_lost_when_registrations_race_a_lock_free_completion() {
+fn no_callback_is_lost_when_registrations_race_the_completion() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

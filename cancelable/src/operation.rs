@@ -1167,6 +1167,7 @@ fn release<F>(
 ) {
     body.set(None);
     sleep.set(None);
+    // Only a present box is dropped: no drop call for the usual `None`.
     if let Some(armed) = armed.take() {
         drop(armed);
     }
@@ -1275,7 +1276,9 @@ impl<F: Future> Future for Run<'_, F> {
                 }
                 return Poll::Pending;
             }
-            if let Some(armed) = this.armed.as_mut()
+            // On the first poll, after the body: a body ready at once registers nothing.
+            if !resumed
+                && let Some(armed) = this.armed.as_mut()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
                 op.scope().node().cancel(op.attribute(&error));

@@ -188,3 +188,22 @@ impl FromStr for Signal {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all_and_a_set_keeps_each_signal_once() {
+        for (position, signal) in Signal::ALL.into_iter().enumerate() {
+            assert_eq!(signal.index(), position, "{signal}");
+        }
+        let set: SignalSet = [Signal::Usr2, Signal::Int, Signal::Usr2]
+            .into_iter()
+            .collect();
+        assert_eq!(set.iter().collect::<Vec<_>>(), [Signal::Int, Signal::Usr2]);
+        assert!(SignalSet::default().is_empty());
+        let both = set.union([Signal::Term].into_iter().collect());
+        assert_eq!(both.iter().count(), 3);
+    }
+}
