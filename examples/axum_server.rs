@@ -20,7 +20,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::Event;
 use axum::routing::get;
 use cancelable::axum::{CancelableLayer, RequestCancelable};
-use cancelable::{CancelationError, CancelationReason, CancelationToken, OperationRegistry};
+use cancelable::{CancellationError, CancellationReason, CancellationToken, OperationRegistry};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -36,7 +36,7 @@ async fn slow() -> &'static str {
 }
 
 /// Spawns the work in a child scope: it stops with the request.
-async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancelationError> {
+async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancellationError> {
     cancel.on_cancel(|ctx| {
         println!(
             "   server: {} cancelled: {} ({})",
@@ -101,7 +101,7 @@ async fn main() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let shutdown = CancelationToken::new();
+    let shutdown = CancellationToken::new();
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -140,7 +140,7 @@ async fn main() {
     }
     let n = registry.cancel_matching(
         "GET /export/*",
-        CancelationReason::Manual,
+        CancellationReason::Manual,
         "export disabled",
     );
     let (status, body) = export.await.unwrap();

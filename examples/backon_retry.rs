@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use backon::ExponentialBuilder;
 use cancelable::retry::RetryError;
-use cancelable::{Cancelable, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationReason, CancellationToken};
 use tokio::time::{Instant, sleep};
 
 /// A circuit breaker: opens after `threshold` failures in a row.
@@ -66,7 +66,7 @@ impl Service {
 }
 
 /// The scope of one retried call: timeout, user token, SIGTERM, circuit breaker.
-fn scope(timeout: Duration, user: &CancelationToken, breaker: &Breaker) -> Cancelable {
+fn scope(timeout: Duration, user: &CancellationToken, breaker: &Breaker) -> Cancelable {
     let breaker = breaker.clone();
     let mut sources = vec![
         Cancelable::with_timeout(timeout),
@@ -121,7 +121,7 @@ async fn attempt_with(label: &str, op: Cancelable, service: Service, breaker: Br
         Ok(Err(RetryError::Exhausted { attempts, last })) => {
             println!("{label}: gave up after {attempts} attempts: {last}")
         }
-        // Inside `run`, a cancelation drops the loop and comes back from `run` itself.
+        // Inside `run`, a cancellation drops the loop and comes back from `run` itself.
         Ok(Err(RetryError::Cancelled(err))) | Err(err) => println!(
             "{label}: cancelled after {n} attempts, {took} ms — reason {}: {}",
             err.reason(),
@@ -135,7 +135,7 @@ async fn main() {
     let long = Duration::from_secs(10);
 
     // 1.
-    let (user, breaker) = (CancelationToken::new(), Breaker::default());
+    let (user, breaker) = (CancellationToken::new(), Breaker::default());
     let service = Service {
         calls: AtomicU32::new(0),
         failures: 2,
@@ -149,7 +149,7 @@ async fn main() {
     .await;
 
     // 2.
-    let (user, breaker) = (CancelationToken::new(), Breaker::default());
+    let (user, breaker) = (CancellationToken::new(), Breaker::default());
     let service = Service {
         calls: AtomicU32::new(0),
         failures: 100,
@@ -157,11 +157,11 @@ async fn main() {
     attempt_with("2. breaker", scope(long, &user, &breaker), service, breaker).await;
 
     // 3. A plain OS thread cancels while the loop sleeps.
-    let (user, breaker) = (CancelationToken::new(), Breaker::default());
+    let (user, breaker) = (CancellationToken::new(), Breaker::default());
     let remote = user.clone();
     let ui = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
-        remote.cancel_with(CancelationReason::Manual, "the user closed the dashboard");
+        remote.cancel_with(CancellationReason::Manual, "the user closed the dashboard");
     });
     let service = Service {
         calls: AtomicU32::new(0),
@@ -173,7 +173,7 @@ async fn main() {
     // 4. SIGTERM, sent by this process to itself while the loop sleeps.
     #[cfg(unix)]
     {
-        let (user, breaker) = (CancelationToken::new(), Breaker::default());
+        let (user, breaker) = (CancellationToken::new(), Breaker::default());
         let op = scope(long, &user, &breaker);
         tokio::spawn(async {
             sleep(Duration::from_millis(100)).await;
@@ -188,7 +188,7 @@ async fn main() {
     }
 
     // 5.
-    let (user, breaker) = (CancelationToken::new(), Breaker::default());
+    let (user, breaker) = (CancellationToken::new(), Breaker::default());
     let service = Service {
         calls: AtomicU32::new(0),
         failures: 4,

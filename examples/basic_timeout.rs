@@ -1,4 +1,4 @@
-//! Timeouts, the most common source of cancelation:
+//! Timeouts, the most common source of cancellation:
 //!
 //! 1. `Cancelable::with_timeout` around work that takes too long: the work is dropped at once;
 //! 2. the same around work that finishes in time: its output comes back untouched;
@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError};
+use cancelable::{Cancelable, CancellationError};
 use tokio::time::{Instant, sleep};
 
 /// A fake download: `size` chunks of 50 ms each.
@@ -63,7 +63,7 @@ async fn main() {
     }
 
     // 5. Interop with `std::io`.
-    let err: CancelationError = cancelable::with_timeout(Duration::ZERO, download("x", 1))
+    let err: CancellationError = cancelable::with_timeout(Duration::ZERO, download("x", 1))
         .await
         .unwrap_err();
     let io: std::io::Error = err.into();

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, CancelationReason};
+use cancelable::{Cancelable, CancellationError, CancellationReason};
 use tokio::sync::mpsc;
 use tokio::time::sleep;
 
@@ -56,7 +56,7 @@ async fn main() {
         async move {
             if let Some(error) = failed.recv().await {
                 parent.cancel_with(
-                    CancelationReason::Manual,
+                    CancellationReason::Manual,
                     format!("a worker failed: {error}"),
                 );
             }
@@ -85,11 +85,11 @@ async fn main() {
         async move {
             sleep(Duration::from_millis(100)).await;
             if request.status() == cancelable::OperationStatus::Running {
-                request.cancel_with(CancelationReason::Manual, "stuck for 100 ms");
+                request.cancel_with(CancellationReason::Manual, "stuck for 100 ms");
             }
         }
     });
-    let outcome: Result<(), CancelationError> = request.run(std::future::pending()).await;
+    let outcome: Result<(), CancellationError> = request.run(std::future::pending()).await;
     watchdog.await.unwrap();
     println!("2. {}", outcome.unwrap_err());
 }

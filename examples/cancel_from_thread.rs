@@ -4,14 +4,14 @@
 //!    call is synchronous and wakes the operation at once, no bridge task needed.
 //! 2. CPU-bound work runs on tokio's blocking pool with `spawn_blocking`; it polls the token it
 //!    is handed (a child of the operation's) and stops when the operation is cancelled.
-//! 3. A plain thread waits for a cancelation with `wait_blocking`, with and without a timeout.
+//! 3. A plain thread waits for a cancellation with `wait_blocking`, with and without a timeout.
 //! 4. The registry can be used from a thread too: it cancels operations by name pattern.
 //!
 //! Run it with `cargo run --example cancel_from_thread` (under a second).
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, CancelationToken, OperationRegistry};
+use cancelable::{Cancelable, CancellationReason, CancellationToken, OperationRegistry};
 use tokio::time::{Instant, sleep};
 
 #[tokio::main]
@@ -24,7 +24,7 @@ async fn main() {
     let token = op.token();
     let ui = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
-        token.cancel_with(CancelationReason::Manual, "the window was closed")
+        token.cancel_with(CancellationReason::Manual, "the window was closed")
     });
     let err = op.run(sleep(Duration::from_secs(10))).await.unwrap_err();
     println!("1. at {:>3} ms: {err}", ms());
@@ -37,7 +37,7 @@ async fn main() {
     let op = Cancelable::with_timeout(Duration::from_millis(150)).named("hash_passwords");
     let outcome = op
         .run(async {
-            let work = op.spawn_blocking(|token: CancelationToken| {
+            let work = op.spawn_blocking(|token: CancellationToken| {
                 let mut rounds = 0u64;
                 let mut state = 0x9e37_79b9_7f4a_7c15u64;
                 while !token.is_cancelled() {
@@ -56,7 +56,7 @@ async fn main() {
     sleep(Duration::from_millis(20)).await;
 
     // 3. Blocking waits on a plain thread.
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let waiter = std::thread::spawn({
         let token = token.clone();
         move || {
@@ -66,7 +66,7 @@ async fn main() {
         }
     });
     sleep(Duration::from_millis(60)).await;
-    token.cancel_with(CancelationReason::Manual, "done waiting");
+    token.cancel_with(CancellationReason::Manual, "done waiting");
     let (early, later, message) = waiter.join().unwrap();
     println!(
         "3. at {:>3} ms: wait(20ms) -> {early}, wait() -> {later}, message {message:?}",
@@ -86,7 +86,7 @@ async fn main() {
     let admin = {
         let registry = registry.clone();
         std::thread::spawn(move || {
-            registry.cancel_matching("sync_*", CancelationReason::Manual, "maintenance")
+            registry.cancel_matching("sync_*", CancellationReason::Manual, "maintenance")
         })
     };
     println!(

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, CancelationToken, Signal, cancel_combine};
+use cancelable::{Cancelable, CancellationReason, CancellationToken, Signal, cancel_combine};
 use tokio::time::{Instant, sleep};
 
 /// The job's sources: timeout, token, signals and an error-budget condition.
-fn sources(timeout: Duration, stop: &CancelationToken, errors: &Arc<AtomicU32>) -> Cancelable {
+fn sources(timeout: Duration, stop: &CancellationToken, errors: &Arc<AtomicU32>) -> Cancelable {
     let errors = errors.clone();
     Cancelable::any_of([
         Cancelable::with_timeout(timeout),
@@ -57,22 +57,22 @@ async fn show(label: &str, op: Cancelable, work: impl Future<Output = ()>) {
 #[tokio::main]
 async fn main() {
     // 1. Every second record fails: the budget of three errors is spent first.
-    let (stop, errors) = (CancelationToken::new(), Arc::new(AtomicU32::new(0)));
+    let (stop, errors) = (CancellationToken::new(), Arc::new(AtomicU32::new(0)));
     let op = sources(Duration::from_secs(2), &stop, &errors).named("import");
     show("1. condition", op, job(errors.clone(), 2)).await;
 
     // 2. The user stops the job after 150 ms.
-    let (stop, errors) = (CancelationToken::new(), Arc::new(AtomicU32::new(0)));
+    let (stop, errors) = (CancellationToken::new(), Arc::new(AtomicU32::new(0)));
     let op = sources(Duration::from_secs(2), &stop, &errors).named("import");
     let user = stop.clone();
     tokio::spawn(async move {
         sleep(Duration::from_millis(150)).await;
-        user.cancel_with(CancelationReason::Manual, "stopped from the UI");
+        user.cancel_with(CancellationReason::Manual, "stopped from the UI");
     });
     show("2. token    ", op, job(errors, 0)).await;
 
     // 3. Nothing else fires: the earliest of three timeouts wins.
-    let (stop, errors) = (CancelationToken::new(), Arc::new(AtomicU32::new(0)));
+    let (stop, errors) = (CancellationToken::new(), Arc::new(AtomicU32::new(0)));
     let op = Cancelable::with_timeout(Duration::from_secs(5))
         .combine(sources(Duration::from_millis(300), &stop, &errors))
         .combine(Cancelable::with_timeout(Duration::from_secs(1)))
@@ -80,7 +80,7 @@ async fn main() {
     show("3. timeout  ", op, job(errors, 0)).await;
 
     // The macro takes the same options as `#[cancelable]`, checked at compile time.
-    let stop = CancelationToken::new();
+    let stop = CancellationToken::new();
     let op = cancel_combine!(
         timeout = "150ms",
         signal = ["SIGINT", "SIGTERM"],

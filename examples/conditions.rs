@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, cancelable};
+use cancelable::{Cancelable, CancellationError, cancelable};
 use tokio::time::sleep;
 
 /// A remote flag, fetched "over the network".
@@ -104,6 +104,6 @@ async fn main() {
 
     // 4.
     let budget = Arc::new(AtomicU32::new(5));
-    let outcome: Result<u32, CancelationError> = spend(budget).await;
+    let outcome: Result<u32, CancellationError> = spend(budget).await;
     println!("4. {}", outcome.unwrap_err());
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use backon::ExponentialBuilder;
 use cancelable::retry::RetryError;
-use cancelable::{Cancelable, CancelationReason};
+use cancelable::{Cancelable, CancellationReason};
 use tokio::time::{Instant, sleep};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -150,7 +150,7 @@ async fn main() {
     let shutdown = tx.clone();
     tokio::spawn(async move {
         sleep(Duration::from_millis(120)).await;
-        shutdown.cancel_with(CancelationReason::Signal, "shutting down");
+        shutdown.cancel_with(CancellationReason::Signal, "shutting down");
     });
     let outcome = tx
         .run(async {

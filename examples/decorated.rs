@@ -16,17 +16,17 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cancelable::{
-    Cancelable, CancelationError, CancelationReason, CancelationToken, cancelable, shielded,
+    Cancelable, CancellationError, CancellationReason, CancellationToken, cancelable, shielded,
 };
 use tokio::time::{Instant, sleep};
 
 #[derive(Debug)]
 enum CrawlError {
-    Cancelled(CancelationError),
+    Cancelled(CancellationError),
 }
 
-impl From<CancelationError> for CrawlError {
-    fn from(error: CancelationError) -> Self {
+impl From<CancellationError> for CrawlError {
+    fn from(error: CancellationError) -> Self {
         CrawlError::Cancelled(error)
     }
 }
@@ -40,7 +40,7 @@ impl fmt::Display for CrawlError {
 }
 
 struct Crawler {
-    shutdown: CancelationToken,
+    shutdown: CancellationToken,
     saved: Mutex<Vec<String>>,
     started: Instant,
 }
@@ -48,7 +48,7 @@ struct Crawler {
 impl Crawler {
     /// One page. Page 3 is slow and runs into the timeout.
     #[cancelable(timeout = "400ms", name = "crawler.fetch")]
-    async fn fetch(&self, page: u32, cancel: &Cancelable) -> Result<String, CancelationError> {
+    async fn fetch(&self, page: u32, cancel: &Cancelable) -> Result<String, CancellationError> {
         let latency = if page == 3 { 900 } else { 150 };
         self.log(format!(
             "  fetch page {page} ({}, id {})",
@@ -84,7 +84,7 @@ impl Crawler {
                 shielded!(cancel, { self.save(batch).await });
             }
         }
-        unreachable!("only a cancelation ends the crawl")
+        unreachable!("only a cancellation ends the crawl")
     }
 
     async fn save(&self, batch: Vec<String>) {
@@ -105,7 +105,7 @@ fn short(id: &str) -> &str {
 #[tokio::main]
 async fn main() {
     let crawler = Crawler {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         saved: Mutex::new(Vec::new()),
         started: Instant::now(),
     };
@@ -114,7 +114,7 @@ async fn main() {
     let shutdown = crawler.shutdown.clone();
     tokio::spawn(async move {
         sleep(Duration::from_millis(1700)).await;
-        shutdown.cancel_with(CancelationReason::Manual, "deploying a new version");
+        shutdown.cancel_with(CancellationReason::Manual, "deploying a new version");
     });
 
     match crawler.crawl().await {

@@ -1,4 +1,4 @@
-//! A streaming, LLM-style response under cancelation: the partial answer is never lost.
+//! A streaming, LLM-style response under cancellation: the partial answer is never lost.
 //!
 //! The model's reply arrives as chunks of uneven size and pace, with bursts and stalls (like
 //! the stream simulator of hother-cancelable). Four runs:
@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationReason, CancellationToken};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::time::{Instant, sleep};
 
-const ANSWER: &str = "Cancelation in async Rust is usually a drop: the future simply stops being \
+const ANSWER: &str = "Cancellation in async Rust is usually a drop: the future simply stops being \
     polled. That is fast and simple, but it says nothing about why the work stopped, and cleanup \
-    that must finish has no place to run. A cancelation scope fixes both: it knows its sources \
+    that must finish has no place to run. A cancellation scope fixes both: it knows its sources \
     (a deadline, a user, a signal, a parent, a condition), reports which one fired, and lets \
     shielded cleanup complete before the scope ends.";
 
@@ -91,7 +91,7 @@ async fn answer(
             while let Some(chunk) = chunks.next().await {
                 text.lock().unwrap().push_str(&chunk?);
             }
-            Ok::<_, cancelable::CancelationError>(())
+            Ok::<_, cancelable::CancellationError>(())
         })
         .await
         .and_then(|inner| inner);
@@ -138,11 +138,11 @@ async fn main() {
     .await;
 
     // 2.
-    let stop = CancelationToken::new();
+    let stop = CancellationToken::new();
     let op = Cancelable::with_token(stop.clone()).named("reply");
     tokio::spawn(async move {
         sleep(Duration::from_millis(150)).await;
-        stop.cancel_with(CancelationReason::Manual, "the user pressed stop");
+        stop.cancel_with(CancellationReason::Manual, "the user pressed stop");
     });
     let slow = Pace {
         base_ms: 8,

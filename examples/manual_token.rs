@@ -1,4 +1,4 @@
-//! A `CancelationToken` cancelled by hand:
+//! A `CancellationToken` cancelled by hand:
 //!
 //! 1. a worker checks the token between items (`check()?`), and a supervisor task cancels it
 //!    with a reason and a message;
@@ -12,11 +12,11 @@
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationError, CancellationReason, CancellationToken};
 use tokio::time::sleep;
 
 /// Processes items until the token is cancelled; returns how many, and why it stopped.
-async fn worker(token: CancelationToken) -> (u32, CancelationError) {
+async fn worker(token: CancellationToken) -> (u32, CancellationError) {
     let mut done = 0;
     loop {
         // A checkpoint: `Err` once cancelled, and forever after.
@@ -31,7 +31,7 @@ async fn worker(token: CancelationToken) -> (u32, CancelationError) {
 #[tokio::main]
 async fn main() {
     // 1 and 2.
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     token.on_cancel(|err| println!("   on_cancel #1: {err}"));
     token.on_cancel(|err| println!("   on_cancel #2: reason {}", err.reason()));
     let work = tokio::spawn(worker(token.clone()));
@@ -39,7 +39,7 @@ async fn main() {
         let token = token.clone();
         async move {
             sleep(Duration::from_millis(110)).await;
-            token.cancel_with(CancelationReason::Manual, "the user pressed stop")
+            token.cancel_with(CancellationReason::Manual, "the user pressed stop")
         }
     });
     println!("1. supervisor cancelled: {}", supervisor.await.unwrap());
@@ -47,7 +47,7 @@ async fn main() {
     println!("1. worker stopped after {done} items: {why}");
 
     // 3. Every waiter wakes; the first cancel wins.
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let waiters: Vec<_> = (0..3)
         .map(|i| {
             let token = token.clone();
@@ -57,14 +57,14 @@ async fn main() {
             })
         })
         .collect();
-    assert!(token.cancel_with(CancelationReason::Condition, "quota reached"));
+    assert!(token.cancel_with(CancellationReason::Condition, "quota reached"));
     assert!(!token.cancel(), "a second cancel changes nothing");
     for waiter in waiters {
         println!("3. {}", waiter.await.unwrap());
     }
 
     // 4. Children.
-    let parent = CancelationToken::new();
+    let parent = CancellationToken::new();
     let (a, b) = (parent.child_token(), parent.child_token());
     a.cancel();
     println!(
@@ -72,7 +72,7 @@ async fn main() {
         parent.is_cancelled(),
         b.is_cancelled()
     );
-    parent.cancel_with(CancelationReason::Manual, "shutdown");
+    parent.cancel_with(CancellationReason::Manual, "shutdown");
     let err = b.error().unwrap();
     println!(
         "4. child b: reason {}, cause: {}",
@@ -81,11 +81,11 @@ async fn main() {
     );
 
     // 5. An operation that follows a token.
-    let stop = CancelationToken::new();
+    let stop = CancellationToken::new();
     let op = Cancelable::with_token(stop.clone()).named("render");
     tokio::spawn(async move {
         sleep(Duration::from_millis(50)).await;
-        stop.cancel_with(CancelationReason::Manual, "preview closed");
+        stop.cancel_with(CancellationReason::Manual, "preview closed");
     });
     let outcome = op.run(sleep(Duration::from_secs(10))).await;
     println!("5. {}", outcome.unwrap_err());

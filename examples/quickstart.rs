@@ -3,14 +3,14 @@
 //! 1. a timeout fires and drops the work;
 //! 2. a token is cancelled from a plain OS thread;
 //! 3. an any-of combination reports which source won;
-//! 4. a shield lets cleanup finish after a cancelation;
+//! 4. a shield lets cleanup finish after a cancellation;
 //! 5. cancelling a parent stops the children it spawned.
 //!
 //! Run it with `cargo run --example quickstart`.
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationError, CancellationReason, CancellationToken};
 use tokio::time::{Instant, sleep};
 
 #[tokio::main]
@@ -29,11 +29,11 @@ async fn main() {
         "{} 2. token: an OS thread cancels the operation after 200ms",
         t()
     );
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let remote = token.clone();
     let canceller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
-        remote.cancel_with(CancelationReason::Manual, "operator pressed stop");
+        remote.cancel_with(CancellationReason::Manual, "operator pressed stop");
     });
     let job = Cancelable::with_token(token).named("report_job");
     let outcome = job.run(std::future::pending::<()>()).await;
@@ -95,7 +95,7 @@ async fn main() {
         })
         .collect();
     sleep(Duration::from_millis(200)).await;
-    parent.cancel_with(CancelationReason::Manual, "batch aborted");
+    parent.cancel_with(CancellationReason::Manual, "batch aborted");
     for (i, worker) in workers.into_iter().enumerate() {
         let err = worker
             .await
@@ -113,7 +113,7 @@ async fn main() {
     println!("{} done", t());
 }
 
-fn report<T: std::fmt::Debug>(at: &str, outcome: Result<T, CancelationError>) {
+fn report<T: std::fmt::Debug>(at: &str, outcome: Result<T, CancellationError>) {
     match outcome {
         Ok(value) => println!("{at}    completed: {value:?}"),
         Err(err) => println!("{at}    {err} [reason: {}]", err.reason()),

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, OperationContext, OperationRegistry};
+use cancelable::{Cancelable, CancellationReason, OperationContext, OperationRegistry};
 use futures::StreamExt;
 use tokio::time::{Instant, sleep};
 
@@ -73,7 +73,7 @@ async fn main() {
 
     let operator = std::thread::spawn(|| {
         std::thread::sleep(Duration::from_secs(1));
-        let reason = CancelationReason::Manual;
+        let reason = CancellationReason::Manual;
         let n =
             OperationRegistry::global().cancel_matching("user_*", reason, "stopped by operator");
         println!(">>> operator thread: cancel_matching(\"user_*\") cancelled {n} operations\n");
@@ -211,15 +211,15 @@ fn print_table(elapsed: Duration, running: &[OperationContext], progress: &LastP
     println!();
 }
 
-/// A job's error: its own failure, or the cancelation.
+/// A job's error: its own failure, or the cancellation.
 #[derive(Debug)]
 enum JobError {
     Failed(String),
-    Cancelled(cancelable::CancelationError),
+    Cancelled(cancelable::CancellationError),
 }
 
-impl From<cancelable::CancelationError> for JobError {
-    fn from(err: cancelable::CancelationError) -> Self {
+impl From<cancelable::CancellationError> for JobError {
+    fn from(err: cancelable::CancellationError) -> Self {
         JobError::Cancelled(err)
     }
 }

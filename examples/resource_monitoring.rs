@@ -1,4 +1,4 @@
-//! Resource limits as a source of cancelation (feature `resources`, through `sysinfo`).
+//! Resource limits as a source of cancellation (feature `resources`, through `sysinfo`).
 //!
 //! 1. A batch job runs under realistic limits (memory 95 %, CPU 99 %, disk 99 % of `/`): none
 //!    is crossed, the job completes.

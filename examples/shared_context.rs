@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason};
+use cancelable::{Cancelable, CancellationReason};
 use tokio::sync::mpsc;
 use tokio::time::sleep;
 
@@ -63,7 +63,7 @@ async fn main() {
                             Err(_) => {
                                 // Bad input stops every stage.
                                 cancel.cancel_with(
-                                    CancelationReason::Manual,
+                                    CancellationReason::Manual,
                                     format!("bad record {line:?}"),
                                 );
                             }

@@ -5,7 +5,7 @@
 //!    the timeout right after.
 //! 2. The same with the `shielded!` macro inside a `#[cancelable]` function, cancelled by a
 //!    token: the commit of the batch in progress completes.
-//! 3. Shields nest; the cancelation lands when the outermost ends.
+//! 3. Shields nest; the cancellation lands when the outermost ends.
 //!
 //! What a shield cannot do: stop a drop from *outside* this library (an enclosing
 //! `tokio::time::timeout`, an aborted task, a dropped request). Spawn work that must survive
@@ -15,17 +15,17 @@
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, CancelationToken, cancelable, shielded};
+use cancelable::{Cancelable, CancellationError, CancellationToken, cancelable, shielded};
 use tokio::time::{Instant, sleep};
 
 #[cancelable(token = stop.clone(), name = "batch_import")]
 async fn import(
-    stop: &CancelationToken,
+    stop: &CancellationToken,
     log: &Log,
     cancel: &Cancelable,
-) -> Result<(), CancelationError> {
+) -> Result<(), CancellationError> {
     for batch in 1..=10 {
-        cancel.check()?; // a checkpoint: the cancelation lands here after a commit
+        cancel.check()?; // a checkpoint: the cancellation lands here after a commit
         log.line(format!("  batch {batch}: importing"));
         sleep(Duration::from_millis(100)).await;
         // The commit is all-or-nothing: never drop it halfway.
@@ -73,7 +73,7 @@ async fn main() {
 
     // 2.
     log.line("2. batches committed under shielded!, a token cancelled at 180 ms");
-    let stop = CancelationToken::new();
+    let stop = CancellationToken::new();
     let canceller = stop.clone();
     tokio::spawn(async move {
         sleep(Duration::from_millis(180)).await;
@@ -94,7 +94,7 @@ async fn main() {
                 log.line("  outer shield done");
             })
             .await;
-            // The next await is where the cancelation lands.
+            // The next await is where the cancellation lands.
             sleep(Duration::from_millis(1)).await;
             log.line("  never printed");
         })

@@ -1,4 +1,4 @@
-//! OS signals as a source of cancelation, on Unix.
+//! OS signals as a source of cancellation, on Unix.
 //!
 //! A server-like loop runs until `SIGTERM` or `SIGINT`. To finish by itself, this example
 //! signals its own process:
@@ -19,7 +19,7 @@
 mod unix {
     use std::time::Duration;
 
-    use cancelable::{Cancelable, CancelationError, Signal, cancelable};
+    use cancelable::{Cancelable, CancellationError, Signal, cancelable};
     use signal_hook::low_level::raise;
     use tokio::time::sleep;
 
@@ -74,7 +74,7 @@ mod unix {
         println!("2. {}\n2. {}", ra.unwrap_err(), rb.unwrap_err());
 
         // 3.
-        let outcome: Result<(), CancelationError> = reload_watcher().await;
+        let outcome: Result<(), CancellationError> = reload_watcher().await;
         println!("3. {}", outcome.unwrap_err());
     }
 }

@@ -1,4 +1,4 @@
-//! Processing a stream of tokens, like a language model's response, under cancelation:
+//! Processing a stream of tokens, like a language model's response, under cancellation:
 //!
 //! 1. a timeout stops a slow response; the partial count survives the body being dropped;
 //! 2. a condition (a budget of characters) stops it once enough text has arrived;
@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationReason, CancellationToken};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::time::sleep;
 
-const RESPONSE: &str = "Structured cancelation means every piece of work runs inside a scope \
+const RESPONSE: &str = "Structured cancellation means every piece of work runs inside a scope \
     that knows why it may have to stop: a deadline, a user who pressed stop, a signal, a parent \
     that gave up. When one of them fires, the work is dropped at once and the caller learns \
     which source fired, while cleanup that must finish is shielded until it does.";
@@ -49,7 +49,7 @@ async fn main() {
             while let Some(token) = tokens.next().await {
                 text.lock().unwrap().push_str(&token?);
             }
-            Ok::<_, cancelable::CancelationError>(())
+            Ok::<_, cancelable::CancellationError>(())
         })
         .await;
     let err = outcome.expect_err("the timeout fires first");
@@ -90,11 +90,11 @@ async fn main() {
 
     // 3. On its own: the consumer sees one `Err`, then the end of the stream.
     println!("3. no `run`: the user presses stop after 100 ms");
-    let stop = CancelationToken::new();
+    let stop = CancellationToken::new();
     let op = Cancelable::with_token(stop.clone()).named("chat_response");
     let user = tokio::spawn(async move {
         sleep(Duration::from_millis(100)).await;
-        stop.cancel_with(CancelationReason::Manual, "user pressed stop");
+        stop.cancel_with(CancellationReason::Manual, "user pressed stop");
     });
     let mut reply = op.stream(tokens(Duration::from_millis(15)));
     while let Some(token) = reply.next().await {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationError, CancellationReason, CancellationToken};
 use tokio::time::{Instant, sleep};
 
 fn new_flag() -> (Arc<AtomicBool>, impl FnMut() -> bool + Send + 'static) {
@@ -16,12 +16,12 @@ fn new_flag() -> (Arc<AtomicBool>, impl FnMut() -> bool + Send + 'static) {
 fn custom_after(delay: Duration, message: &'static str) -> Cancelable {
     Cancelable::with_source(async move {
         sleep(delay).await;
-        CancelationError::new(CancelationReason::Manual, Some(message.to_owned()))
+        CancellationError::new(CancellationReason::Manual, Some(message.to_owned()))
     })
 }
 
 /// Runs `op` around a body that never ends; returns the error and the elapsed time.
-async fn outcome(op: Cancelable) -> (CancelationError, Duration) {
+async fn outcome(op: Cancelable) -> (CancellationError, Duration) {
     let start = Instant::now();
     let err = op.run(std::future::pending::<()>()).await.unwrap_err();
     (err, start.elapsed())
@@ -31,18 +31,18 @@ async fn outcome(op: Cancelable) -> (CancelationError, Duration) {
 async fn any_of_first_source_wins_with_its_own_reason_and_message() {
     let ms = Duration::from_millis;
     // timeout vs token
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
         sleep(ms(50)).await;
-        t.cancel_with(CancelationReason::Manual, "stop button");
+        t.cancel_with(CancellationReason::Manual, "stop button");
     });
     let (err, at) =
         outcome(Cancelable::with_timeout(ms(100)).combine(Cancelable::with_token(token.clone())))
             .await;
     assert_eq!(
         (err.reason(), err.message(), at),
-        (CancelationReason::Manual, Some("stop button"), ms(50))
+        (CancellationReason::Manual, Some("stop button"), ms(50))
     );
 
     // timeout vs condition: the condition is met first
@@ -56,7 +56,7 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
         Cancelable::with_named_condition("queue_full", predicate, ms(20)),
     ]))
     .await;
-    assert_eq!(err.reason(), CancelationReason::Condition);
+    assert_eq!(err.reason(), CancellationReason::Condition);
     assert_eq!(
         err.message(),
         Some("condition `queue_full` met after 3 checks")
@@ -69,7 +69,7 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
         Cancelable::with_condition(predicate, ms(10)).combine(Cancelable::with_timeout(ms(25))),
     )
     .await;
-    assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(25)));
+    assert_eq!((err.reason(), at), (CancellationReason::Timeout, ms(25)));
 
     // user source vs timeout, both orders
     let (err, at) =
@@ -79,11 +79,11 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
     let (err, at) =
         outcome(Cancelable::with_timeout(ms(5)).combine(custom_after(ms(10), "custom fired")))
             .await;
-    assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(5)));
+    assert_eq!((err.reason(), at), (CancellationReason::Timeout, ms(5)));
 
     // token vs condition vs user source, with the token already cancelled
-    let token = CancelationToken::new();
-    token.cancel_with(CancelationReason::Disconnect, "client left");
+    let token = CancellationToken::new();
+    token.cancel_with(CancellationReason::Disconnect, "client left");
     let (_, predicate) = new_flag();
     let (err, at) = outcome(Cancelable::any_of([
         Cancelable::with_condition(predicate, ms(1)),
@@ -91,7 +91,7 @@ async fn any_of_first_source_wins_with_its_own_reason_and_message() {
         Cancelable::with_token(token),
     ]))
     .await;
-    assert_eq!((err.reason(), at), (CancelationReason::Disconnect, ms(0)));
+    assert_eq!((err.reason(), at), (CancellationReason::Disconnect, ms(0)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,7 +99,7 @@ async fn cancelling_a_member_cancels_the_composite() {
     let a = Cancelable::new();
     let handle = a.clone();
     let op = Cancelable::any_of([a, Cancelable::with_timeout(Duration::from_secs(5))]);
-    handle.cancel_with(CancelationReason::Manual, "member cancelled");
+    handle.cancel_with(CancellationReason::Manual, "member cancelled");
     let (err, _) = outcome(op).await;
     assert_eq!(err.message(), Some("member cancelled"));
 }
@@ -120,17 +120,17 @@ async fn timeouts_and_conditions_nested_in_composites_work() {
         )])]),
     ]);
     let (err, at) = outcome(op).await;
-    assert_eq!((err.reason(), at), (CancelationReason::Condition, ms(100)));
+    assert_eq!((err.reason(), at), (CancellationReason::Condition, ms(100)));
 }
 
 #[tokio::test(start_paused = true)]
 async fn all_of_waits_for_every_member_and_reports_the_last() {
     let ms = Duration::from_millis;
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
         sleep(ms(300)).await;
-        t.cancel_with(CancelationReason::Manual, "work done");
+        t.cancel_with(CancellationReason::Manual, "work done");
     });
     let (err, at) = outcome(Cancelable::all_of([
         Cancelable::with_timeout(ms(100)),
@@ -140,7 +140,7 @@ async fn all_of_waits_for_every_member_and_reports_the_last() {
     assert_eq!(at, ms(300), "not before the last member fired");
     assert_eq!(
         err.reason(),
-        CancelationReason::Manual,
+        CancellationReason::Manual,
         "the last to fire gives the reason"
     );
     assert_eq!(
@@ -149,14 +149,14 @@ async fn all_of_waits_for_every_member_and_reports_the_last() {
     );
 
     // The other order: the timeout fires last.
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     token.cancel();
     let (err, at) = outcome(Cancelable::all_of([
         Cancelable::with_token(token),
         Cancelable::with_timeout(ms(200)),
     ]))
     .await;
-    assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(200)));
+    assert_eq!((err.reason(), at), (CancellationReason::Timeout, ms(200)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -177,7 +177,7 @@ async fn a_member_fires_once_and_stays_fired() {
     ]))
     .await;
     assert!(!flag.load(Ordering::SeqCst));
-    assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(100)));
+    assert_eq!((err.reason(), at), (CancellationReason::Timeout, ms(100)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -197,7 +197,7 @@ async fn any_of_timeout_or_all_of_min_time_and_condition() {
     let (flag, predicate) = new_flag();
     flag.store(true, Ordering::SeqCst);
     let (err, at) = outcome(build(predicate)).await;
-    assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(200)));
+    assert_eq!((err.reason(), at), (CancellationReason::Timeout, ms(200)));
     assert_eq!(
         err.message(),
         Some("all of: timeout after 200ms; condition `enough_results` met after 1 check")
@@ -210,12 +210,12 @@ async fn any_of_timeout_or_all_of_min_time_and_condition() {
         flag.store(true, Ordering::SeqCst);
     });
     let (err, at) = outcome(build(predicate)).await;
-    assert_eq!((err.reason(), at), (CancelationReason::Condition, ms(450)));
+    assert_eq!((err.reason(), at), (CancellationReason::Condition, ms(450)));
 
     // It never holds: the outer timeout wins.
     let (_, predicate) = new_flag();
     let (err, at) = outcome(build(predicate)).await;
-    assert_eq!((err.reason(), at), (CancelationReason::Timeout, ms(1000)));
+    assert_eq!((err.reason(), at), (CancellationReason::Timeout, ms(1000)));
     assert_eq!(err.message(), Some("timeout after 1s"));
 }
 

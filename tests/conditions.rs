@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason};
+use cancelable::{Cancelable, CancellationReason};
 use tokio::time::{Instant, sleep};
 
 #[tokio::test(start_paused = true)]
@@ -29,7 +29,7 @@ async fn first_check_at_start_then_every_interval() {
         "checks at 0s, 1s, 2s, 3s"
     );
     assert_eq!(checks.load(Ordering::SeqCst), 4);
-    assert_eq!(err.reason(), CancelationReason::Condition);
+    assert_eq!(err.reason(), CancellationReason::Condition);
     assert!(
         err.message().unwrap().ends_with("met after 4 checks"),
         "{err}"
@@ -71,7 +71,7 @@ async fn async_predicates() {
     });
     let start = Instant::now();
     let err = op.run(std::future::pending::<()>()).await.unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Condition);
+    assert_eq!(err.reason(), CancellationReason::Condition);
     // Checks start at 0, 105 (interval after the first probe), 205: the third sees the flag.
     assert!(
         start.elapsed() >= Duration::from_millis(200),

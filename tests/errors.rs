@@ -1,9 +1,9 @@
-//! `CancelationError`: display, io conversion, accessors.
+//! `CancellationError`: display, io conversion, accessors.
 
 use std::io;
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationError, CancelationReason};
+use cancelable::{Cancelable, CancellationError, CancellationReason};
 
 #[tokio::test(start_paused = true)]
 async fn display_names_the_operation_reason_and_message() {
@@ -16,27 +16,27 @@ async fn display_names_the_operation_reason_and_message() {
     assert_eq!(err.operation_name(), Some("fetch_user"));
     assert_eq!(err.operation_id(), Some(op.id()));
 
-    let anonymous = CancelationError::new(CancelationReason::Manual, None);
+    let anonymous = CancellationError::new(CancellationReason::Manual, None);
     assert_eq!(anonymous.to_string(), "operation cancelled: manual");
 }
 
 #[test]
 fn converts_into_io_error() {
-    let timeout: io::Error = CancelationError::new(CancelationReason::Timeout, None).into();
+    let timeout: io::Error = CancellationError::new(CancellationReason::Timeout, None).into();
     assert_eq!(timeout.kind(), io::ErrorKind::TimedOut);
     for reason in [
-        CancelationReason::Manual,
-        CancelationReason::Signal,
-        CancelationReason::Condition,
-        CancelationReason::Parent,
-        CancelationReason::Disconnect,
+        CancellationReason::Manual,
+        CancellationReason::Signal,
+        CancellationReason::Condition,
+        CancellationReason::Parent,
+        CancellationReason::Disconnect,
     ] {
-        let err: io::Error = CancelationError::new(reason, None).into();
+        let err: io::Error = CancellationError::new(reason, None).into();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted, "{reason}");
         let inner = err
             .into_inner()
             .unwrap()
-            .downcast::<CancelationError>()
+            .downcast::<CancellationError>()
             .unwrap();
         assert_eq!(inner.reason(), reason);
     }
@@ -45,19 +45,19 @@ fn converts_into_io_error() {
 #[test]
 fn reasons_serialize_lower_case() {
     assert_eq!(
-        serde_json::to_string(&CancelationReason::Timeout).unwrap(),
+        serde_json::to_string(&CancellationReason::Timeout).unwrap(),
         "\"timeout\""
     );
-    assert_eq!(CancelationReason::Disconnect.to_string(), "disconnect");
-    let back: CancelationReason = serde_json::from_str("\"signal\"").unwrap();
-    assert_eq!(back, CancelationReason::Signal);
+    assert_eq!(CancellationReason::Disconnect.to_string(), "disconnect");
+    let back: CancellationReason = serde_json::from_str("\"signal\"").unwrap();
+    assert_eq!(back, CancellationReason::Signal);
 }
 
 #[test]
 fn errors_are_send_sync_static() {
     fn assert_traits<T: Clone + std::fmt::Debug + std::error::Error + Send + Sync + 'static>() {}
-    assert_traits::<CancelationError>();
+    assert_traits::<CancellationError>();
     fn assert_handle<T: Clone + Send + Sync + 'static>() {}
     assert_handle::<Cancelable>();
-    assert_handle::<cancelable::CancelationToken>();
+    assert_handle::<cancelable::CancellationToken>();
 }

@@ -20,7 +20,7 @@ use cancelable::__private::{
     Probe, operation_probe, registrations, token_probe, token_registrations,
 };
 use cancelable::{
-    Cancelable, CancelationError, CancelationReason, CancelationToken, OperationRegistry,
+    Cancelable, CancellationError, CancellationReason, CancellationToken, OperationRegistry,
     OperationStatus,
 };
 use tokio::time::advance;
@@ -94,11 +94,11 @@ impl<F: Future> Driven<F> {
 /// One operation with every kind of source, and what it is linked to.
 struct Scenario {
     parent: Cancelable,
-    token: CancelationToken,
+    token: CancellationToken,
     condition: Arc<AtomicBool>,
     registry: OperationRegistry,
     op: Cancelable,
-    child: CancelationToken,
+    child: CancellationToken,
     probes: Vec<(&'static str, Probe)>,
 }
 
@@ -114,7 +114,7 @@ impl Scenario {
         predicate: impl FnMut() -> bool + Send + 'static,
     ) -> Self {
         let parent = Cancelable::new().named("parent");
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let registry = OperationRegistry::with_history_limit(0);
         let op = Cancelable::with_timeout(TIMEOUT)
             .combine(Cancelable::with_token(token.clone()))
@@ -213,7 +213,7 @@ async fn check<T: std::fmt::Debug>(
     scenario: Scenario,
     body: impl Future<Output = T>,
     end: impl AsyncFnOnce(&Scenario),
-    expect: impl FnOnce(&Result<T, CancelationError>),
+    expect: impl FnOnce(&Result<T, CancellationError>),
     status: OperationStatus,
 ) {
     {
@@ -233,7 +233,7 @@ fn pending() -> impl Future<Output = ()> {
     std::future::pending()
 }
 
-fn cancelled_with(reason: CancelationReason) -> impl FnOnce(&Result<(), CancelationError>) {
+fn cancelled_with(reason: CancellationReason) -> impl FnOnce(&Result<(), CancellationError>) {
     move |output| {
         let error = output.as_ref().unwrap_err();
         assert_eq!(error.reason(), reason, "{error}");
@@ -263,7 +263,7 @@ async fn manual_cancel() {
         Scenario::new(),
         pending(),
         async |s| assert!(s.op.cancel()),
-        cancelled_with(CancelationReason::Manual),
+        cancelled_with(CancellationReason::Manual),
         OperationStatus::Cancelled,
     )
     .await;
@@ -278,10 +278,10 @@ async fn cancel_through_the_scope_token() {
         async |s| {
             assert!(
                 s.op.token()
-                    .cancel_with(CancelationReason::Disconnect, "gone")
+                    .cancel_with(CancellationReason::Disconnect, "gone")
             )
         },
-        cancelled_with(CancelationReason::Disconnect),
+        cancelled_with(CancellationReason::Disconnect),
         OperationStatus::Cancelled,
     )
     .await;
@@ -293,8 +293,8 @@ async fn source_token_cancel() {
         "source token",
         Scenario::new(),
         pending(),
-        async |s| assert!(s.token.cancel_with(CancelationReason::Manual, "stop")),
-        cancelled_with(CancelationReason::Manual),
+        async |s| assert!(s.token.cancel_with(CancellationReason::Manual, "stop")),
+        cancelled_with(CancellationReason::Manual),
         OperationStatus::Cancelled,
     )
     .await;
@@ -307,7 +307,7 @@ async fn timeout() {
         Scenario::new(),
         pending(),
         async |_| advance(TIMEOUT).await,
-        cancelled_with(CancelationReason::Timeout),
+        cancelled_with(CancellationReason::Timeout),
         OperationStatus::Cancelled,
     )
     .await;
@@ -323,7 +323,7 @@ async fn condition() {
             s.condition.store(true, Ordering::SeqCst);
             advance(CHECK_INTERVAL).await;
         },
-        cancelled_with(CancelationReason::Condition),
+        cancelled_with(CancellationReason::Condition),
         OperationStatus::Cancelled,
     )
     .await;
@@ -336,7 +336,7 @@ async fn parent_cancel() {
         Scenario::new(),
         pending(),
         async |s| assert!(s.parent.cancel()),
-        cancelled_with(CancelationReason::Parent),
+        cancelled_with(CancellationReason::Parent),
         OperationStatus::Cancelled,
     )
     .await;
@@ -351,10 +351,10 @@ async fn registry_cancel() {
         async |s| {
             assert!(
                 s.registry
-                    .cancel("op-1", CancelationReason::Disconnect, "client went away")
+                    .cancel("op-1", CancellationReason::Disconnect, "client went away")
             );
         },
-        cancelled_with(CancelationReason::Disconnect),
+        cancelled_with(CancellationReason::Disconnect),
         OperationStatus::Cancelled,
     )
     .await;
@@ -370,8 +370,8 @@ async fn error_from_try_run() {
     {
         let mut run = Driven::new(scenario.op.try_run(async {
             rx.await.unwrap();
-            Err::<(), _>(CancelationError::new(
-                CancelationReason::Manual,
+            Err::<(), _>(CancellationError::new(
+                CancellationReason::Manual,
                 Some("an error, not a cancel".into()),
             ))
         }));
@@ -477,7 +477,7 @@ async fn panic_in_callbacks() {
         scenario,
         pending(),
         async |s| assert!(s.op.cancel()),
-        cancelled_with(CancelationReason::Manual),
+        cancelled_with(CancellationReason::Manual),
         OperationStatus::Cancelled,
     )
     .await;
@@ -498,7 +498,7 @@ async fn panic_in_the_condition() {
         pending(),
         // `run` is polled as the clock moves on: a check every interval, until the timeout.
         async |_| {},
-        cancelled_with(CancelationReason::Timeout),
+        cancelled_with(CancellationReason::Timeout),
         OperationStatus::Cancelled,
     )
     .await;
@@ -556,7 +556,7 @@ async fn the_timer_check_sees_a_timer() {
 fn runtime_shut_down_with_operations_in_flight() {
     const OPS: usize = 200;
     let parent = Cancelable::new().named("service");
-    let shutdown = CancelationToken::new();
+    let shutdown = CancellationToken::new();
     let registry = OperationRegistry::with_history_limit(0);
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let mut probes = Vec::new();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cancelable::__private::registrations;
 use cancelable::{
-    Cancelable, CancelationError, CancelationReason, CancelationToken, OperationStatus,
+    Cancelable, CancellationError, CancellationReason, CancellationToken, OperationStatus,
 };
 use tokio::time::sleep;
 
@@ -30,7 +30,7 @@ async fn cancel_after_completion_changes_nothing() {
     let op = Cancelable::new();
     assert_eq!(op.run(async { 1 }).await, Ok(1));
     assert!(!op.cancel());
-    assert!(!op.cancel_with(CancelationReason::Timeout, "late"));
+    assert!(!op.cancel_with(CancellationReason::Timeout, "late"));
     assert_eq!(op.status(), OperationStatus::Completed);
     assert_eq!(op.reason(), None);
     assert!(op.context().reason.is_none());
@@ -52,12 +52,12 @@ async fn panic_inside_marks_failed_and_propagates() {
 
 #[derive(Debug, PartialEq)]
 enum AppError {
-    Cancelled(CancelationReason),
+    Cancelled(CancellationReason),
     NotFound,
 }
 
-impl From<CancelationError> for AppError {
-    fn from(err: CancelationError) -> Self {
+impl From<CancellationError> for AppError {
+    fn from(err: CancellationError) -> Self {
         AppError::Cancelled(err.reason())
     }
 }
@@ -83,7 +83,7 @@ async fn try_run_flattens_and_records_failures() {
             Ok(1)
         })
         .await;
-    assert_eq!(result, Err(AppError::Cancelled(CancelationReason::Timeout)));
+    assert_eq!(result, Err(AppError::Cancelled(CancellationReason::Timeout)));
     assert_eq!(op.status(), OperationStatus::Cancelled);
 
     let op = Cancelable::new();
@@ -101,7 +101,7 @@ async fn second_run_panics() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_a_running_run_leaves_nothing_behind() {
-    let parent = CancelationToken::new();
+    let parent = CancellationToken::new();
     let parent_op = Cancelable::with_token(parent.clone());
     let op = Cancelable::with_timeout(Duration::from_secs(30)).parent(&parent_op);
     let child = op.child();
@@ -150,14 +150,14 @@ async fn wrap_never_calls_once_cancelled_and_races_each_call() {
     let handle = op.clone();
     tokio::spawn(async move {
         sleep(Duration::from_secs(1)).await;
-        handle.cancel_with(CancelationReason::Manual, "give up");
+        handle.cancel_with(CancellationReason::Manual, "give up");
     });
     let start = tokio::time::Instant::now();
     let err = attempt().await.unwrap_err();
     assert_eq!(
         start.elapsed(),
         Duration::from_secs(1),
-        "raced against cancelation"
+        "raced against cancellation"
     );
     assert_eq!(err.message(), Some("give up"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -185,7 +185,7 @@ async fn builder_after_clone_panics_with_a_clear_message() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn try_run_reports_the_cancelation_not_the_error_it_caused() {
+async fn try_run_reports_the_cancellation_not_the_error_it_caused() {
     let op = Cancelable::with_timeout(Duration::from_millis(10)).named("crawl");
     let result: Result<(), AppError> = op
         .try_run(async {
@@ -195,8 +195,8 @@ async fn try_run_reports_the_cancelation_not_the_error_it_caused() {
             Err(AppError::NotFound)
         })
         .await;
-    assert_eq!(result, Err(AppError::Cancelled(CancelationReason::Timeout)));
+    assert_eq!(result, Err(AppError::Cancelled(CancellationReason::Timeout)));
     assert_eq!(op.status(), OperationStatus::Cancelled);
-    assert_eq!(op.reason(), Some(CancelationReason::Timeout));
+    assert_eq!(op.reason(), Some(CancellationReason::Timeout));
     assert_eq!(op.context().error, None);
 }

@@ -7,20 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cancelable::{
-    Cancelable, CancelationError, CancelationReason, CancelationToken, OperationRegistry,
+    Cancelable, CancellationError, CancellationReason, CancellationToken, OperationRegistry,
     OperationStatus, cancel_combine, cancelable, shielded,
 };
 use tokio::time::{Instant, sleep};
 
-/// An application error that cancelation converts into.
+/// An application error that cancellation converts into.
 #[derive(Debug)]
 enum AppError {
-    Cancelled(CancelationError),
+    Cancelled(CancellationError),
     NotFound(u64),
 }
 
-impl From<CancelationError> for AppError {
-    fn from(error: CancelationError) -> Self {
+impl From<CancellationError> for AppError {
+    fn from(error: CancellationError) -> Self {
         AppError::Cancelled(error)
     }
 }
@@ -56,7 +56,7 @@ async fn timeout_cancels_with_reason_timeout() {
     let start = Instant::now();
     let error = slow(10).await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(2));
-    assert_eq!(error.reason(), CancelationReason::Timeout);
+    assert_eq!(error.reason(), CancellationReason::Timeout);
     assert_eq!(
         error.operation_name(),
         Some("slow"),
@@ -86,13 +86,13 @@ async fn fetch_user(
 }
 
 #[tokio::test(start_paused = true)]
-async fn result_fns_convert_the_cancelation_into_their_error() {
+async fn result_fns_convert_the_cancellation_into_their_error() {
     let op = slot();
     let error = fetch_user(7, Duration::from_secs(100), op.clone())
         .await
         .unwrap_err();
     let AppError::Cancelled(error) = error else {
-        panic!("expected a cancelation, got {error:?}")
+        panic!("expected a cancellation, got {error:?}")
     };
     assert!(error.is_timeout());
     assert_eq!(
@@ -129,7 +129,7 @@ async fn result_fns_convert_the_cancelation_into_their_error() {
 }
 
 struct Service {
-    shutdown: CancelationToken,
+    shutdown: CancellationToken,
     polls: AtomicU32,
 }
 
@@ -153,7 +153,7 @@ impl Service {
 #[tokio::test(start_paused = true)]
 async fn token_option_is_evaluated_at_call_time_from_the_parameters() {
     let service = Arc::new(Service {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         polls: AtomicU32::new(0),
     });
     let task = tokio::spawn({
@@ -163,24 +163,24 @@ async fn token_option_is_evaluated_at_call_time_from_the_parameters() {
     sleep(Duration::from_millis(3500)).await;
     service.shutdown.cancel();
     let error = task.await.unwrap().unwrap_err();
-    assert_eq!(error.reason(), CancelationReason::Manual);
+    assert_eq!(error.reason(), CancellationReason::Manual);
     assert_eq!(error.operation_name(), Some("poll"));
     assert_eq!(service.polls.load(Ordering::Relaxed), 4);
 
     let service = Service {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         polls: AtomicU32::new(2),
     };
     assert_eq!(service.into_polls().await.unwrap(), 2);
     let service = Service {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         polls: AtomicU32::new(2),
     };
     service.shutdown.cancel();
     let error = service.into_polls().await.unwrap_err();
     assert_eq!(
         error.reason(),
-        CancelationReason::Parent,
+        CancellationReason::Parent,
         "a child token of a cancelled one"
     );
 }
@@ -207,7 +207,7 @@ async fn condition_option_is_polled_every_check_interval() {
     });
     let start = Instant::now();
     let error = until_done(done).await.unwrap_err();
-    assert_eq!(error.reason(), CancelationReason::Condition);
+    assert_eq!(error.reason(), CancellationReason::Condition);
     assert_eq!(
         start.elapsed(),
         Duration::from_millis(750),
@@ -249,23 +249,23 @@ async fn parent_option_cancels_with_reason_parent() {
     );
     assert!(parent_result.unwrap_err().is_timeout());
     let error = child_result.unwrap_err();
-    assert_eq!(error.reason(), CancelationReason::Parent);
+    assert_eq!(error.reason(), CancellationReason::Parent);
     assert_eq!(
-        error.cause().map(CancelationError::reason),
-        Some(CancelationReason::Timeout)
+        error.cause().map(CancellationError::reason),
+        Some(CancellationReason::Timeout)
     );
     assert_eq!(taken(&op).context().parent_id.as_deref(), Some(parent.id()));
 }
 
 #[cancelable(timeout = "10s", name = "inner")]
-async fn inner(slot: Slot, cancel: &Cancelable) -> Result<(), CancelationError> {
+async fn inner(slot: Slot, cancel: &Cancelable) -> Result<(), CancellationError> {
     *slot.lock().unwrap() = Some(cancel.clone());
     sleep(Duration::from_secs(60)).await;
     Ok(())
 }
 
 #[cancelable(timeout = "1s", name = "outer")]
-async fn outer(slot: Slot) -> Result<(), CancelationError> {
+async fn outer(slot: Slot) -> Result<(), CancellationError> {
     inner(slot).await
 }
 
@@ -275,15 +275,15 @@ async fn nested_annotated_calls_cancel_the_inner_one_with_reason_parent() {
     let start = Instant::now();
     let error = outer(op.clone()).await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(1));
-    assert_eq!(error.reason(), CancelationReason::Timeout);
+    assert_eq!(error.reason(), CancellationReason::Timeout);
     assert_eq!(error.operation_name(), Some("outer"));
     let inner_op = taken(&op);
     assert_eq!(inner_op.status(), OperationStatus::Cancelled);
-    assert_eq!(inner_op.reason(), Some(CancelationReason::Parent));
+    assert_eq!(inner_op.reason(), Some(CancellationReason::Parent));
     let cause = inner_op.error().and_then(|error| error.cause().cloned());
     assert_eq!(
         cause.map(|cause| cause.reason()),
-        Some(CancelationReason::Timeout)
+        Some(CancellationReason::Timeout)
     );
 }
 
@@ -304,7 +304,7 @@ async fn save(cancel: &Cancelable, log: Arc<Mutex<Vec<&'static str>>>) -> &'stat
 }
 
 #[tokio::test(start_paused = true)]
-async fn shielded_finishes_its_block_then_the_cancelation_lands() {
+async fn shielded_finishes_its_block_then_the_cancellation_lands() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let error = save(log.clone()).await.unwrap_err();
@@ -376,7 +376,7 @@ async fn register_lists_the_running_operation_in_the_global_registry() {
 
 #[tokio::test(start_paused = true)]
 async fn cancel_combine_any_of_first_source_wins() {
-    let shutdown = CancelationToken::new();
+    let shutdown = CancellationToken::new();
     let upstream = Cancelable::new();
     let combined = cancel_combine!(timeout = "10s", token = shutdown.clone(), upstream.clone());
     let start = Instant::now();
@@ -408,7 +408,7 @@ async fn cancel_combine_any_of_first_source_wins() {
 
 #[tokio::test(start_paused = true)]
 async fn cancel_combine_all_of_waits_for_every_source() {
-    let ready = CancelationToken::new();
+    let ready = CancellationToken::new();
     ready.cancel();
     let both = cancel_combine!(all: timeout = "1s", Cancelable::with_timeout(Duration::from_secs(3)), token = ready.clone());
     let start = Instant::now();
@@ -422,7 +422,7 @@ async fn cancel_combine_all_of_waits_for_every_source() {
 }
 
 // `#[cancelable]` goes above `#[tokio::test]`; the test then returns
-// `Result<(), CancelationError>`, which the harness accepts.
+// `Result<(), CancellationError>`, which the harness accepts.
 #[cancelable(timeout = "1s")]
 #[tokio::test(start_paused = true)]
 async fn composes_with_tokio_test(cancel: &Cancelable) {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use cancelable::__private::registrations;
-use cancelable::{Cancelable, CancelationReason, OperationStatus};
+use cancelable::{Cancelable, CancellationReason, OperationStatus};
 use tokio::time::{Instant, sleep};
 
 #[tokio::test(start_paused = true)]
@@ -24,11 +24,11 @@ async fn scope_inside_a_run_is_a_child_and_gets_reason_parent() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Timeout);
+    assert_eq!(err.reason(), CancellationReason::Timeout);
     assert_eq!(inner_handle.status(), OperationStatus::Cancelled);
     assert_eq!(
         inner_handle.reason(),
-        Some(CancelationReason::Parent),
+        Some(CancellationReason::Parent),
         "never Manual"
     );
     let ctx = inner_handle.context();
@@ -36,7 +36,7 @@ async fn scope_inside_a_run_is_a_child_and_gets_reason_parent() {
     let inner_err = inner_handle.error().unwrap();
     assert_eq!(
         inner_err.cause().unwrap().reason(),
-        CancelationReason::Timeout
+        CancellationReason::Timeout
     );
     assert!(Cancelable::current().is_none());
 }
@@ -72,11 +72,11 @@ async fn explicit_parent_works_across_tasks() {
         })
         .collect();
     sleep(Duration::from_millis(1)).await;
-    parent.cancel_with(CancelationReason::Manual, "batch aborted");
+    parent.cancel_with(CancellationReason::Manual, "batch aborted");
     for child in children {
         let (result, ctx) = child.await.unwrap();
         let err = result.unwrap_err();
-        assert_eq!(err.reason(), CancelationReason::Parent);
+        assert_eq!(err.reason(), CancellationReason::Parent);
         assert_eq!(err.cause().unwrap().message(), Some("batch aborted"));
         assert_eq!(
             err.cause().unwrap().operation_name(),
@@ -108,7 +108,7 @@ async fn spawned_work_is_a_child() {
     sleep(Duration::from_secs(1)).await;
     op.cancel();
     let err = worker.await.unwrap().unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Parent);
+    assert_eq!(err.reason(), CancellationReason::Parent);
     assert_eq!(start.elapsed(), Duration::from_secs(1));
 }
 
@@ -131,7 +131,7 @@ async fn spawned_children_stop_when_the_parent_times_out() {
     drop(tx);
     let mut ended = 0;
     while let Some((_, outcome)) = rx.recv().await {
-        assert_eq!(outcome.unwrap_err().reason(), CancelationReason::Parent);
+        assert_eq!(outcome.unwrap_err().reason(), CancellationReason::Parent);
         ended += 1;
     }
     assert_eq!(ended, 3);
@@ -153,7 +153,7 @@ async fn spawn_blocking_hands_over_a_token() {
     started_rx.await.unwrap();
     op.cancel();
     let (_, reason) = work.await.unwrap();
-    assert_eq!(reason, Some(CancelationReason::Parent));
+    assert_eq!(reason, Some(CancellationReason::Parent));
 }
 
 #[tokio::test(start_paused = true)]
@@ -216,8 +216,8 @@ async fn a_child_without_its_own_token_sees_its_parent_cancelled_at_once() {
         "seen before the child made its own token"
     );
     let err = child.check().unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Parent);
-    assert_eq!(err.cause().unwrap().reason(), CancelationReason::Parent);
+    assert_eq!(err.reason(), CancellationReason::Parent);
+    assert_eq!(err.cause().unwrap().reason(), CancellationReason::Parent);
     assert!(err.cause().unwrap().cause().unwrap().is_manual());
     assert!(child.token().is_cancelled());
     let result = child.run(async { 1 }).await;
@@ -238,7 +238,7 @@ async fn making_a_deep_chain_of_tokens_links_every_level() {
     }
     top.cancel();
     assert!(bottom_token.is_cancelled());
-    assert_eq!(bottom_token.reason(), Some(CancelationReason::Parent));
+    assert_eq!(bottom_token.reason(), Some(CancellationReason::Parent));
     drop(bottom_token);
     while let Some(op) = chain.pop() {
         drop(op);

@@ -68,7 +68,7 @@ async fn completion_fires_start_then_complete_in_registration_order() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelation_fires_only_on_cancel_after_reason_and_message_are_recorded() {
+async fn cancellation_fires_only_on_cancel_after_reason_and_message_are_recorded() {
     let calls = Calls::default();
     let op = Cancelable::with_timeout(Duration::from_secs(1)).named("slow");
     calls.register_all(&op);
@@ -82,7 +82,7 @@ async fn cancelation_fires_only_on_cancel_after_reason_and_message_are_recorded(
     assert!(err.is_timeout());
     assert_eq!(calls.take(), ["start:running", "cancel:cancelled"]);
     let (reason, message, status) = seen.lock().unwrap().clone().unwrap();
-    assert_eq!(reason, Some(cancelable::CancelationReason::Timeout));
+    assert_eq!(reason, Some(cancelable::CancellationReason::Timeout));
     assert_eq!(message.as_deref(), Some("timeout after 1s"));
     assert_eq!(status, OperationStatus::Cancelled);
 }
@@ -405,7 +405,7 @@ async fn cancelled_context_records_reason_and_message() {
     op.run(std::future::pending::<()>()).await.unwrap_err();
     let ctx = op.context();
     assert_eq!(ctx.status, OperationStatus::Cancelled);
-    assert_eq!(ctx.reason, Some(cancelable::CancelationReason::Timeout));
+    assert_eq!(ctx.reason, Some(cancelable::CancellationReason::Timeout));
     assert_eq!(ctx.message.as_deref(), Some("timeout after 250ms"));
     assert_eq!(ctx.items, None);
     let json = serde_json::to_value(&ctx).unwrap();
@@ -454,7 +454,7 @@ async fn each_operation_runs_in_its_span_with_lifecycle_events() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cancelation_and_failure_are_events_with_reason_message_and_error() {
+async fn cancellation_and_failure_are_events_with_reason_message_and_error() {
     let (capture, _guard) = Capture::install();
 
     let slow = Cancelable::with_timeout(Duration::from_secs(2))
@@ -473,8 +473,8 @@ async fn cancelation_and_failure_are_events_with_reason_message_and_error() {
         .unwrap();
     assert_eq!(cancelled.level, Level::INFO);
     assert_eq!(cancelled.span.as_deref(), Some("op-slow"));
-    assert_eq!(cancelled.fields["cancelation.reason"], "timeout");
-    assert_eq!(cancelled.fields["cancelation.message"], "timeout after 2s");
+    assert_eq!(cancelled.fields["cancellation.reason"], "timeout");
+    assert_eq!(cancelled.fields["cancellation.message"], "timeout after 2s");
     let failed = events
         .iter()
         .find(|e| e.message == "operation failed")

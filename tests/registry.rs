@@ -1,11 +1,11 @@
-//! The operation registry: joining and leaving, queries, cancelation, history, statistics.
+//! The operation registry: joining and leaving, queries, cancellation, history, statistics.
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use cancelable::__private::OperationBuilder;
 use cancelable::{
-    Cancelable, CancelationReason, OperationFilter, OperationRegistry, OperationStatus,
+    Cancelable, CancellationReason, OperationFilter, OperationRegistry, OperationStatus,
 };
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
@@ -13,7 +13,7 @@ use tokio::time::sleep;
 use crate::poll_once;
 
 /// Starts `op` on a task with a body that never ends by itself.
-async fn start(op: Cancelable) -> JoinHandle<Result<(), cancelable::CancelationError>> {
+async fn start(op: Cancelable) -> JoinHandle<Result<(), cancelable::CancellationError>> {
     let task = tokio::spawn(async move { op.run(std::future::pending::<()>()).await });
     tokio::task::yield_now().await;
     task
@@ -180,14 +180,14 @@ async fn cancel_by_id_passes_reason_and_message_once() {
         .register_in(&registry);
     let task = start(op).await;
 
-    assert!(!registry.cancel("nope", CancelationReason::Manual, "x"));
-    assert!(registry.cancel("export-1", CancelationReason::Signal, "operator request"));
-    assert!(!registry.cancel("export-1", CancelationReason::Manual, "again"));
+    assert!(!registry.cancel("nope", CancellationReason::Manual, "x"));
+    assert!(registry.cancel("export-1", CancellationReason::Signal, "operator request"));
+    assert!(!registry.cancel("export-1", CancellationReason::Manual, "again"));
     let err = task.await.unwrap().unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Signal);
+    assert_eq!(err.reason(), CancellationReason::Signal);
     assert_eq!(err.message(), Some("operator request"));
     assert_eq!(err.operation_name(), Some("export"));
-    assert!(!registry.cancel("export-1", CancelationReason::Manual, "finished"));
+    assert!(!registry.cancel("export-1", CancellationReason::Manual, "finished"));
 }
 
 #[tokio::test]
@@ -201,18 +201,18 @@ async fn cancel_matching_cancels_only_running_operations_whose_name_matches() {
         ));
     }
     assert_eq!(
-        registry.cancel_matching("user_*", CancelationReason::Manual, "maintenance"),
+        registry.cancel_matching("user_*", CancellationReason::Manual, "maintenance"),
         2
     );
     assert_eq!(
-        registry.cancel_matching("user_*", CancelationReason::Manual, "again"),
+        registry.cancel_matching("user_*", CancellationReason::Manual, "again"),
         0
     );
     tokio::task::yield_now().await;
     assert_eq!(names(&registry.list()).len(), 2);
 
     assert_eq!(
-        registry.cancel_all(CancelationReason::Manual, "shutdown"),
+        registry.cancel_all(CancellationReason::Manual, "shutdown"),
         2
     );
     for (name, task) in tasks {
@@ -225,7 +225,7 @@ async fn cancel_matching_cancels_only_running_operations_whose_name_matches() {
         assert_eq!(err.message(), Some(expected), "{name}");
     }
     assert_eq!(
-        registry.cancel_all(CancelationReason::Manual, "nothing left"),
+        registry.cancel_all(CancellationReason::Manual, "nothing left"),
         0
     );
 }
@@ -237,7 +237,7 @@ async fn registry_methods_work_from_plain_threads() {
     let remote = registry.clone();
     let cancelled = std::thread::spawn(move || {
         assert_eq!(names(&remote.list()), ["worker"]);
-        remote.cancel_all(CancelationReason::Manual, "from a thread")
+        remote.cancel_all(CancellationReason::Manual, "from a thread")
     })
     .join()
     .unwrap();
@@ -307,7 +307,7 @@ async fn statistics_count_running_finished_and_the_average_completed_duration() 
     );
     assert!(stats.average_duration.unwrap() >= Duration::from_millis(2));
 
-    registry.cancel_all(CancelationReason::Manual, "done");
+    registry.cancel_all(CancellationReason::Manual, "done");
     for task in running {
         task.await.unwrap().unwrap_err();
     }
@@ -448,13 +448,13 @@ fn ten_threads_register_and_cancel_concurrently() {
                         let neighbour = (t + 1) % THREADS;
                         registry.cancel_matching(
                             &format!("t{neighbour}_job_?"),
-                            CancelationReason::Manual,
+                            CancellationReason::Manual,
                             "neighbour",
                         );
                         let _ = registry.list();
                         let _ = registry.statistics();
                     }
-                    registry.cancel_matching(&format!("t{t}_*"), CancelationReason::Manual, "own");
+                    registry.cancel_matching(&format!("t{t}_*"), CancellationReason::Manual, "own");
                     let mut completed = 0;
                     for task in tasks {
                         completed += usize::from(task.await.unwrap());

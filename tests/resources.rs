@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, ResourceLimits};
+use cancelable::{Cancelable, CancellationReason, ResourceLimits};
 
 /// `"<what> is 42.5%, above the limit of 0%"`: the measured value is a number in 0..=100.
 fn assert_names_limit_and_value(message: &str, what: &str) {
@@ -27,7 +27,7 @@ async fn a_memory_limit_of_zero_is_crossed_at_the_first_check() {
     )
     .named("memory_bound");
     let err = op.run(std::future::pending::<()>()).await.unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Condition);
+    assert_eq!(err.reason(), CancellationReason::Condition);
     assert_names_limit_and_value(err.message().unwrap(), "memory usage");
     assert!(
         err.to_string()

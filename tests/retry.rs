@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use backon::{ConstantBuilder, ExponentialBuilder, FibonacciBuilder};
 use cancelable::retry::RetryError;
-use cancelable::{Cancelable, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationReason, CancellationToken};
 use tokio::time::{Instant, sleep};
 
 /// A backoff of `times` waits of `secs` seconds each.
@@ -50,7 +50,7 @@ async fn cancel_during_a_backoff_returns_at_once_and_starts_no_attempt() {
         let op = op.clone();
         async move {
             sleep(Duration::from_secs(1)).await;
-            op.cancel_with(CancelationReason::Manual, "shutting down");
+            op.cancel_with(CancellationReason::Manual, "shutting down");
         }
     });
     let start = Instant::now();
@@ -62,7 +62,7 @@ async fn cancel_during_a_backoff_returns_at_once_and_starts_no_attempt() {
         .await;
     canceller.await.unwrap();
     let Err(RetryError::Cancelled(err)) = result else {
-        panic!("expected a cancelation, got {result:?}");
+        panic!("expected a cancellation, got {result:?}");
     };
     assert_eq!(err.message(), Some("shutting down"));
     assert_eq!(err.operation_name(), Some("sync"));
@@ -83,7 +83,7 @@ async fn cancel_during_a_backoff_returns_at_once_and_starts_no_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn a_token_cancelled_from_another_os_thread_stops_the_loop() {
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let op = Cancelable::with_token(token.clone());
     let attempts = Arc::new(AtomicU32::new(0));
     let (first_failed, wait_for_first) = std::sync::mpsc::channel::<()>();
@@ -91,7 +91,7 @@ async fn a_token_cancelled_from_another_os_thread_stops_the_loop() {
     let canceller = tokio::task::spawn_blocking(move || {
         wait_for_first.recv().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        token.cancel_with(CancelationReason::Signal, "received signal SIGTERM")
+        token.cancel_with(CancellationReason::Signal, "received signal SIGTERM")
     });
     let start = Instant::now();
     let result = op
@@ -104,10 +104,10 @@ async fn a_token_cancelled_from_another_os_thread_stops_the_loop() {
     assert!(canceller.await.unwrap());
     let err = result
         .unwrap_err()
-        .cancelation()
+        .cancellation()
         .cloned()
         .expect("cancelled");
-    assert_eq!(err.reason(), CancelationReason::Signal);
+    assert_eq!(err.reason(), CancellationReason::Signal);
     assert_eq!(attempts.load(Ordering::Relaxed), 1);
     assert!(start.elapsed() < Duration::from_secs(10));
 }
@@ -254,7 +254,7 @@ async fn an_operation_cancelled_before_the_loop_runs_no_attempt() {
             async { Ok::<_, ()>(()) }
         })
         .await;
-    assert!(result.unwrap_err().cancelation().unwrap().is_manual());
+    assert!(result.unwrap_err().cancellation().unwrap().is_manual());
     assert_eq!(attempts.load(Ordering::Relaxed), 0);
 }
 

@@ -1,13 +1,13 @@
-//! Shields: the shielded future completes, the cancelation lands right after.
+//! Shields: the shielded future completes, the cancellation lands right after.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, OperationStatus};
+use cancelable::{Cancelable, CancellationReason, OperationStatus};
 use tokio::time::{Instant, sleep};
 
 #[tokio::test(start_paused = true)]
-async fn shielded_future_completes_then_cancelation_lands() {
+async fn shielded_future_completes_then_cancellation_lands() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let op = Cancelable::with_timeout(Duration::from_millis(100));
     let start = Instant::now();
@@ -26,7 +26,7 @@ async fn shielded_future_completes_then_cancelation_lands() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Timeout);
+    assert_eq!(err.reason(), CancellationReason::Timeout);
     assert_eq!(
         start.elapsed(),
         Duration::from_millis(300),

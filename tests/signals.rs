@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cancelable::__private::signal_listeners;
-use cancelable::{Cancelable, CancelationError, CancelationReason, Signal};
+use cancelable::{Cancelable, CancellationError, CancellationReason, Signal};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::low_level::raise;
 
@@ -63,7 +63,7 @@ async fn one_listener_per_signal_fanned_out_to_every_operation() {
             .unwrap()
             .unwrap()
             .unwrap_err();
-        assert_eq!(err.reason(), CancelationReason::Signal);
+        assert_eq!(err.reason(), CancellationReason::Signal);
         assert_eq!(err.message(), Some("received signal SIGUSR1"));
     }
     assert_eq!(
@@ -94,7 +94,7 @@ async fn one_listener_per_signal_fanned_out_to_every_operation() {
         .unwrap()
         .unwrap()
         .unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Signal);
+    assert_eq!(err.reason(), CancellationReason::Signal);
     assert_eq!(err.message(), Some("received signal SIGUSR2"));
     assert_eq!(err.operation_name(), Some("wait_for_usr2"));
     assert_eq!(signal_listeners(), 0);
@@ -446,10 +446,10 @@ fn endings() {
         assert_none_left("parent cancel");
 
         let op = listening();
-        let result: Result<(), CancelationError> = op
+        let result: Result<(), CancellationError> = op
             .try_run(async {
                 tokio::task::yield_now().await;
-                Err(CancelationError::new(CancelationReason::Manual, None))
+                Err(CancellationError::new(CancellationReason::Manual, None))
             })
             .await;
         assert!(result.is_err());

@@ -1,11 +1,11 @@
-//! Cancelable streams: pass-through, the end on cancelation, counting, progress, batches.
+//! Cancelable streams: pass-through, the end on cancellation, counting, progress, batches.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cancelable::__private::registrations;
-use cancelable::{Cancelable, CancelationReason, CancelationToken, OperationStatus, ProgressEvent};
+use cancelable::{Cancelable, CancellationReason, CancellationToken, OperationStatus, ProgressEvent};
 use futures::stream::{self, FusedStream, StreamExt};
 
 use crate::poll_once;
@@ -27,15 +27,15 @@ fn progress_log(op: &Cancelable) -> Arc<Mutex<Vec<ProgressEvent>>> {
 }
 
 #[tokio::test]
-async fn items_pass_until_cancelation_then_one_err_then_the_end() {
-    let token = CancelationToken::new();
+async fn items_pass_until_cancellation_then_one_err_then_the_end() {
+    let token = CancellationToken::new();
     let op = Cancelable::with_token(token.clone()).named("reader");
     let mut items = op.stream(stream::iter(0..));
     assert_eq!(items.next().await, Some(Ok(0)));
     assert_eq!(items.next().await, Some(Ok(1)));
     assert!(!items.is_terminated());
 
-    token.cancel_with(CancelationReason::Manual, "enough");
+    token.cancel_with(CancellationReason::Manual, "enough");
     let err = items.next().await.unwrap().unwrap_err();
     assert_eq!(err.message(), Some("enough"));
     assert_eq!(err.operation_name(), Some("reader"));
@@ -48,7 +48,7 @@ async fn items_pass_until_cancelation_then_one_err_then_the_end() {
 }
 
 #[tokio::test]
-async fn a_cancelation_wakes_a_pending_stream() {
+async fn a_cancellation_wakes_a_pending_stream() {
     let op = Cancelable::new();
     let mut items = op.stream(stream::pending::<u8>());
     let waiter = tokio::spawn(async move { items.next().await });
@@ -147,7 +147,7 @@ async fn an_exhausted_stream_records_completion() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stream_inside_run_sees_cancelation_from_a_shielded_body() {
+async fn a_stream_inside_run_sees_cancellation_from_a_shielded_body() {
     let op = Cancelable::with_timeout(Duration::from_millis(250));
     let cancel = op.clone();
     let ended_with = Arc::new(Mutex::new((0, None)));
@@ -172,7 +172,7 @@ async fn a_stream_inside_run_sees_cancelation_from_a_shielded_body() {
     assert!(err.is_timeout());
     assert_eq!(
         *ended_with.lock().unwrap(),
-        (2, Some(CancelationReason::Timeout))
+        (2, Some(CancellationReason::Timeout))
     );
 }
 
@@ -207,7 +207,7 @@ async fn stream_chunks_delivers_batches_with_progress_per_batch() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn stream_chunks_on_cancelation_yields_one_err_and_drops_the_partial_batch() {
+async fn stream_chunks_on_cancellation_yields_one_err_and_drops_the_partial_batch() {
     let op = Cancelable::new();
     let mut batches = op.stream_chunks(ticks(Duration::from_millis(10)), 4);
     assert_eq!(batches.next().await, Some(Ok(vec![0, 1, 2, 3])));

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use cancelable::__private::token_registrations;
 use cancelable::{
-    Cancelable, CancelationError, CancelationReason, CancelationToken, OperationRegistry,
+    Cancelable, CancellationError, CancellationReason, CancellationToken, OperationRegistry,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokio::runtime::{Handle, Runtime};
@@ -94,7 +94,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn record(&self, joined: Result<Result<Outcome, CancelationError>, tokio::task::JoinError>) {
+    fn record(&self, joined: Result<Result<Outcome, CancellationError>, tokio::task::JoinError>) {
         let counter = match joined {
             Ok(Ok(Outcome::Done)) => &self.completed,
             Ok(Ok(Outcome::Failed)) => &self.failed,
@@ -145,13 +145,13 @@ impl Tally {
     }
 }
 
-fn reason_index(reason: CancelationReason) -> usize {
+fn reason_index(reason: CancellationReason) -> usize {
     match reason {
-        CancelationReason::Timeout => 0,
-        CancelationReason::Manual => 1,
-        CancelationReason::Signal => 2,
-        CancelationReason::Condition => 3,
-        CancelationReason::Parent => 4,
+        CancellationReason::Timeout => 0,
+        CancellationReason::Manual => 1,
+        CancellationReason::Signal => 2,
+        CancellationReason::Condition => 3,
+        CancellationReason::Parent => 4,
         _ => 5,
     }
 }
@@ -172,17 +172,17 @@ struct Shared {
     to_cancel: Mutex<Vec<Cancelable>>,
     clients_done: AtomicBool,
     /// Every batch's parent: checked for links left once the round is over.
-    parents: Mutex<Vec<CancelationToken>>,
+    parents: Mutex<Vec<CancellationToken>>,
 }
 
-type Task = tokio::task::JoinHandle<Result<Outcome, CancelationError>>;
+type Task = tokio::task::JoinHandle<Result<Outcome, CancellationError>>;
 
 /// Spawns one operation of a kind picked at random, and races it as its kind says.
 fn spawn_one(
     shared: &Shared,
     rng: &mut Rng,
     parent: &Cancelable,
-    batch_token: &CancelationToken,
+    batch_token: &CancellationToken,
 ) -> Task {
     let micros = |rng: &mut Rng, max| Duration::from_micros(rng.below(max));
     let yields = rng.below(4);
@@ -306,7 +306,7 @@ fn spawn_one(
     match kind {
         8 => shared.to_cancel.lock().unwrap().push(action),
         6 | 7 | 15 => {
-            action.cancel_with(CancelationReason::Manual, "raced");
+            action.cancel_with(CancellationReason::Manual, "raced");
         }
         13 => task.abort(),
         _ => {}
@@ -330,16 +330,16 @@ fn client(shared: &Shared, seed: u64, ops: usize) {
         let n = remaining.min(BATCH);
         remaining -= n;
         let parent = Cancelable::new().named("batch");
-        let batch_token = CancelationToken::new();
+        let batch_token = CancellationToken::new();
         shared.parents.lock().unwrap().push(parent.token());
         for _ in 0..n {
             tasks.push(spawn_one(shared, &mut rng, &parent, &batch_token));
         }
-        parent.cancel_with(CancelationReason::Manual, "batch over");
+        parent.cancel_with(CancellationReason::Manual, "batch over");
         batch_token.cancel();
         shared
             .registry
-            .cancel_all(CancelationReason::Disconnect, "batch over");
+            .cancel_all(CancellationReason::Disconnect, "batch over");
         shared.handle.block_on(async {
             for task in tasks.drain(..) {
                 shared.tally.record(task.await);
@@ -357,7 +357,7 @@ fn canceller(shared: &Shared) {
         let done = shared.clients_done.load(Ordering::Acquire);
         let batch = std::mem::take(&mut *shared.to_cancel.lock().unwrap());
         for op in batch {
-            op.cancel_with(CancelationReason::Manual, "canceller");
+            op.cancel_with(CancellationReason::Manual, "canceller");
         }
         if done {
             return;

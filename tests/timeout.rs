@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cancelable::{Cancelable, CancelationReason, OperationStatus};
+use cancelable::{Cancelable, CancellationReason, OperationStatus};
 use tokio::time::{Instant, advance, sleep};
 
 #[tokio::test(start_paused = true)]
@@ -25,15 +25,15 @@ async fn timeout_cancels_with_reason_timeout_recorded_by_the_operation_token() {
     let start = Instant::now();
     let err = op.run(sleep(Duration::from_secs(60))).await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(2));
-    assert_eq!(err.reason(), CancelationReason::Timeout);
+    assert_eq!(err.reason(), CancellationReason::Timeout);
     assert_eq!(err.message(), Some("timeout after 2s"));
     assert_eq!(
         token.reason(),
-        Some(CancelationReason::Timeout),
+        Some(CancellationReason::Timeout),
         "the op's own token records it"
     );
     assert_eq!(op.status(), OperationStatus::Cancelled);
-    assert_eq!(op.reason(), Some(CancelationReason::Timeout));
+    assert_eq!(op.reason(), Some(CancellationReason::Timeout));
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,24 +1,24 @@
-//! `CancelationToken`: cancel-once, cross-thread, callbacks, children, blocking waits.
+//! `CancellationToken`: cancel-once, cross-thread, callbacks, children, blocking waits.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use cancelable::__private::token_registrations;
-use cancelable::{Cancelable, CancelationReason, CancelationToken};
+use cancelable::{Cancelable, CancellationReason, CancellationToken};
 
 #[test]
 fn first_cancel_wins_and_check_stays_err() {
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     assert!(token.check().is_ok());
-    assert!(token.cancel_with(CancelationReason::Condition, "first"));
+    assert!(token.cancel_with(CancellationReason::Condition, "first"));
     assert!(!token.cancel());
-    assert!(!token.cancel_with(CancelationReason::Timeout, "second"));
-    assert_eq!(token.reason(), Some(CancelationReason::Condition));
+    assert!(!token.cancel_with(CancellationReason::Timeout, "second"));
+    assert_eq!(token.reason(), Some(CancellationReason::Condition));
     assert_eq!(token.message().as_deref(), Some("first"));
     for _ in 0..3 {
         let err = token.check().unwrap_err();
-        assert_eq!(err.reason(), CancelationReason::Condition);
+        assert_eq!(err.reason(), CancellationReason::Condition);
         assert_eq!(err.message(), Some("first"));
     }
 }
@@ -26,14 +26,14 @@ fn first_cancel_wins_and_check_stays_err() {
 #[test]
 fn racing_cancels_have_exactly_one_winner() {
     for _ in 0..50 {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let barrier = Arc::new(Barrier::new(8));
         let winners: Vec<_> = (0..8)
             .map(|i| {
                 let (token, barrier) = (token.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    token.cancel_with(CancelationReason::Manual, format!("thread {i}"))
+                    token.cancel_with(CancellationReason::Manual, format!("thread {i}"))
                 })
             })
             .collect();
@@ -49,7 +49,7 @@ fn is_cancelled_does_not_wait_for_callbacks() {
     // While the cancelling thread is still inside a callback, another thread already sees the
     // token cancelled: the flag is published before anything else runs, and reading it takes
     // no lock.
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let (entered_tx, entered_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     token.on_cancel(move |_| {
@@ -73,7 +73,7 @@ fn cancel_from_a_plain_thread_wakes_a_multi_thread_runtime_task() {
         .worker_threads(2)
         .build()
         .unwrap();
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let op = Cancelable::with_token(token.clone());
     let (parked_tx, parked_rx) = std::sync::mpsc::channel();
     let task = rt.spawn(async move {
@@ -89,12 +89,12 @@ fn cancel_from_a_plain_thread_wakes_a_multi_thread_runtime_task() {
         .join()
         .unwrap();
     let err = rt.block_on(task).unwrap().unwrap_err();
-    assert_eq!(err.reason(), CancelationReason::Manual);
+    assert_eq!(err.reason(), CancellationReason::Manual);
 }
 
 #[test]
 fn callbacks_run_once_in_order_and_survive_a_panicking_one() {
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let calls = Arc::new(Mutex::new(Vec::new()));
     for i in 0..5 {
         let calls = calls.clone();
@@ -105,13 +105,13 @@ fn callbacks_run_once_in_order_and_survive_a_panicking_one() {
             calls.lock().unwrap().push((i, err.reason()));
         });
     }
-    token.cancel_with(CancelationReason::Signal, "received signal SIGTERM");
+    token.cancel_with(CancellationReason::Signal, "received signal SIGTERM");
     token.cancel();
     let calls = calls.lock().unwrap().clone();
     assert_eq!(
         calls,
         [0, 1, 3, 4]
-            .map(|i| (i, CancelationReason::Signal))
+            .map(|i| (i, CancellationReason::Signal))
             .to_vec(),
         "every callback but the panicking one, once, in order"
     );
@@ -119,7 +119,7 @@ fn callbacks_run_once_in_order_and_survive_a_panicking_one() {
 
 #[test]
 fn callback_on_a_cancelled_token_runs_at_once() {
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     token.cancel();
     let ran = Arc::new(AtomicUsize::new(0));
     let r = ran.clone();
@@ -132,7 +132,7 @@ fn callback_on_a_cancelled_token_runs_at_once() {
 
 #[test]
 fn wait_blocking_on_plain_threads() {
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     assert!(!token.wait_blocking(Some(Duration::from_millis(5))));
     let waiters: Vec<_> = (0..4)
         .map(|_| {
@@ -150,7 +150,7 @@ fn wait_blocking_on_plain_threads() {
 
 #[test]
 fn child_tokens_get_parent_reason_with_cause() {
-    let parent = CancelationToken::new();
+    let parent = CancellationToken::new();
     let child = parent.child_token();
     let grandchild = child.child_token();
 
@@ -161,27 +161,27 @@ fn child_tokens_get_parent_reason_with_cause() {
         "cancelling a child leaves the parent alone"
     );
 
-    parent.cancel_with(CancelationReason::Timeout, "timeout after 1s");
+    parent.cancel_with(CancellationReason::Timeout, "timeout after 1s");
     let err = child.error().unwrap();
-    assert_eq!(err.reason(), CancelationReason::Parent);
-    assert_eq!(err.cause().unwrap().reason(), CancelationReason::Timeout);
+    assert_eq!(err.reason(), CancellationReason::Parent);
+    assert_eq!(err.cause().unwrap().reason(), CancellationReason::Timeout);
     assert_eq!(err.cause().unwrap().message(), Some("timeout after 1s"));
     let deep = grandchild.error().unwrap();
-    assert_eq!(deep.reason(), CancelationReason::Parent);
-    assert_eq!(deep.root_cause().reason(), CancelationReason::Timeout);
+    assert_eq!(deep.reason(), CancellationReason::Parent);
+    assert_eq!(deep.root_cause().reason(), CancellationReason::Timeout);
     assert!(std::error::Error::source(&deep).is_some());
 
     let late = parent.child_token();
     assert_eq!(
         late.reason(),
-        Some(CancelationReason::Parent),
+        Some(CancellationReason::Parent),
         "born cancelled"
     );
 }
 
 #[test]
 fn cancelling_a_deep_chain_does_not_recurse() {
-    let root = CancelationToken::new();
+    let root = CancellationToken::new();
     let mut tokens = vec![root.clone()];
     for _ in 0..100_000 {
         let next = tokens.last().unwrap().child_token();
@@ -189,12 +189,12 @@ fn cancelling_a_deep_chain_does_not_recurse() {
     }
     root.cancel();
     assert!(tokens.last().unwrap().is_cancelled());
-    assert!(tokens.iter().all(CancelationToken::is_cancelled));
+    assert!(tokens.iter().all(CancellationToken::is_cancelled));
 }
 
 #[test]
 fn wide_fan_out_reaches_every_child_once() {
-    let root = CancelationToken::new();
+    let root = CancellationToken::new();
     let hits = Arc::new(AtomicUsize::new(0));
     let children: Vec<_> = (0..10_000)
         .map(|_| {
@@ -212,13 +212,13 @@ fn wide_fan_out_reaches_every_child_once() {
     assert!(
         children
             .iter()
-            .all(|c| c.reason() == Some(CancelationReason::Parent))
+            .all(|c| c.reason() == Some(CancellationReason::Parent))
     );
 }
 
 #[test]
 fn dropped_children_leave_their_parent() {
-    let root = CancelationToken::new();
+    let root = CancellationToken::new();
     let children: Vec<_> = (0..100).map(|_| root.child_token()).collect();
     assert_eq!(token_registrations(&root).0, 100);
     drop(children);
@@ -227,7 +227,7 @@ fn dropped_children_leave_their_parent() {
 
 #[tokio::test]
 async fn cancelled_future_is_ready_when_already_cancelled_and_unregisters_on_drop() {
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let mut waiting = Box::pin(token.cancelled());
     assert!(crate::poll_once(&mut waiting).is_pending());
     assert_eq!(token_registrations(&token).1, 1);
@@ -239,14 +239,14 @@ async fn cancelled_future_is_ready_when_already_cancelled_and_unregisters_on_dro
 
 #[tokio::test]
 async fn tokio_util_interop_both_ways() {
-    let ours = CancelationToken::new();
+    let ours = CancellationToken::new();
     let theirs: tokio_util::sync::CancellationToken = ours.clone().into();
     ours.cancel();
     assert!(theirs.is_cancelled());
 
     let theirs = tokio_util::sync::CancellationToken::new();
-    let ours = CancelationToken::from(theirs.clone());
+    let ours = CancellationToken::from(theirs.clone());
     theirs.cancel();
     ours.cancelled().await;
-    assert_eq!(ours.reason(), Some(CancelationReason::Manual));
+    assert_eq!(ours.reason(), Some(CancellationReason::Manual));
 }

@@ -15,7 +15,7 @@ use axum::response::sse::Event;
 use axum::routing::get;
 use cancelable::axum::{CancelableLayer, RequestCancelable};
 use cancelable::{
-    Cancelable, CancelationError, CancelationReason, OperationFilter, OperationRegistry,
+    Cancelable, CancellationError, CancellationReason, OperationFilter, OperationRegistry,
     OperationStatus,
 };
 use futures::StreamExt;
@@ -215,7 +215,7 @@ async fn a_client_that_disconnects_cancels_the_request_and_its_spawned_work() {
     .await;
     assert_eq!(op.status(), OperationStatus::Cancelled);
     let err = op.error().expect("cancelled");
-    assert_eq!(err.reason(), CancelationReason::Disconnect);
+    assert_eq!(err.reason(), CancellationReason::Disconnect);
     assert_eq!(
         err.to_string(),
         r#"operation "GET /report" cancelled: the client disconnected before the response"#
@@ -269,7 +269,7 @@ async fn a_client_that_disconnects_mid_stream_cancels_with_disconnect() {
         }
     })
     .await;
-    assert_eq!(op.reason(), Some(CancelationReason::Disconnect));
+    assert_eq!(op.reason(), Some(CancellationReason::Disconnect));
     assert_eq!(
         op.context().message.as_deref(),
         Some("the client disconnected before the end of the response")
@@ -303,7 +303,7 @@ async fn a_slow_handler_past_the_layer_timeout_answers_504() {
     let history = registry.history(10);
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, OperationStatus::Cancelled);
-    assert_eq!(history[0].reason, Some(CancelationReason::Timeout));
+    assert_eq!(history[0].reason, Some(CancellationReason::Timeout));
 }
 
 #[tokio::test]
@@ -322,7 +322,7 @@ async fn a_registered_request_is_listed_while_it_runs_and_cancellable_from_the_r
 
     let cancelled = registry.cancel_matching(
         "GET /export/*",
-        CancelationReason::Manual,
+        CancellationReason::Manual,
         "maintenance window",
     );
     assert_eq!(cancelled, 1);
@@ -349,7 +349,7 @@ async fn register_uses_the_global_registry_and_name_with_names_requests() {
     let client = tokio::spawn(request(addr, "GET", "/global-registry-check"));
     let registry = OperationRegistry::global();
     let ctx = listed(registry, "web:/global-registry-check").await;
-    assert!(registry.cancel(&ctx.id, CancelationReason::Manual, "test over"));
+    assert!(registry.cancel(&ctx.id, CancellationReason::Manual, "test over"));
     assert_eq!(client.await.unwrap().status, 503);
 }
 
@@ -377,7 +377,7 @@ async fn a_cancelled_sse_stream_ends_with_a_cancelled_event() {
     // The request stays listed while its stream is sent.
     let ctx = listed(&registry, "GET /events").await;
     tokio::time::sleep(Duration::from_millis(30)).await;
-    assert!(registry.cancel(&ctx.id, CancelationReason::Manual, "operator stop"));
+    assert!(registry.cancel(&ctx.id, CancellationReason::Manual, "operator stop"));
 
     let reply = within("the stream to end", client).await.unwrap();
     assert_eq!(reply.status, 200);
@@ -601,20 +601,20 @@ async fn the_handler_runs_inside_the_operation() {
 }
 
 #[test]
-fn cancelation_errors_answer_504_499_or_503() {
+fn cancellation_errors_answer_504_499_or_503() {
     let status = |reason| {
-        CancelationError::new(reason, Some("why".into()))
+        CancellationError::new(reason, Some("why".into()))
             .into_response()
             .status()
             .as_u16()
     };
-    assert_eq!(status(CancelationReason::Timeout), 504);
-    assert_eq!(status(CancelationReason::Disconnect), 499);
+    assert_eq!(status(CancellationReason::Timeout), 504);
+    assert_eq!(status(CancellationReason::Disconnect), 499);
     for reason in [
-        CancelationReason::Manual,
-        CancelationReason::Signal,
-        CancelationReason::Condition,
-        CancelationReason::Parent,
+        CancellationReason::Manual,
+        CancellationReason::Signal,
+        CancellationReason::Condition,
+        CancellationReason::Parent,
     ] {
         assert_eq!(status(reason), 503);
     }

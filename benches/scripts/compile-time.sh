@@ -35,10 +35,10 @@ RS
     done
 }
 handwritten() {
-    echo "use cancelable::{Cancelable, CancelationError};"
+    echo "use cancelable::{Cancelable, CancellationError};"
     for i in $(seq 1 "$N"); do
         cat <<RS
-pub async fn op_$i(x: u64) -> Result<u64, CancelationError> {
+pub async fn op_$i(x: u64) -> Result<u64, CancellationError> {
     let op = Cancelable::with_timeout(::core::time::Duration::from_secs($i)).named("op_$i");
     let cancel = &op;
     op.run(async move { if cancel.is_cancelled() { 0 } else { x + $i } }).await

@@ -16,7 +16,7 @@ use std::future::ready;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use cancelable::{Cancelable, CancelationToken, OperationRegistry};
+use cancelable::{Cancelable, CancellationToken, OperationRegistry};
 use tokio::runtime::Runtime;
 use tokio::task::yield_now;
 use tokio::time::timeout;
@@ -147,7 +147,7 @@ fn run_case(rt: &Runtime, name: &str, n: u64) -> Duration {
     let parent_ref = CancellationToken::new();
     let shared_ref = CancellationToken::new();
     let parent = Cancelable::new();
-    let shared = CancelationToken::new();
+    let shared = CancellationToken::new();
     let registry = OperationRegistry::new();
     rt.block_on(async {
         let t = Instant::now();
@@ -350,7 +350,7 @@ fn futures_poll<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F:
 /// Cancels `parents` (ours); out of line so callgrind can count exactly this
 /// (`--toggle-collect='*cancel_all_ours*'`).
 #[inline(never)]
-pub fn cancel_all_ours(parents: &[CancelationToken]) {
+pub fn cancel_all_ours(parents: &[CancellationToken]) {
     for p in parents {
         p.cancel();
     }
@@ -397,7 +397,7 @@ fn cancel_case(ours: bool, k: usize, total: usize, waiters: bool) -> f64 {
             }};
         }
         let d = if ours {
-            run!(CancelationToken::new(), cancel_all_ours)
+            run!(CancellationToken::new(), cancel_all_ours)
         } else {
             run!(CancellationToken::new(), cancel_all_ref)
         };
@@ -427,9 +427,9 @@ fn mem() {
     println!("size_of #[cancelable(timeout)] fn future: {annotated_size} B");
     drop(ours);
     println!(
-        "size_of Cancelable / CancelationToken: {} / {} B",
+        "size_of Cancelable / CancellationToken: {} / {} B",
         std::mem::size_of::<Cancelable>(),
-        std::mem::size_of::<CancelationToken>()
+        std::mem::size_of::<CancellationToken>()
     );
 
     for (part, size) in cancelable::__private::internal_sizes() {
@@ -621,7 +621,7 @@ fn latency(samples: usize) {
     let mut ours = Vec::with_capacity(samples);
     let mut reference = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let op = Cancelable::with_token(token.clone());
         let task = rt.spawn(async move {
             let _ = op.run(std::future::pending::<()>()).await;

@@ -34,7 +34,7 @@
 //! block takes the parameters. The fake return edge (from tracing-attributes)
 //! makes the compiler check the body against the declared return type, so a
 //! mismatch is reported in the body and `?` knows its error type. Any other
-//! return type `R` becomes `Result<R, CancelationError>` and the body runs with
+//! return type `R` becomes `Result<R, CancellationError>` and the body runs with
 //! `run` instead of `try_run`. A lone `timeout` (no other source, `parent` or
 //! `register`) is built by `__private::timeout_operation(name, duration)`.
 
@@ -132,13 +132,13 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
         ),
         ReturnType::Type(arrow, ty) => {
             let span = ty.span();
-            let output = quote_spanned!(span=> #arrow ::core::result::Result<#ty, #private::CancelationError>);
+            let output = quote_spanned!(span=> #arrow ::core::result::Result<#ty, #private::CancellationError>);
             (output, erase_impl_trait(ty), span)
         }
         ReturnType::Default => {
             let span = sig.ident.span();
             let output =
-                quote_spanned!(span=> -> ::core::result::Result<(), #private::CancelationError>);
+                quote_spanned!(span=> -> ::core::result::Result<(), #private::CancellationError>);
             (output, quote!(()), span)
         }
     };
@@ -172,7 +172,7 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
 
     let run = if plan.returns_result {
         // Spanned at the `E` of `Result<T, E>`: an `E` without
-        // `From<CancelationError>` or `Display` is reported there.
+        // `From<CancellationError>` or `Display` is reported there.
         let span = item::result_error_type(&sig.output).map_or(return_span, Spanned::span);
         let private = private.spanned(span);
         quote_spanned!(span=> #private::try_run(&#op, #future).await)
@@ -367,7 +367,7 @@ mod tests {
             ),
         );
         assert!(
-            out.contains("-> :: core :: result :: Result < u32 , :: cancelable :: __private :: CancelationError >"),
+            out.contains("-> :: core :: result :: Result < u32 , :: cancelable :: __private :: CancellationError >"),
             "{out}"
         );
         assert!(

@@ -27,15 +27,15 @@ use proc_macro::TokenStream;
 ///
 /// The function's body becomes the body of an operation (a `Cancelable`) whose
 /// sources are given by the options. When a source fires, the body is dropped
-/// at its current `.await` and the call returns a `CancelationError` saying
+/// at its current `.await` and the call returns a `CancellationError` saying
 /// which source fired and why.
 ///
 /// ```
 /// use std::time::Duration;
-/// use cancelable::{cancelable, Cancelable, CancelationError, CancelationReason};
+/// use cancelable::{cancelable, Cancelable, CancellationError, CancellationReason};
 ///
 /// #[cancelable(timeout = "2s")]
-/// async fn fetch_user(id: u64, cancel: &Cancelable) -> Result<String, CancelationError> {
+/// async fn fetch_user(id: u64, cancel: &Cancelable) -> Result<String, CancellationError> {
 ///     cancel.report_progress(format!("fetching {id}"));
 ///     tokio::time::sleep(Duration::from_secs(10)).await; // far too slow
 ///     Ok(format!("user {id}"))
@@ -43,7 +43,7 @@ use proc_macro::TokenStream;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// let error = fetch_user(7).await.unwrap_err();
-/// assert_eq!(error.reason(), CancelationReason::Timeout);
+/// assert_eq!(error.reason(), CancellationReason::Timeout);
 /// assert_eq!(error.operation_name(), Some("fetch_user"));
 /// # }
 /// ```
@@ -60,7 +60,7 @@ use proc_macro::TokenStream;
 /// | `timeout` | `"500ms"`, `"30s"`, `"1m30s"`, `"2h"` | cancel with reason `Timeout` once this much time has passed since the call started |
 /// | `signal` | `"SIGTERM"` or `["SIGINT", "SIGTERM"]` | cancel with reason `Signal` when the process receives one of these (feature `signal`, Unix) |
 /// | `name` | `"fetch_user"` | the operation's name, in errors, tracing and the registry; default: the function's name |
-/// | `token` | an expression | cancel when this `CancelationToken` is cancelled |
+/// | `token` | an expression | cancel when this `CancellationToken` is cancelled |
 /// | `condition` | an expression | a predicate `FnMut() -> bool + Send + 'static`; cancel with reason `Condition` once it returns `true` |
 /// | `check_interval` | a duration, default `"100ms"` | how often `condition` is checked |
 /// | `parent` | an expression | an explicit parent `&Cancelable`: cancelling it cancels this operation with reason `Parent` |
@@ -77,10 +77,10 @@ use proc_macro::TokenStream;
 /// before the body starts, and may use its parameters:
 ///
 /// ```
-/// use cancelable::{cancelable, CancelationError, CancelationToken};
+/// use cancelable::{cancelable, CancellationError, CancellationToken};
 ///
 /// struct Service {
-///     shutdown: CancelationToken,
+///     shutdown: CancellationToken,
 /// }
 ///
 /// impl Service {
@@ -91,9 +91,9 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let service = Service { shutdown: CancelationToken::new() };
+/// let service = Service { shutdown: CancellationToken::new() };
 /// service.shutdown.cancel();
-/// let error: CancelationError = service.poll().await.unwrap_err();
+/// let error: CancellationError = service.poll().await.unwrap_err();
 /// assert!(error.is_manual());
 /// # }
 /// ```
@@ -104,11 +104,11 @@ use proc_macro::TokenStream;
 ///   the signature; inside the body it is the running operation. Without one,
 ///   `Cancelable::current()` returns it.
 /// * A declared `Result<T, E>` (written with two type arguments) is kept: a
-///   cancelation becomes `Err(E::from(error))`, so `E` needs
-///   `From<CancelationError>` and `Display`; an `Err` from the body marks the
+///   cancellation becomes `Err(E::from(error))`, so `E` needs
+///   `From<CancellationError>` and `Display`; an `Err` from the body marks the
 ///   operation `Failed`. Write `Result<T, io::Error>` rather than
 ///   `io::Result<T>`: an alias with one argument is not recognised.
-/// * Any other return type `R` becomes `Result<R, CancelationError>`.
+/// * Any other return type `R` becomes `Result<R, CancellationError>`.
 ///
 /// An annotated function called from inside another operation (annotated or
 /// run by hand) becomes its child: when the outer one is cancelled, the inner
@@ -122,9 +122,9 @@ use proc_macro::TokenStream;
 /// # What it expands to
 ///
 /// ```
-/// # use cancelable::{cancelable, Cancelable, CancelationError};
+/// # use cancelable::{cancelable, Cancelable, CancellationError};
 /// # #[derive(Debug)] struct AppError;
-/// # impl From<CancelationError> for AppError { fn from(_: CancelationError) -> Self { AppError } }
+/// # impl From<CancellationError> for AppError { fn from(_: CancellationError) -> Self { AppError } }
 /// # impl std::fmt::Display for AppError {
 /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("app error") }
 /// # }
@@ -141,9 +141,9 @@ use proc_macro::TokenStream;
 /// `return` of the declared type makes type errors point into the body):
 ///
 /// ```
-/// # use cancelable::{Cancelable, CancelationError};
+/// # use cancelable::{Cancelable, CancellationError};
 /// # #[derive(Debug)] struct AppError;
-/// # impl From<CancelationError> for AppError { fn from(_: CancelationError) -> Self { AppError } }
+/// # impl From<CancellationError> for AppError { fn from(_: CancellationError) -> Self { AppError } }
 /// # impl std::fmt::Display for AppError {
 /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("app error") }
 /// # }
@@ -165,7 +165,7 @@ use proc_macro::TokenStream;
 ///
 /// Put `#[cancelable]` above `#[tokio::test]` and `#[tokio::main]`: they turn
 /// the `async fn` into a plain one, which `#[cancelable]` cannot take. The test
-/// or `main` then returns `Result<(), CancelationError>`. With
+/// or `main` then returns `Result<(), CancellationError>`. With
 /// `#[tracing::instrument]` either order works; with `#[cancelable]` first the
 /// operation is created inside the span.
 ///
@@ -183,7 +183,7 @@ pub fn cancelable(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cancelable(args.into(), item.into()).into()
 }
 
-/// Combines sources of cancelation into one `Cancelable`.
+/// Combines sources of cancellation into one `Cancelable`.
 ///
 /// The arguments are `#[cancelable]` options (`timeout`, `signal`, `token`,
 /// `condition` with `check_interval`, and `name`, `parent`, `crate`) and
@@ -192,23 +192,23 @@ pub fn cancelable(args: TokenStream, item: TokenStream) -> TokenStream {
 /// once every source has fired (all-of), with the reason of the last one.
 ///
 /// ```
-/// use cancelable::{cancel_combine, Cancelable, CancelationReason, CancelationToken};
+/// use cancelable::{cancel_combine, Cancelable, CancellationReason, CancellationToken};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let shutdown = CancelationToken::new();
+/// let shutdown = CancellationToken::new();
 /// let upstream = Cancelable::new();
 ///
 /// let first = cancel_combine!(timeout = "10s", token = shutdown.clone(), upstream.child());
 /// shutdown.cancel();
 /// let error = first.run(std::future::pending::<()>()).await.unwrap_err();
-/// assert_eq!(error.reason(), CancelationReason::Manual);
+/// assert_eq!(error.reason(), CancellationReason::Manual);
 ///
-/// let warmed_up = CancelationToken::new();
+/// let warmed_up = CancellationToken::new();
 /// warmed_up.cancel();
 /// // Cancelled only once both have fired: the token already has, the timeout after 1s.
 /// let both = cancel_combine!(all: timeout = "1s", token = warmed_up.clone());
 /// let error = both.run(std::future::pending::<()>()).await.unwrap_err();
-/// assert_eq!(error.reason(), CancelationReason::Timeout);
+/// assert_eq!(error.reason(), CancellationReason::Timeout);
 /// # }
 /// ```
 ///
@@ -253,7 +253,7 @@ pub fn cancel_combine(input: TokenStream) -> TokenStream {
 ///
 /// The block is run as a (non-`move`) `async` block, so it can borrow and
 /// modify local variables, but `return`, `?` and `break` inside it apply to the
-/// block. A shield only holds off this library's cancelation: a future dropped
+/// block. A shield only holds off this library's cancellation: a future dropped
 /// from outside (an outer `tokio::time::timeout`, a dropped request) still
 /// stops.
 ///

@@ -58,7 +58,7 @@ impl Signal {
     }
 }
 
-/// POSIX signals that exist but are not cancelation sources.
+/// POSIX signals that exist but are not cancellation sources.
 const UNSUPPORTED: &[&str] = &[
     "ABRT", "ALRM", "BUS", "CHLD", "CONT", "FPE", "ILL", "IO", "PIPE", "POLL", "PROF", "PWR",
     "SEGV", "SYS", "TRAP", "TSTP", "TTIN", "TTOU", "URG", "VTALRM", "WINCH", "XCPU", "XFSZ",
@@ -69,7 +69,7 @@ const UNSUPPORTED: &[&str] = &[
 pub(crate) enum SignalError {
     /// `SIGKILL` or `SIGSTOP`.
     Uncatchable { given: String, name: &'static str },
-    /// A real signal that is not a cancelation source, such as `SIGALRM`.
+    /// A real signal that is not a cancellation source, such as `SIGALRM`.
     Unsupported { given: String },
     Unknown {
         given: String,
@@ -96,7 +96,7 @@ impl fmt::Display for SignalError {
             SignalError::Unsupported { given } => {
                 write!(
                     f,
-                    "`{given}` is not supported as a cancelation source; expected {expected}"
+                    "`{given}` is not supported as a cancellation source; expected {expected}"
                 )
             }
             SignalError::Unknown {

@@ -7,8 +7,8 @@
 //!   with [`Cancelable::spawn`] or runs in child scopes stops with the request.
 //! * When the client goes away before the response is complete, the server drops the request's
 //!   future (or its response body): the operation is cancelled with reason
-//!   [`Disconnect`](crate::CancelationReason::Disconnect) and its children stop.
-//! * [`CancelationError`] is a response: `504` for a timeout, `499` for a disconnect, `503`
+//!   [`Disconnect`](crate::CancellationReason::Disconnect) and its children stop.
+//! * [`CancellationError`] is a response: `504` for a timeout, `499` for a disconnect, `503`
 //!   otherwise.
 //! * [`Cancelable::sse`] streams server-sent events until the operation is cancelled, then
 //!   sends one `event: cancelled` frame.
@@ -17,9 +17,9 @@
 //! use std::time::Duration;
 //! use axum::{Router, routing::get};
 //! use cancelable::axum::{CancelableLayer, RequestCancelable};
-//! use cancelable::CancelationError;
+//! use cancelable::CancellationError;
 //!
-//! async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancelationError> {
+//! async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancellationError> {
 //!     // Runs in its own task, in a child scope: it stops when the request is cancelled,
 //!     // whether by the timeout, the registry, or a client that hung up.
 //!     let rows = cancel.spawn(async { 42 }).await.expect("the task panicked")?;
@@ -77,7 +77,7 @@ use http_body::{Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::error::{CancelationError, CancelationReason};
+use crate::error::{CancellationError, CancellationReason};
 use crate::operation::Cancelable;
 use crate::registry::OperationRegistry;
 use crate::stream::CancelableStream;
@@ -232,7 +232,7 @@ struct Exchange<B> {
     body_done: AtomicBool,
 }
 
-type RunFuture<E> = Pin<Box<dyn Future<Output = Result<Result<(), E>, CancelationError>> + Send>>;
+type RunFuture<E> = Pin<Box<dyn Future<Output = Result<Result<(), E>, CancellationError>> + Send>>;
 
 /// A request's operation while it runs: the `run` future (owning the handler) and its exchange.
 struct Running<B, E> {
@@ -254,7 +254,7 @@ impl<B, E> Running<B, E> {
 
     /// The server dropped the request before its response was complete: the client went away.
     fn abandon(self, message: &'static str) {
-        self.op.cancel_with(CancelationReason::Disconnect, message);
+        self.op.cancel_with(CancellationReason::Disconnect, message);
         drop(self.run);
     }
 }
@@ -351,10 +351,10 @@ where
         let ended = running.run.as_mut().poll(cx);
         let response = lock(&running.exchange.response).take();
         match (ended, response) {
-            // Cancelled before the response started: the cancelation is the response.
-            (Poll::Ready(Err(cancelation)), _) => {
+            // Cancelled before the response started: the cancellation is the response.
+            (Poll::Ready(Err(cancellation)), _) => {
                 *this.running = None;
-                Poll::Ready(Ok(cancelation.into_response()))
+                Poll::Ready(Ok(cancellation.into_response()))
             }
             (Poll::Ready(Ok(Err(error))), _) => {
                 *this.running = None;
@@ -372,7 +372,7 @@ where
                 let body = OperationBody {
                     inner: body,
                     running,
-                    cancelation: None,
+                    cancellation: None,
                     ended: false,
                 };
                 Poll::Ready(Ok(Response::from_parts(parts, Body::new(body))))
@@ -402,7 +402,7 @@ pin_project! {
         inner: B,
         running: Option<Running<B, E>>,
         // The operation was cancelled while the body was being sent.
-        cancelation: Option<CancelationError>,
+        cancellation: Option<CancellationError>,
         ended: bool,
     }
 
@@ -448,8 +448,8 @@ where
         if let Some(running) = this.running.as_mut() {
             match running.run.as_mut().poll(cx) {
                 Poll::Pending => {}
-                Poll::Ready(Err(cancelation)) => {
-                    *this.cancelation = Some(cancelation);
+                Poll::Ready(Err(cancellation)) => {
+                    *this.cancellation = Some(cancellation);
                     *this.running = None;
                 }
                 Poll::Ready(Ok(_)) => *this.running = None,
@@ -473,10 +473,10 @@ where
                 Poll::Ready(None)
             }
             // A body that does not watch the operation is cut off when it is cancelled.
-            Poll::Pending => match this.cancelation.take() {
-                Some(cancelation) => {
+            Poll::Pending => match this.cancellation.take() {
+                Some(cancellation) => {
                     *this.ended = true;
-                    Poll::Ready(Some(Err(Box::new(cancelation))))
+                    Poll::Ready(Some(Err(Box::new(cancellation))))
                 }
                 None => Poll::Pending,
             },
@@ -551,7 +551,7 @@ impl IntoResponse for MissingCancelableLayer {
     }
 }
 
-// ===== CancelationError: IntoResponse =====
+// ===== CancellationError: IntoResponse =====
 
 /// `499 Client Closed Request`, as nginx names it.
 const CLIENT_CLOSED_REQUEST: u16 = 499;
@@ -561,20 +561,20 @@ const CLIENT_CLOSED_REQUEST: u16 = 499;
 ///
 /// ```
 /// use axum::response::IntoResponse;
-/// use cancelable::{CancelationError, CancelationReason};
+/// use cancelable::{CancellationError, CancellationReason};
 ///
-/// let timeout = CancelationError::new(CancelationReason::Timeout, None).into_response();
+/// let timeout = CancellationError::new(CancellationReason::Timeout, None).into_response();
 /// assert_eq!(timeout.status(), 504);
-/// let gone = CancelationError::new(CancelationReason::Disconnect, None).into_response();
+/// let gone = CancellationError::new(CancellationReason::Disconnect, None).into_response();
 /// assert_eq!(gone.status(), 499);
-/// let stopped = CancelationError::new(CancelationReason::Manual, None).into_response();
+/// let stopped = CancellationError::new(CancellationReason::Manual, None).into_response();
 /// assert_eq!(stopped.status(), 503);
 /// ```
-impl IntoResponse for CancelationError {
+impl IntoResponse for CancellationError {
     fn into_response(self) -> Response {
         let status = match self.reason() {
-            CancelationReason::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            CancelationReason::Disconnect => StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
+            CancellationReason::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            CancellationReason::Disconnect => StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -620,7 +620,7 @@ impl Cancelable {
 }
 
 pin_project! {
-    /// The events of [`Cancelable::sse`]: the stream's, then `event: cancelled` on cancelation.
+    /// The events of [`Cancelable::sse`]: the stream's, then `event: cancelled` on cancellation.
     #[must_use = "streams do nothing unless polled"]
     pub struct CancelableEvents<S> {
         #[pin]
@@ -635,7 +635,7 @@ impl<S: Stream<Item = Event>> Stream for CancelableEvents<S> {
         let event = match std::task::ready!(self.project().inner.poll_next(cx)) {
             None => return Poll::Ready(None),
             Some(Ok(event)) => event,
-            Some(Err(cancelation)) => cancelled_event(&cancelation),
+            Some(Err(cancellation)) => cancelled_event(&cancellation),
         };
         Poll::Ready(Some(Ok(event)))
     }
@@ -645,10 +645,10 @@ impl<S: Stream<Item = Event>> Stream for CancelableEvents<S> {
     }
 }
 
-fn cancelled_event(cancelation: &CancelationError) -> Event {
+fn cancelled_event(cancellation: &CancellationError) -> Event {
     let data = serde_json::json!({
-        "reason": cancelation.reason(),
-        "message": cancelation.message(),
+        "reason": cancellation.reason(),
+        "message": cancellation.message(),
     });
     Event::default().event("cancelled").data(data.to_string())
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CancelationReason, OperationStatus};
+use crate::error::{CancellationReason, OperationStatus};
 
 /// A snapshot of an operation: who it is, where it is in its life and why it ended.
 ///
@@ -34,8 +34,8 @@ pub struct OperationContext {
     /// Where the operation is in its life.
     pub status: OperationStatus,
     /// Why it was cancelled, if it was.
-    pub reason: Option<CancelationReason>,
-    /// The cancelation message, if any.
+    pub reason: Option<CancellationReason>,
+    /// The cancellation message, if any.
     pub message: Option<String>,
     /// For `Failed`: the error's text or the panic message.
     pub error: Option<String>,

@@ -1,7 +1,7 @@
-//! Why an operation was cancelled: [`CancelationReason`], [`CancelationError`] and the
+//! Why an operation was cancelled: [`CancellationReason`], [`CancellationError`] and the
 //! lifecycle of an operation, [`OperationStatus`].
 //!
-//! A `CancelationError` is a cheap handle (one `Arc`): cloning it, storing it in a token and
+//! A `CancellationError` is a cheap handle (one `Arc`): cloning it, storing it in a token and
 //! handing it to every waiter costs no copy of its message.
 
 use std::borrow::Cow;
@@ -19,15 +19,15 @@ use crate::id::OperationId;
 /// # Examples
 ///
 /// ```
-/// use cancelable::CancelationReason;
+/// use cancelable::CancellationReason;
 ///
-/// assert_eq!(CancelationReason::Timeout.to_string(), "timeout");
-/// assert_eq!(serde_json::to_string(&CancelationReason::Parent).unwrap(), "\"parent\"");
+/// assert_eq!(CancellationReason::Timeout.to_string(), "timeout");
+/// assert_eq!(serde_json::to_string(&CancellationReason::Parent).unwrap(), "\"parent\"");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
-pub enum CancelationReason {
+pub enum CancellationReason {
     /// A timeout or deadline expired.
     Timeout,
     /// Someone called `cancel` on a token or an operation.
@@ -36,27 +36,27 @@ pub enum CancelationReason {
     Signal,
     /// A polled condition was met (or a resource limit crossed).
     Condition,
-    /// An enclosing operation was cancelled; [`CancelationError::cause`] says why.
+    /// An enclosing operation was cancelled; [`CancellationError::cause`] says why.
     Parent,
     /// The client went away (web integration).
     Disconnect,
 }
 
-impl CancelationReason {
+impl CancellationReason {
     /// The lower-case name, as in `Display` and serde.
     pub const fn as_str(self) -> &'static str {
         match self {
-            CancelationReason::Timeout => "timeout",
-            CancelationReason::Manual => "manual",
-            CancelationReason::Signal => "signal",
-            CancelationReason::Condition => "condition",
-            CancelationReason::Parent => "parent",
-            CancelationReason::Disconnect => "disconnect",
+            CancellationReason::Timeout => "timeout",
+            CancellationReason::Manual => "manual",
+            CancellationReason::Signal => "signal",
+            CancellationReason::Condition => "condition",
+            CancellationReason::Parent => "parent",
+            CancellationReason::Disconnect => "disconnect",
         }
     }
 }
 
-impl fmt::Display for CancelationReason {
+impl fmt::Display for CancellationReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -119,18 +119,18 @@ impl fmt::Display for OperationStatus {
 }
 
 /// An operation was cancelled: the reason, an optional message, the operation it hit and,
-/// for [`CancelationReason::Parent`], the parent's own cancelation as its cause.
+/// for [`CancellationReason::Parent`], the parent's own cancellation as its cause.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use cancelable::{Cancelable, CancelationReason};
+/// use cancelable::{Cancelable, CancellationReason};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// let op = Cancelable::with_timeout(Duration::from_secs(30)).named("fetch_user");
 /// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
-/// assert_eq!(err.reason(), CancelationReason::Timeout);
+/// assert_eq!(err.reason(), CancellationReason::Timeout);
 /// assert!(err.is_timeout());
 /// assert_eq!(err.to_string(), r#"operation "fetch_user" cancelled: timeout after 30s"#);
 ///
@@ -139,17 +139,17 @@ impl fmt::Display for OperationStatus {
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct CancelationError {
+pub struct CancellationError {
     inner: Arc<ErrorInner>,
 }
 
 #[derive(Clone)]
 struct ErrorInner {
-    reason: CancelationReason,
+    reason: CancellationReason,
     message: Option<Cow<'static, str>>,
     operation_id: Option<OperationId>,
     operation_name: Option<Cow<'static, str>>,
-    cause: Option<CancelationError>,
+    cause: Option<CancellationError>,
 }
 
 impl Drop for ErrorInner {
@@ -162,10 +162,10 @@ impl Drop for ErrorInner {
     }
 }
 
-impl CancelationError {
-    /// A cancelation for `reason`, with an optional message.
-    pub fn new(reason: CancelationReason, message: Option<String>) -> Self {
-        CancelationError {
+impl CancellationError {
+    /// A cancellation for `reason`, with an optional message.
+    pub fn new(reason: CancellationReason, message: Option<String>) -> Self {
+        CancellationError {
             inner: Arc::new(ErrorInner {
                 reason,
                 message: message.map(Cow::Owned),
@@ -176,11 +176,11 @@ impl CancelationError {
         }
     }
 
-    /// A [`CancelationReason::Parent`] cancelation caused by `parent`.
-    pub(crate) fn from_parent(parent: &CancelationError) -> Self {
-        CancelationError {
+    /// A [`CancellationReason::Parent`] cancellation caused by `parent`.
+    pub(crate) fn from_parent(parent: &CancellationError) -> Self {
+        CancellationError {
             inner: Arc::new(ErrorInner {
-                reason: CancelationReason::Parent,
+                reason: CancellationReason::Parent,
                 message: Some(Cow::Borrowed("parent operation cancelled")),
                 operation_id: None,
                 operation_name: None,
@@ -191,13 +191,13 @@ impl CancelationError {
 
     /// A timeout that expired after `after`.
     pub(crate) fn timeout(after: Duration) -> Self {
-        CancelationError::new(
-            CancelationReason::Timeout,
+        CancellationError::new(
+            CancellationReason::Timeout,
             Some(format!("timeout after {}", DisplayDuration(after))),
         )
     }
 
-    /// The same cancelation, attributed to an operation.
+    /// The same cancellation, attributed to an operation.
     /// Takes the `Cow` itself: a `'static` name stays borrowed in the copy.
     #[allow(clippy::ptr_arg)]
     pub(crate) fn for_operation(&self, id: &OperationId, name: &Cow<'static, str>) -> Self {
@@ -212,13 +212,13 @@ impl CancelationError {
         let mut inner = (*self.inner).clone();
         inner.operation_id = Some(id.clone());
         inner.operation_name = (!name.is_empty()).then(|| name.clone());
-        CancelationError {
+        CancellationError {
             inner: Arc::new(inner),
         }
     }
 
     /// The kind of source that cancelled.
-    pub fn reason(&self) -> CancelationReason {
+    pub fn reason(&self) -> CancellationReason {
         self.inner.reason
     }
 
@@ -237,14 +237,14 @@ impl CancelationError {
         self.inner.operation_name.as_deref()
     }
 
-    /// For [`CancelationReason::Parent`]: the parent's own cancelation.
+    /// For [`CancellationReason::Parent`]: the parent's own cancellation.
     /// [`std::error::Error::source`] returns the same.
-    pub fn cause(&self) -> Option<&CancelationError> {
+    pub fn cause(&self) -> Option<&CancellationError> {
         self.inner.cause.as_ref()
     }
 
-    /// The first cancelation in the chain of causes: what really happened.
-    pub fn root_cause(&self) -> &CancelationError {
+    /// The first cancellation in the chain of causes: what really happened.
+    pub fn root_cause(&self) -> &CancellationError {
         let mut err = self;
         while let Some(cause) = err.cause() {
             err = cause;
@@ -254,36 +254,36 @@ impl CancelationError {
 
     /// `reason() == Timeout`.
     pub fn is_timeout(&self) -> bool {
-        self.reason() == CancelationReason::Timeout
+        self.reason() == CancellationReason::Timeout
     }
 
     /// `reason() == Manual`.
     pub fn is_manual(&self) -> bool {
-        self.reason() == CancelationReason::Manual
+        self.reason() == CancellationReason::Manual
     }
 
     /// `reason() == Signal`.
     pub fn is_signal(&self) -> bool {
-        self.reason() == CancelationReason::Signal
+        self.reason() == CancellationReason::Signal
     }
 
     /// `reason() == Condition`.
     pub fn is_condition(&self) -> bool {
-        self.reason() == CancelationReason::Condition
+        self.reason() == CancellationReason::Condition
     }
 
     /// `reason() == Parent`.
     pub fn is_parent(&self) -> bool {
-        self.reason() == CancelationReason::Parent
+        self.reason() == CancellationReason::Parent
     }
 
     /// `reason() == Disconnect`.
     pub fn is_disconnect(&self) -> bool {
-        self.reason() == CancelationReason::Disconnect
+        self.reason() == CancellationReason::Disconnect
     }
 }
 
-impl fmt::Display for CancelationError {
+impl fmt::Display for CancellationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.operation_name() {
             Some(name) => write!(f, "operation {name:?} cancelled: ")?,
@@ -296,9 +296,9 @@ impl fmt::Display for CancelationError {
     }
 }
 
-impl fmt::Debug for CancelationError {
+impl fmt::Debug for CancellationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("CancelationError");
+        let mut s = f.debug_struct("CancellationError");
         s.field("reason", &self.reason());
         if let Some(message) = self.message() {
             s.field("message", &message);
@@ -316,7 +316,7 @@ impl fmt::Debug for CancelationError {
     }
 }
 
-impl PartialEq for CancelationError {
+impl PartialEq for CancellationError {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
             || (self.reason() == other.reason()
@@ -326,17 +326,17 @@ impl PartialEq for CancelationError {
     }
 }
 
-impl Eq for CancelationError {}
+impl Eq for CancellationError {}
 
-impl std::error::Error for CancelationError {
+impl std::error::Error for CancellationError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.cause().map(|cause| cause as _)
     }
 }
 
-impl From<CancelationError> for io::Error {
+impl From<CancellationError> for io::Error {
     /// [`io::ErrorKind::TimedOut`] for timeouts, [`io::ErrorKind::Interrupted`] otherwise.
-    fn from(err: CancelationError) -> Self {
+    fn from(err: CancellationError) -> Self {
         let kind = if err.is_timeout() {
             io::ErrorKind::TimedOut
         } else {

@@ -1,7 +1,7 @@
 //! Operation ids: a random UUID made when first needed and formatted when first read, or the
 //! string a user gave.
 //!
-//! Attributing a cancelation to its operation copies the id into the error. With a generated id
+//! Attributing a cancellation to its operation copies the id into the error. With a generated id
 //! that is 16 bytes: nobody pays for formatting a UUID unless someone reads it.
 
 use std::fmt;

@@ -1,27 +1,27 @@
-//! Structured, composable cancelation for async work on tokio.
+//! Structured, composable cancellation for async work on tokio.
 //!
 //! An operation ([`Cancelable`]) is a scope around a future with any number of *sources* of
-//! cancelation: a timeout or deadline, a [`CancelationToken`] cancelled from any task or OS
+//! cancellation: a timeout or deadline, a [`CancellationToken`] cancelled from any task or OS
 //! thread, OS signals, polled conditions, a parent operation, or your own
-//! [`CancelationSource`]. Sources compose any-of and all-of. When one fires, the future is
+//! [`CancellationSource`]. Sources compose any-of and all-of. When one fires, the future is
 //! dropped at once (unless a [shield](Cancelable::shield) is running) and `run` returns a
-//! [`CancelationError`] saying which source fired and why.
+//! [`CancellationError`] saying which source fired and why.
 //!
 //! ```
 //! use std::time::Duration;
-//! use cancelable::{Cancelable, CancelationReason, CancelationToken};
+//! use cancelable::{Cancelable, CancellationReason, CancellationToken};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let shutdown = CancelationToken::new();
+//! let shutdown = CancellationToken::new();
 //! let op = Cancelable::with_timeout(Duration::from_secs(30))
 //!     .combine(Cancelable::with_token(shutdown.clone()))
 //!     .named("fetch_user");
 //!
 //! // Cancel from anywhere: another task, a plain OS thread, a signal handler's thread.
-//! std::thread::spawn(move || shutdown.cancel_with(CancelationReason::Manual, "deploy"));
+//! std::thread::spawn(move || shutdown.cancel_with(CancellationReason::Manual, "deploy"));
 //!
 //! let err = op.run(std::future::pending::<()>()).await.unwrap_err();
-//! assert_eq!(err.reason(), CancelationReason::Manual);
+//! assert_eq!(err.reason(), CancellationReason::Manual);
 //! assert_eq!(err.to_string(), r#"operation "fetch_user" cancelled: deploy"#);
 //! # }
 //! ```
@@ -30,7 +30,7 @@
 //!
 //! `run` polls its sources itself: no task is spawned per operation, timeout, token or
 //! condition, and the timer is created only if the body does not finish on its first poll.
-//! [`CancelationToken::is_cancelled`] is one atomic load. Cancelling a parent pushes the state
+//! [`CancellationToken::is_cancelled`] is one atomic load. Cancelling a parent pushes the state
 //! down its tree once, so checks never walk ancestors.
 //!
 //! # Observability
@@ -44,24 +44,24 @@
 //! * Tracing: each operation runs in an `INFO` span named `operation` with the fields
 //!   `operation.id`, `operation.name` (and `otel.name`, which OpenTelemetry layers use as the
 //!   span's name). In it: `operation started` and `operation completed` (`DEBUG`), progress
-//!   reports and `operation cancelled` with `cancelation.reason` and `cancelation.message`
+//!   reports and `operation cancelled` with `cancellation.reason` and `cancellation.message`
 //!   (`INFO`), `operation failed` with `error` (`WARN`); a panicking callback is an `ERROR`.
 //!   When no subscriber wants the span, nothing is recorded and no id is generated for it.
 //! * [`OperationRegistry`]: operations built with [`register`](Cancelable::register) are listed
 //!   while they run, found by status, name glob or parent, cancelled by id or pattern from any
 //!   thread, then kept in a bounded history with statistics.
-//! * Streams: [`Cancelable::stream`] ends a stream on cancelation and counts its items in the
+//! * Streams: [`Cancelable::stream`] ends a stream on cancellation and counts its items in the
 //!   operation's [context](OperationContext::items).
 //!
 //! # Features
 //!
 //! * `macros` (default): `#[cancelable]`, `cancel_combine!` and `shielded!`.
 //! * `signal` (default, Unix): [`Cancelable::with_signal`].
-//! * `backon`: `Cancelable::retry`, retries with any [backon] backoff that a cancelation stops
+//! * `backon`: `Cancelable::retry`, retries with any [backon] backoff that a cancellation stops
 //!   at once (module `retry`).
 //! * `axum`: module `axum`: `CancelableLayer` runs a request per operation, cancelled with
 //!   reason `Disconnect` when the client goes away; the `RequestCancelable` extractor,
-//!   `CancelationError: IntoResponse`, `Cancelable::sse`.
+//!   `CancellationError: IntoResponse`, `Cancelable::sse`.
 //! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
 //!   [sysinfo].
 //!
@@ -106,7 +106,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use crate::context::OperationContext;
-pub use crate::error::{CancelationError, CancelationReason, OperationStatus};
+pub use crate::error::{CancellationError, CancellationReason, OperationStatus};
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
 pub use crate::progress::ProgressEvent;
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
@@ -114,9 +114,9 @@ pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, Sta
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]
 pub use crate::resources::ResourceLimits;
 pub use crate::signal::{ParseSignalError, Signal};
-pub use crate::source::CancelationSource;
+pub use crate::source::CancellationSource;
 pub use crate::stream::{CancelableChunks, CancelableStream};
-pub use crate::token::{CancelationToken, Cancelled};
+pub use crate::token::{CancellationToken, Cancelled};
 
 #[cfg(feature = "macros")]
 #[doc(inline)]
@@ -139,7 +139,7 @@ pub use cancelable_macros::{cancel_combine, cancelable, shielded};
 pub async fn with_timeout<F: Future>(
     timeout: Duration,
     fut: F,
-) -> Result<F::Output, CancelationError> {
+) -> Result<F::Output, CancellationError> {
     Cancelable::with_timeout(timeout).run(fut).await
 }
 

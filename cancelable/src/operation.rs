@@ -2,7 +2,7 @@
 //!
 //! # Invariants
 //!
-//! 1. Every operation has one [`CancelationToken`], its *scope token*. Every source ends by
+//! 1. Every operation has one [`CancellationToken`], its *scope token*. Every source ends by
 //!    cancelling it: a timeout, signal or condition when `run` polls it, a token through a link
 //!    in the token tree, a parent through a `Parent` link.
 //! 2. The scope token is made when first needed: when `run` first parks, when something links
@@ -21,7 +21,7 @@
 //!    spawned.
 //! 5. While `shields > 0`, `run` keeps polling the body even though the scope token is
 //!    cancelled; it drops the body at the first poll that sees `shields == 0`.
-//! 6. An operation runs once. However `run` ends (output, cancelation, panic, drop) its status is
+//! 6. An operation runs once. However `run` ends (output, cancellation, panic, drop) its status is
 //!    final, its waker registration and timer are gone, and its signal subscriptions are dropped.
 //! 7. `start` and `finish` each record the status, take the callbacks due and join or leave the
 //!    registry in one critical section of the state lock; then, with no lock held, they emit
@@ -55,11 +55,11 @@ use tracing::Span;
 use crate::callbacks::{self, Callbacks, Event};
 use crate::context::OperationContext;
 use crate::current::{self, Frame};
-use crate::error::{CancelationError, CancelationReason, OperationStatus};
+use crate::error::{CancellationError, CancellationReason, OperationStatus};
 use crate::id::OperationId;
 use crate::registry::{OperationRegistry, Slot};
-use crate::source::{Armed, ArmedDeadline, CancelationSource, Sources, predicate_name};
-use crate::token::{CancelationToken, Link};
+use crate::source::{Armed, ArmedDeadline, CancellationSource, Sources, predicate_name};
+use crate::token::{CancellationToken, Link};
 
 /// A handle to one cancelable operation.
 ///
@@ -76,10 +76,10 @@ use crate::token::{CancelationToken, Link};
 ///
 /// ```
 /// use std::time::Duration;
-/// use cancelable::{Cancelable, CancelationReason, CancelationToken};
+/// use cancelable::{Cancelable, CancellationReason, CancellationToken};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let shutdown = CancelationToken::new();
+/// let shutdown = CancellationToken::new();
 /// let op = Cancelable::with_timeout(Duration::from_secs(5))
 ///     .combine(Cancelable::with_token(shutdown.clone()))
 ///     .named("sync_inventory");
@@ -90,7 +90,7 @@ use crate::token::{CancelationToken, Link};
 /// }).await;
 ///
 /// let err = result.unwrap_err();
-/// assert_eq!(err.reason(), CancelationReason::Timeout);
+/// assert_eq!(err.reason(), CancellationReason::Timeout);
 /// assert_eq!(err.operation_name(), Some("sync_inventory"));
 /// # }
 /// ```
@@ -101,7 +101,7 @@ pub struct Cancelable {
 
 pub(crate) struct Operation {
     /// The scope token, once made (invariant 2).
-    scope: OnceLock<CancelationToken>,
+    scope: OnceLock<CancellationToken>,
     /// Set by the `parent` builder or adopted by `start` (invariant 3).
     parent: OnceLock<Cancelable>,
     id: OnceLock<OperationId>,
@@ -126,8 +126,8 @@ pub(crate) struct State {
     /// On tokio's clock (paused in tests); converted to `SystemTime` for contexts.
     started_at: Option<Instant>,
     ended_at: Option<Instant>,
-    /// The cancelation the operation ended with, attributed to it.
-    outcome: Option<CancelationError>,
+    /// The cancellation the operation ended with, attributed to it.
+    outcome: Option<CancellationError>,
     /// The registry to join when `run` starts, until `finish` leaves it.
     registry: Option<OperationRegistry>,
     slot: Option<Slot>,
@@ -138,7 +138,7 @@ pub(crate) struct State {
 pub(crate) struct Cold {
     failure: Option<String>,
     /// `try_run`'s body returned `Err` after the scope was cancelled: the error is a consequence
-    /// of the cancelation, which is the operation's outcome.
+    /// of the cancellation, which is the operation's outcome.
     failed_after_cancel: bool,
     metadata: serde_json::Map<String, serde_json::Value>,
     shielded_run: Option<Waker>,
@@ -179,12 +179,12 @@ impl Default for Cancelable {
 // ===== impl Cancelable: construction =====
 
 impl Cancelable {
-    fn from_parts(scope: Option<CancelationToken>, sources: Sources) -> Self {
+    fn from_parts(scope: Option<CancellationToken>, sources: Sources) -> Self {
         Cancelable::from_named_parts(scope, sources, Cow::Borrowed(""))
     }
 
     fn from_named_parts(
-        scope: Option<CancelationToken>,
+        scope: Option<CancellationToken>,
         sources: Sources,
         name: Cow<'static, str>,
     ) -> Self {
@@ -243,16 +243,16 @@ impl Cancelable {
     /// Cancelled when `token` is, with the token's reason and message.
     ///
     /// ```
-    /// use cancelable::{Cancelable, CancelationReason, CancelationToken};
+    /// use cancelable::{Cancelable, CancellationReason, CancellationToken};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let token = CancelationToken::new();
+    /// let token = CancellationToken::new();
     /// let op = Cancelable::with_token(token.clone());
-    /// token.cancel_with(CancelationReason::Manual, "user pressed stop");
+    /// token.cancel_with(CancellationReason::Manual, "user pressed stop");
     /// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
     /// assert_eq!(err.message(), Some("user pressed stop"));
     /// # }
     /// ```
-    pub fn with_token(token: impl Into<CancelationToken>) -> Self {
+    pub fn with_token(token: impl Into<CancellationToken>) -> Self {
         Cancelable::from_parts(Some(token.into().forwarding_token()), Sources::default())
     }
 
@@ -335,8 +335,8 @@ impl Cancelable {
         )
     }
 
-    /// Cancelled when a user-written [`CancelationSource`] fires.
-    pub fn with_source(source: impl CancelationSource) -> Self {
+    /// Cancelled when a user-written [`CancellationSource`] fires.
+    pub fn with_source(source: impl CancellationSource) -> Self {
         Cancelable::from_parts(None, Sources::custom(source))
     }
 
@@ -358,7 +358,7 @@ impl Cancelable {
     /// ```
     pub fn any_of(members: impl IntoIterator<Item = Cancelable>) -> Self {
         let mut sources = Sources::default();
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         for member in members {
             token.node().link_to(member.scope().node(), Link::Forward);
             sources.merge(member.take_sources());
@@ -371,9 +371,9 @@ impl Cancelable {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use cancelable::{Cancelable, CancelationToken};
+    /// use cancelable::{Cancelable, CancellationToken};
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-    /// let done = CancelationToken::new();
+    /// let done = CancellationToken::new();
     /// let op = Cancelable::all_of([
     ///     Cancelable::with_timeout(Duration::from_secs(1)), // at least one second
     ///     Cancelable::with_token(done.clone()),            // and the work is marked done
@@ -446,7 +446,7 @@ impl Cancelable {
     /// one is too, with reason `Parent`.
     ///
     /// ```
-    /// use cancelable::{Cancelable, CancelationReason};
+    /// use cancelable::{Cancelable, CancellationReason};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let parent = Cancelable::new().named("batch");
     /// let child = Cancelable::new().parent(&parent);
@@ -454,7 +454,7 @@ impl Cancelable {
     /// tokio::task::yield_now().await;
     /// parent.cancel();
     /// let err = task.await.unwrap().unwrap_err();
-    /// assert_eq!(err.reason(), CancelationReason::Parent);
+    /// assert_eq!(err.reason(), CancellationReason::Parent);
     /// assert!(err.cause().unwrap().is_manual());
     /// # }
     /// ```
@@ -561,12 +561,12 @@ impl Cancelable {
     }
 
     /// Why the operation was cancelled, if it was (and not after it completed).
-    pub fn reason(&self) -> Option<CancelationReason> {
+    pub fn reason(&self) -> Option<CancellationReason> {
         self.error().map(|e| e.reason())
     }
 
-    /// The operation's cancelation, attributed to it, if it was cancelled before it finished.
-    pub fn error(&self) -> Option<CancelationError> {
+    /// The operation's cancellation, attributed to it, if it was cancelled before it finished.
+    pub fn error(&self) -> Option<CancellationError> {
         match self.status() {
             OperationStatus::Completed | OperationStatus::Failed => None,
             OperationStatus::Cancelled => self.state().outcome.clone(),
@@ -575,7 +575,7 @@ impl Cancelable {
         }
     }
 
-    fn attribute(&self, error: &CancelationError) -> CancelationError {
+    fn attribute(&self, error: &CancellationError) -> CancellationError {
         error.for_operation(
             self.inner.id.get_or_init(OperationId::generate),
             &self.inner.name,
@@ -592,7 +592,7 @@ impl Cancelable {
             id: self.id().to_owned(),
             name: self.name().to_owned(),
             status,
-            reason: error.as_ref().map(CancelationError::reason),
+            reason: error.as_ref().map(CancellationError::reason),
             message: error.as_ref().and_then(|e| e.message().map(str::to_owned)),
             error: state.cold.as_ref().and_then(|c| c.failure.clone()),
             parent_id: self.inner.parent.get().map(|parent| parent.id().to_owned()),
@@ -627,20 +627,20 @@ impl Cancelable {
         current::with(|frame| frame.map(|frame| frame.op.clone()))
     }
 
-    // ===== cancelation =====
+    // ===== cancellation =====
 
     /// Cancels with reason `Manual`. `true` only for the call that cancelled; an operation that
     /// already finished is left alone (`false`).
     pub fn cancel(&self) -> bool {
-        self.cancel_error(CancelationError::new(CancelationReason::Manual, None))
+        self.cancel_error(CancellationError::new(CancellationReason::Manual, None))
     }
 
     /// Cancels with `reason` and `message`; see [`cancel`](Self::cancel).
-    pub fn cancel_with(&self, reason: CancelationReason, message: impl Into<String>) -> bool {
-        self.cancel_error(CancelationError::new(reason, Some(message.into())))
+    pub fn cancel_with(&self, reason: CancellationReason, message: impl Into<String>) -> bool {
+        self.cancel_error(CancellationError::new(reason, Some(message.into())))
     }
 
-    pub(crate) fn cancel_error(&self, error: CancelationError) -> bool {
+    pub(crate) fn cancel_error(&self, error: CancellationError) -> bool {
         if self.status().is_finished() || self.is_cancelled() {
             return false;
         }
@@ -652,12 +652,12 @@ impl Cancelable {
     pub fn is_cancelled(&self) -> bool {
         match self.inner.scope.get() {
             Some(scope) => scope.is_cancelled(),
-            None => self.inherits_cancelation(),
+            None => self.inherits_cancellation(),
         }
     }
 
     /// An operation with no scope token yet is cancelled when its nearest ancestor with one is.
-    fn inherits_cancelation(&self) -> bool {
+    fn inherits_cancellation(&self) -> bool {
         let mut op = self;
         while let Some(parent) = op.inner.parent.get() {
             if let Some(scope) = parent.inner.scope.get() {
@@ -670,7 +670,7 @@ impl Cancelable {
 
     /// The scope token, made now if it was not yet (invariant 2).
     #[inline]
-    pub(crate) fn scope(&self) -> &CancelationToken {
+    pub(crate) fn scope(&self) -> &CancellationToken {
         match self.inner.scope.get() {
             Some(scope) => scope,
             None => self.make_scope(),
@@ -681,7 +681,7 @@ impl Cancelable {
     /// from the top down, so that linking each to its parent never recurses.
     #[cold]
     #[inline(never)]
-    fn make_scope(&self) -> &CancelationToken {
+    fn make_scope(&self) -> &CancellationToken {
         let mut missing = Vec::new();
         let mut ancestor = self.inner.parent.get();
         while let Some(op) = ancestor.filter(|op| op.inner.scope.get().is_none()) {
@@ -694,11 +694,11 @@ impl Cancelable {
         self.init_scope()
     }
 
-    fn init_scope(&self) -> &CancelationToken {
+    fn init_scope(&self) -> &CancellationToken {
         // `start` sets the status once the parent is adopted: after that, nothing to wait for.
         let _adoption = (self.status() == OperationStatus::Pending).then(|| self.state());
         self.inner.scope.get_or_init(|| {
-            let scope = CancelationToken::new();
+            let scope = CancellationToken::new();
             if let Some(parent) = self.inner.parent.get() {
                 scope.node().link_to(parent.scope().node(), Link::Parent);
             }
@@ -707,7 +707,7 @@ impl Cancelable {
     }
 
     /// The scope token if it was made (nothing can be registered on one that was not).
-    pub(crate) fn made_scope(&self) -> Option<&CancelationToken> {
+    pub(crate) fn made_scope(&self) -> Option<&CancellationToken> {
         self.inner.scope.get()
     }
 
@@ -727,12 +727,12 @@ impl Cancelable {
     ///         cancel.check()?;
     ///         if chunk == 3 { cancel.cancel(); }
     ///     }
-    ///     Ok::<_, cancelable::CancelationError>(())
+    ///     Ok::<_, cancelable::CancellationError>(())
     /// }).await;
     /// assert!(result.unwrap().unwrap_err().is_manual());
     /// # }
     /// ```
-    pub fn check(&self) -> Result<(), CancelationError> {
+    pub fn check(&self) -> Result<(), CancellationError> {
         if !self.is_cancelled() {
             return Ok(());
         }
@@ -743,7 +743,7 @@ impl Cancelable {
     }
 
     /// The scope token: cancelling it cancels the operation.
-    pub fn token(&self) -> CancelationToken {
+    pub fn token(&self) -> CancellationToken {
         self.scope().clone()
     }
 
@@ -761,7 +761,7 @@ impl Cancelable {
     ///
     /// Arms the sources (a timeout's clock starts now), polls `fut` and the sources together,
     /// and returns `Ok(output)`; when a source fires, `fut` is dropped at once (unless a
-    /// [`shield`](Self::shield) is running) and the cancelation is returned. Cancelled before it
+    /// [`shield`](Self::shield) is running) and the cancellation is returned. Cancelled before it
     /// starts: returns `Err` without polling `fut`. A scope started inside another's `run` in
     /// the same task becomes its child.
     ///
@@ -770,7 +770,7 @@ impl Cancelable {
     /// When the operation already ran: an operation runs once. A panic in `fut` marks the
     /// operation `Failed` and propagates.
     ///
-    /// # Cancelation safety
+    /// # Cancellation safety
     ///
     /// Dropping the returned future drops `fut`, cancels the operation's scope (so its children
     /// stop) and marks it `Cancelled`.
@@ -788,17 +788,17 @@ impl Cancelable {
         }
     }
 
-    /// [`run`](Self::run) for a fallible body: a cancelation becomes `E::from(err)`, and an `Err`
+    /// [`run`](Self::run) for a fallible body: a cancellation becomes `E::from(err)`, and an `Err`
     /// from the body marks the operation `Failed` with the error's text.
     ///
     /// An `Err` that the body returns once its scope is already cancelled (say, a nested call
     /// that failed with reason `Parent` right after a shield ended) is a consequence of that
-    /// cancelation: the operation ends `Cancelled` and the caller gets `E::from` of the
-    /// operation's own cancelation.
+    /// cancellation: the operation ends `Cancelled` and the caller gets `E::from` of the
+    /// operation's own cancellation.
     pub async fn try_run<T, E, F>(&self, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
-        E: From<CancelationError> + fmt::Display,
+        E: From<CancellationError> + fmt::Display,
     {
         let body = async {
             let output = fut.await;
@@ -814,19 +814,19 @@ impl Cancelable {
         };
         match self.run(body).await {
             Ok(Err(error)) => match self.state().outcome.clone() {
-                Some(cancelation) => Err(E::from(cancelation)),
+                Some(cancellation) => Err(E::from(cancellation)),
                 None => Err(error),
             },
             Ok(output) => output,
-            Err(cancelation) => Err(E::from(cancelation)),
+            Err(cancellation) => Err(E::from(cancellation)),
         }
     }
 
     /// Runs `fut` to completion even if the operation is cancelled meanwhile; `run` returns the
-    /// cancelation right after. Shields nest. Scopes started inside a shield are not children of
+    /// cancellation right after. Shields nest. Scopes started inside a shield are not children of
     /// this operation.
     ///
-    /// A shield only holds off this library's cancelation: a drop that comes from outside (an
+    /// A shield only holds off this library's cancellation: a drop that comes from outside (an
     /// enclosing `tokio::time::timeout`, a dropped request, an aborted task) still drops it.
     ///
     /// ```
@@ -878,7 +878,7 @@ impl Cancelable {
     /// assert!(worker.await.unwrap().unwrap_err().is_parent());
     /// # }
     /// ```
-    pub fn spawn<F>(&self, fut: F) -> JoinHandle<Result<F::Output, CancelationError>>
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<Result<F::Output, CancellationError>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -904,7 +904,7 @@ impl Cancelable {
     /// ```
     pub fn spawn_blocking<T, F>(&self, f: F) -> JoinHandle<T>
     where
-        F: FnOnce(CancelationToken) -> T + Send + 'static,
+        F: FnOnce(CancellationToken) -> T + Send + 'static,
         T: Send + 'static,
     {
         let token = self.scope().child_token();
@@ -912,7 +912,7 @@ impl Cancelable {
     }
 
     /// Wraps a future factory for retry loops: each call checks first (once cancelled, `f` is
-    /// not called and the call returns `Err` at once), then races the call against cancelation.
+    /// not called and the call returns `Err` at once), then races the call against cancellation.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -998,8 +998,8 @@ impl Cancelable {
         match sources.arm(started_at) {
             Ok(armed) => armed,
             Err(error) => {
-                self.scope().cancel_error(CancelationError::new(
-                    CancelationReason::Signal,
+                self.scope().cancel_error(CancellationError::new(
+                    CancellationReason::Signal,
                     Some(format!("cannot listen for signals: {error}")),
                 ));
                 (None, None)
@@ -1007,9 +1007,9 @@ impl Cancelable {
         }
     }
 
-    /// Records the final status and tells every observer; returns the operation's cancelation,
+    /// Records the final status and tells every observer; returns the operation's cancellation,
     /// if it ended cancelled.
-    fn finish(&self, status: OperationStatus) -> Option<CancelationError> {
+    fn finish(&self, status: OperationStatus) -> Option<CancellationError> {
         // Made before the state lock: making a scope token takes it.
         let scope =
             (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
@@ -1055,8 +1055,8 @@ impl Cancelable {
         match event {
             Event::Complete => tracing::debug!(duration = ?duration(), "operation completed"),
             Event::Cancel => tracing::info!(
-                cancelation.reason = outcome.as_ref().map(|e| e.reason().as_str()),
-                cancelation.message = outcome.as_ref().and_then(|e| e.message()),
+                cancellation.reason = outcome.as_ref().map(|e| e.reason().as_str()),
+                cancellation.message = outcome.as_ref().and_then(|e| e.message()),
                 "operation cancelled",
             ),
             Event::Error | Event::Start => {
@@ -1145,8 +1145,8 @@ pin_project! {
             }
             if *this.phase == Phase::Running {
                 let _entered = this.span.enter();
-                this.op.scope().cancel_error(CancelationError::new(
-                    CancelationReason::Manual,
+                this.op.scope().cancel_error(CancellationError::new(
+                    CancellationReason::Manual,
                     Some(String::from("the operation's future was dropped before it finished")),
                 ));
                 this.op.finish(OperationStatus::Cancelled);
@@ -1180,7 +1180,7 @@ fn release<F>(
 }
 
 impl<F: Future> Future for Run<'_, F> {
-    type Output = Result<F::Output, CancelationError>;
+    type Output = Result<F::Output, CancellationError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -1227,7 +1227,7 @@ impl<F: Future> Future for Run<'_, F> {
                 );
                 let error = op.finish(OperationStatus::Cancelled);
                 return Poll::Ready(Err(
-                    error.unwrap_or_else(|| CancelationError::new(CancelationReason::Manual, None))
+                    error.unwrap_or_else(|| CancellationError::new(CancellationReason::Manual, None))
                 ));
             }
             if let Some(body) = this.body.as_mut().as_pin_mut() {
@@ -1372,7 +1372,7 @@ impl<F> fmt::Debug for Shield<'_, F> {
 
 pin_project! {
     /// One call of a function wrapped by [`Cancelable::wrap`]: its output, or the operation's
-    /// cancelation if that comes first.
+    /// cancellation if that comes first.
     #[must_use = "futures do nothing unless polled"]
     pub struct OrCancelled<F> {
         op: Cancelable,
@@ -1394,7 +1394,7 @@ pin_project! {
 }
 
 impl<F: Future> Future for OrCancelled<F> {
-    type Output = Result<F::Output, CancelationError>;
+    type Output = Result<F::Output, CancellationError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();

@@ -9,7 +9,7 @@ use core::fmt::Display;
 use core::future::Future;
 use core::time::Duration;
 
-pub use crate::{Cancelable, CancelationError, CancelationToken, Signal};
+pub use crate::{Cancelable, CancellationError, CancellationToken, Signal};
 
 /// Collects the sources named by a macro's options into one operation.
 #[derive(Debug)]
@@ -66,7 +66,7 @@ impl OperationBuilder {
     }
 
     /// `token = expr`.
-    pub fn token(self, token: impl Into<CancelationToken>) -> Self {
+    pub fn token(self, token: impl Into<CancellationToken>) -> Self {
         self.push(Cancelable::with_token(token.into()))
     }
 
@@ -152,7 +152,7 @@ pub fn run<F: Future>(op: &Cancelable, body: F) -> crate::Run<'_, F> {
 pub async fn try_run<T, E, F>(op: &Cancelable, body: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: From<CancelationError> + Display,
+    E: From<CancellationError> + Display,
 {
     op.try_run(body).await
 }
@@ -210,7 +210,7 @@ pub fn registrations(op: &Cancelable) -> (usize, usize) {
 }
 
 /// For leak tests: (linked children, parked waiters) of `token`.
-pub fn token_registrations(token: &CancelationToken) -> (usize, usize) {
+pub fn token_registrations(token: &CancellationToken) -> (usize, usize) {
     (token.node().child_count(), token.node().waiter_count())
 }
 
@@ -242,8 +242,8 @@ impl core::fmt::Debug for Probe {
     }
 }
 
-/// For leak tests: a [`Probe`] of `token`'s node in the cancelation tree.
-pub fn token_probe(token: &CancelationToken) -> Probe {
+/// For leak tests: a [`Probe`] of `token`'s node in the cancellation tree.
+pub fn token_probe(token: &CancellationToken) -> Probe {
     let node = std::sync::Arc::downgrade(token.node());
     Probe(Box::new(move || node.strong_count() > 0))
 }

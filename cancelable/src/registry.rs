@@ -7,7 +7,7 @@
 //!    [`register_in`](Cancelable::register_in) touch a registry: the others never take one of
 //!    its locks.
 //! 2. A registered operation joins the running set when `run` starts it and leaves it in
-//!    `finish`, after its final status is recorded, however `run` ended (output, cancelation,
+//!    `finish`, after its final status is recorded, however `run` ended (output, cancellation,
 //!    failure, panic, drop). It then goes to the back of the history, whose oldest entries are
 //!    dropped past the limit.
 //! 3. The running set is split into shards by the operation's address. Joining and leaving lock
@@ -35,7 +35,7 @@ use slab::Slab;
 
 pub use self::filter::OperationFilter;
 use crate::context::OperationContext;
-use crate::error::{CancelationReason, OperationStatus};
+use crate::error::{CancellationReason, OperationStatus};
 use crate::operation::Cancelable;
 
 const SHARDS: usize = 16;
@@ -51,7 +51,7 @@ const DEFAULT_HISTORY_LIMIT: usize = 1000;
 /// # Examples
 ///
 /// ```
-/// use cancelable::{Cancelable, CancelationReason, OperationRegistry};
+/// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let registry = OperationRegistry::new();
@@ -68,11 +68,11 @@ const DEFAULT_HISTORY_LIMIT: usize = 1000;
 /// // From any thread: stop every user job.
 /// let r = registry.clone();
 /// let stopped = std::thread::spawn(move || {
-///     r.cancel_matching("user_*", CancelationReason::Manual, "maintenance")
+///     r.cancel_matching("user_*", CancellationReason::Manual, "maintenance")
 /// });
 /// assert_eq!(stopped.join().unwrap(), 2);
 ///
-/// registry.cancel_all(CancelationReason::Manual, "shutdown");
+/// registry.cancel_all(CancellationReason::Manual, "shutdown");
 /// for job in jobs {
 ///     assert!(job.await.unwrap().is_err());
 /// }
@@ -316,19 +316,19 @@ impl OperationRegistry {
     /// Cancels the running operation with id `id`; `true` if this call cancelled it.
     ///
     /// ```
-    /// use cancelable::{Cancelable, CancelationReason, OperationRegistry};
+    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let registry = OperationRegistry::new();
     /// let op = Cancelable::new().operation_id("job-1").register_in(&registry);
     /// let err = op.run(async {
-    ///     assert!(registry.cancel("job-1", CancelationReason::Manual, "stop requested"));
+    ///     assert!(registry.cancel("job-1", CancellationReason::Manual, "stop requested"));
     ///     std::future::pending::<()>().await
     /// }).await.unwrap_err();
     /// assert_eq!(err.message(), Some("stop requested"));
-    /// assert!(!registry.cancel("job-1", CancelationReason::Manual, "again"));
+    /// assert!(!registry.cancel("job-1", CancellationReason::Manual, "again"));
     /// # }
     /// ```
-    pub fn cancel(&self, id: &str, reason: CancelationReason, message: impl Into<String>) -> bool {
+    pub fn cancel(&self, id: &str, reason: CancellationReason, message: impl Into<String>) -> bool {
         let message = message.into();
         let targets = self.running_where(|op| op.known_id() == Some(id));
         targets
@@ -346,7 +346,7 @@ impl OperationRegistry {
     pub fn cancel_matching(
         &self,
         glob: &str,
-        reason: CancelationReason,
+        reason: CancellationReason,
         message: impl Into<String>,
     ) -> usize {
         let message = message.into();
@@ -360,18 +360,18 @@ impl OperationRegistry {
     /// Cancels every running operation; returns how many this call cancelled.
     ///
     /// ```
-    /// use cancelable::{Cancelable, CancelationReason, OperationRegistry};
+    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let registry = OperationRegistry::new();
     /// let op = Cancelable::new().register_in(&registry);
     /// let err = op.run(async {
-    ///     assert_eq!(registry.cancel_all(CancelationReason::Signal, "shutting down"), 1);
+    ///     assert_eq!(registry.cancel_all(CancellationReason::Signal, "shutting down"), 1);
     ///     std::future::pending::<()>().await
     /// }).await.unwrap_err();
     /// assert!(err.is_signal());
     /// # }
     /// ```
-    pub fn cancel_all(&self, reason: CancelationReason, message: impl Into<String>) -> usize {
+    pub fn cancel_all(&self, reason: CancellationReason, message: impl Into<String>) -> usize {
         let message = message.into();
         let targets = self.running_where(|_| true);
         targets

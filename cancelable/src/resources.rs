@@ -1,4 +1,4 @@
-//! Resource limits as a source of cancelation: [`Cancelable::with_resource_limits`], measured
+//! Resource limits as a source of cancellation: [`Cancelable::with_resource_limits`], measured
 //! through [`sysinfo`].
 //!
 //! The counterpart of hother-cancelable's `ResourceConditionSource`, with what its docs
@@ -17,7 +17,7 @@ use std::time::Duration;
 use sysinfo::{Disks, System};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::error::{CancelationError, CancelationReason};
+use crate::error::{CancellationError, CancellationReason};
 use crate::operation::Cancelable;
 
 /// Thresholds on the machine's memory, CPU and disk usage, in percent.
@@ -274,9 +274,9 @@ fn holding_disk(disks: &Disks, path: &Path) -> Option<usize> {
 }
 
 impl Future for Monitor {
-    type Output = CancelationError;
+    type Output = CancellationError;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelationError> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancellationError> {
         let this = self.get_mut();
         let measurer = this
             .state
@@ -284,8 +284,8 @@ impl Future for Monitor {
         loop {
             ready!(measurer.ticks.poll_tick(cx));
             if let Some(message) = measurer.check(&this.limits) {
-                return Poll::Ready(CancelationError::new(
-                    CancelationReason::Condition,
+                return Poll::Ready(CancellationError::new(
+                    CancellationReason::Condition,
                     Some(message),
                 ));
             }

@@ -1,7 +1,7 @@
-//! Retries that a cancelation stops at once: [`Cancelable::retry`] with any [`backon`] backoff.
+//! Retries that a cancellation stops at once: [`Cancelable::retry`] with any [`backon`] backoff.
 //!
 //! The Rust counterpart of the Tenacity guide of hother-cancelable, done in the library: the
-//! retry loop belongs to the operation, so a cancelation from any source (a timeout, a token
+//! retry loop belongs to the operation, so a cancellation from any source (a timeout, a token
 //! cancelled from another thread, a signal, a condition, a parent, the registry) ends it at
 //! once — between attempts, in the middle of an attempt, or in the middle of a backoff sleep —
 //! and the caller can tell "cancelled" from "gave up" ([`RetryError`]).
@@ -28,9 +28,9 @@
 //!
 //! # How it composes with `run`
 //!
-//! Inside [`run`](Cancelable::run) every source of the operation applies, and a cancelation
-//! drops the whole retry loop with the body (`run` returns the cancelation). On its own, the
-//! loop sees the cancelations that reach the operation directly ([`cancel`](Cancelable::cancel),
+//! Inside [`run`](Cancelable::run) every source of the operation applies, and a cancellation
+//! drops the whole retry loop with the body (`run` returns the cancellation). On its own, the
+//! loop sees the cancellations that reach the operation directly ([`cancel`](Cancelable::cancel),
 //! its token, a parent, a registry): timeouts, conditions and signals are armed by `run`.
 //!
 //! [`backon`]: https://docs.rs/backon
@@ -46,7 +46,7 @@ use backon::BackoffBuilder;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use crate::error::CancelationError;
+use crate::error::CancellationError;
 use crate::operation::Cancelable;
 use crate::token::Cancelled;
 
@@ -54,18 +54,18 @@ use crate::token::Cancelled;
 ///
 /// ```
 /// use cancelable::retry::RetryError;
-/// use cancelable::{CancelationError, CancelationReason};
+/// use cancelable::{CancellationError, CancellationReason};
 ///
 /// let gave_up: RetryError<&str> = RetryError::Exhausted { attempts: 3, last: "busy" };
 /// assert_eq!(gave_up.to_string(), "gave up after 3 attempts: busy");
 /// let stopped: RetryError<&str> =
-///     RetryError::Cancelled(CancelationError::new(CancelationReason::Manual, None));
+///     RetryError::Cancelled(CancellationError::new(CancellationReason::Manual, None));
 /// assert!(stopped.is_cancelled());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum RetryError<E> {
     /// The operation was cancelled: no further attempt was started.
-    Cancelled(CancelationError),
+    Cancelled(CancellationError),
     /// No further attempt: the backoff ran out, or [`when`](Retry::when) said the error is not
     /// worth retrying. `last` is the error of the last attempt.
     Exhausted {
@@ -82,8 +82,8 @@ impl<E> RetryError<E> {
         matches!(self, RetryError::Cancelled(_))
     }
 
-    /// The cancelation, if the loop was cancelled.
-    pub fn cancelation(&self) -> Option<&CancelationError> {
+    /// The cancellation, if the loop was cancelled.
+    pub fn cancellation(&self) -> Option<&CancellationError> {
         match self {
             RetryError::Cancelled(error) => Some(error),
             RetryError::Exhausted { .. } => None,
@@ -123,8 +123,8 @@ where
     }
 }
 
-impl<E> From<CancelationError> for RetryError<E> {
-    fn from(error: CancelationError) -> Self {
+impl<E> From<CancellationError> for RetryError<E> {
+    fn from(error: CancellationError) -> Self {
         RetryError::Cancelled(error)
     }
 }
@@ -148,11 +148,11 @@ impl Cancelable {
     /// ```
     /// use std::time::Duration;
     /// use backon::ConstantBuilder;
-    /// use cancelable::{Cancelable, CancelationToken};
+    /// use cancelable::{Cancelable, CancellationToken};
     /// use cancelable::retry::RetryError;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-    /// let shutdown = CancelationToken::new();
+    /// let shutdown = CancellationToken::new();
     /// let op = Cancelable::with_token(shutdown.clone()).named("poll_queue");
     ///
     /// // Another OS thread shuts down while the loop waits 10 s between attempts.
@@ -210,7 +210,7 @@ pin_project! {
     /// A retry loop under an operation, built by [`Cancelable::retry`]: a future of
     /// `Result<T, RetryError<E>>`.
     ///
-    /// # Cancelation safety
+    /// # Cancellation safety
     ///
     /// Dropping it drops the attempt in flight, if any; nothing else is lost.
     #[project = RetryProj]
@@ -317,7 +317,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            // Cancelation first: no attempt starts, and none goes on, once cancelled.
+            // Cancellation first: no attempt starts, and none goes on, once cancelled.
             if let Err(error) = this.op.check() {
                 this.state.set(State::Done);
                 return Poll::Ready(Err(RetryError::Cancelled(error)));
@@ -376,7 +376,7 @@ where
 }
 
 impl<BF, F, Fut, E, W, N> RetryProj<'_, BF, F, Fut, E, W, N> {
-    /// Registers the waker on the operation: `Pending`, or `Ready` with the cancelation if it
+    /// Registers the waker on the operation: `Pending`, or `Ready` with the cancellation if it
     /// came meanwhile.
     fn wait_for_cancel<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RetryError<E>>> {
         match Pin::new(&mut *self.cancelled).poll(cx) {
@@ -384,7 +384,7 @@ impl<BF, F, Fut, E, W, N> RetryProj<'_, BF, F, Fut, E, W, N> {
             Poll::Ready(()) => {
                 self.state.set(State::Done);
                 let error = self.op.check().err().unwrap_or_else(|| {
-                    CancelationError::new(crate::CancelationReason::Manual, None)
+                    CancellationError::new(crate::CancellationReason::Manual, None)
                 });
                 Poll::Ready(Err(RetryError::Cancelled(error)))
             }

@@ -1,4 +1,4 @@
-//! OS signals as a source of cancelation.
+//! OS signals as a source of cancellation.
 //!
 //! [`Signal`] names the catchable signals. With the `signal` feature (on by default, Unix only),
 //! [`Cancelable::with_signal`](crate::Cancelable::with_signal) cancels an operation when the

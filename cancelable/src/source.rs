@@ -1,4 +1,4 @@
-//! Sources of cancelation and how they compose.
+//! Sources of cancellation and how they compose.
 //!
 //! An operation's sources are collected into a [`Sources`] set when the operation is built and
 //! *armed* when its `run` starts. Armed sources are polled by `run` itself: no task or thread
@@ -30,42 +30,42 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
-use crate::error::{CancelationError, CancelationReason, DisplayDuration};
+use crate::error::{CancellationError, CancellationReason, DisplayDuration};
 use crate::signal::SignalSet;
-use crate::token::{CancelationToken, Cancelled};
+use crate::token::{CancellationToken, Cancelled};
 
-/// A user-written source of cancelation.
+/// A user-written source of cancellation.
 ///
 /// `run` polls it beside the operation's body; when it returns `Ready(error)`, the operation
 /// is cancelled with that error's reason and message. Every future whose output is a
-/// [`CancelationError`] is a source.
+/// [`CancellationError`] is a source.
 ///
 /// # Examples
 ///
 /// ```
-/// use cancelable::{Cancelable, CancelationError, CancelationReason};
+/// use cancelable::{Cancelable, CancellationError, CancellationReason};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let (tx, rx) = tokio::sync::oneshot::channel::<()>();
 /// let op = Cancelable::with_source(async move {
 ///     let _ = rx.await;
-///     CancelationError::new(CancelationReason::Manual, Some("shutdown requested".into()))
+///     CancellationError::new(CancellationReason::Manual, Some("shutdown requested".into()))
 /// });
 /// tx.send(()).unwrap();
 /// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
 /// assert_eq!(err.message(), Some("shutdown requested"));
 /// # }
 /// ```
-pub trait CancelationSource: Send + 'static {
+pub trait CancellationSource: Send + 'static {
     /// `Ready(error)` once the source fires; registers `cx`'s waker otherwise.
-    fn poll_fire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelationError>;
+    fn poll_fire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancellationError>;
 }
 
-impl<F> CancelationSource for F
+impl<F> CancellationSource for F
 where
-    F: Future<Output = CancelationError> + Send + 'static,
+    F: Future<Output = CancellationError> + Send + 'static,
 {
-    fn poll_fire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelationError> {
+    fn poll_fire(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancellationError> {
         self.poll(cx)
     }
 }
@@ -102,8 +102,8 @@ enum PollerSpec {
         predicate: AsyncPredicate,
         interval: Duration,
     },
-    Custom(Pin<Box<dyn CancelationSource>>),
-    AllOf(Vec<(CancelationToken, Sources)>),
+    Custom(Pin<Box<dyn CancellationSource>>),
+    AllOf(Vec<(CancellationToken, Sources)>),
 }
 
 impl Sources {
@@ -158,11 +158,11 @@ impl Sources {
         })
     }
 
-    pub(crate) fn custom(source: impl CancelationSource) -> Self {
+    pub(crate) fn custom(source: impl CancellationSource) -> Self {
         Sources::poller(PollerSpec::Custom(Box::pin(source)))
     }
 
-    pub(crate) fn all_of(members: Vec<(CancelationToken, Sources)>) -> Self {
+    pub(crate) fn all_of(members: Vec<(CancellationToken, Sources)>) -> Self {
         Sources::poller(PollerSpec::AllOf(members))
     }
 
@@ -252,11 +252,11 @@ pub(crate) enum Deadline {
 }
 
 impl Deadline {
-    pub(crate) fn error(self) -> CancelationError {
+    pub(crate) fn error(self) -> CancellationError {
         match self {
-            Deadline::Timeout(after) => CancelationError::timeout(after),
-            Deadline::At => CancelationError::new(
-                CancelationReason::Timeout,
+            Deadline::Timeout(after) => CancellationError::timeout(after),
+            Deadline::At => CancellationError::new(
+                CancellationReason::Timeout,
                 Some(String::from("deadline exceeded")),
             ),
         }
@@ -304,7 +304,7 @@ impl SignalWait {
         })
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
         ready!(Pin::new(&mut self.wait).poll(cx));
         match self.wait.error() {
             Some(error) => Poll::Ready(error),
@@ -323,7 +323,7 @@ pub(crate) struct Armed {
 
 impl Armed {
     /// Polls every signal and poller; the first to fire wins.
-    pub(crate) fn poll_pollers(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+    pub(crate) fn poll_pollers(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
         #[cfg(all(unix, feature = "signal"))]
         for signal in self.signals.iter_mut().flatten() {
             if let Poll::Ready(error) = signal.poll(cx) {
@@ -353,7 +353,7 @@ enum ArmedPoller {
         checks: u64,
         check: Option<Pin<Box<dyn Future<Output = bool> + Send>>>,
     },
-    Custom(Pin<Box<dyn CancelationSource>>),
+    Custom(Pin<Box<dyn CancellationSource>>),
     AllOf(Vec<AllOfMember>),
 }
 
@@ -391,7 +391,7 @@ impl ArmedPoller {
         })
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
         match self {
             ArmedPoller::Condition {
                 name,
@@ -470,10 +470,10 @@ fn ticks(interval: Duration) -> Interval {
     ticks
 }
 
-fn condition_met(name: &str, checks: u64) -> CancelationError {
+fn condition_met(name: &str, checks: u64) -> CancellationError {
     let plural = if checks == 1 { "" } else { "s" };
-    CancelationError::new(
-        CancelationReason::Condition,
+    CancellationError::new(
+        CancellationReason::Condition,
         Some(format!(
             "condition `{name}` met after {checks} check{plural}"
         )),
@@ -489,7 +489,7 @@ fn predicate_panicked(name: &str, panic: &(dyn std::any::Any + Send)) {
 }
 
 /// Every member fired: the last one's reason, a message naming all, in member order.
-fn all_fired(members: &[AllOfMember]) -> CancelationError {
+fn all_fired(members: &[AllOfMember]) -> CancellationError {
     let mut last: Option<&AllOfMember> = None;
     let mut parts = Vec::with_capacity(members.len());
     for member in members {
@@ -506,22 +506,22 @@ fn all_fired(members: &[AllOfMember]) -> CancelationError {
     }
     let reason = last
         .and_then(|m| m.fired.as_ref())
-        .map_or(CancelationReason::Manual, CancelationError::reason);
-    CancelationError::new(reason, Some(format!("all of: {}", parts.join("; "))))
+        .map_or(CancellationReason::Manual, CancellationError::reason);
+    CancellationError::new(reason, Some(format!("all of: {}", parts.join("; "))))
 }
 
 /// One member of an all-of: fires when its token is cancelled or any of its sources fires.
 struct AllOfMember {
     wait: Cancelled,
-    token: CancelationToken,
+    token: CancellationToken,
     sleep: Option<(Pin<Box<Sleep>>, Deadline)>,
     armed: Option<Box<Armed>>,
-    fired: Option<CancelationError>,
+    fired: Option<CancellationError>,
     order: u64,
 }
 
 impl AllOfMember {
-    fn arm(token: CancelationToken, sources: Sources) -> std::io::Result<AllOfMember> {
+    fn arm(token: CancellationToken, sources: Sources) -> std::io::Result<AllOfMember> {
         let (deadline, armed) = sources.arm(Instant::now())?;
         let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
         Ok(AllOfMember {
@@ -534,7 +534,7 @@ impl AllOfMember {
         })
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancelationError> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
         let error = if Pin::new(&mut self.wait).poll(cx).is_ready() {
             self.token.error()
         } else if let Some((sleep, deadline)) = &mut self.sleep

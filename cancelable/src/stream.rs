@@ -5,7 +5,7 @@
 //! 1. Each poll checks the operation first: once it is cancelled, the stream yields one `Err`
 //!    and then ends, even if the inner stream has items ready.
 //! 2. While the inner stream is pending, the stream's waker is registered on the operation's
-//!    scope token, so a cancelation wakes it; the registration is dropped when the stream ends
+//!    scope token, so a cancellation wakes it; the registration is dropped when the stream ends
 //!    or is dropped.
 //! 3. Items are counted in the operation itself as they are delivered, so its context keeps the
 //!    count when the stream, or the body that owned it, is dropped.
@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use crate::error::CancelationError;
+use crate::error::CancellationError;
 use crate::operation::{Cancelable, Operation};
 
 // ===== impl Operation: stream accounting =====
@@ -59,7 +59,7 @@ impl Watch {
     }
 
     /// `Some(err)` the first time the operation is found cancelled.
-    fn cancelled(&mut self) -> Option<CancelationError> {
+    fn cancelled(&mut self) -> Option<CancellationError> {
         let error = self.op.check().err()?;
         self.end();
         Some(error)
@@ -98,23 +98,23 @@ impl Drop for Watch {
 
 impl Cancelable {
     /// Wraps `stream` so that it ends when the operation is cancelled: items pass through as
-    /// `Ok` until then, then one `Err` with the cancelation, then the end.
+    /// `Ok` until then, then one `Err` with the cancellation, then the end.
     ///
     /// Every item delivered is counted in the operation's context (`items`), so the count
-    /// survives the stream, or the body that owned it, being dropped by a cancelation; a stream
+    /// survives the stream, or the body that owned it, being dropped by a cancellation; a stream
     /// that runs to its end sets `exhausted`. [`report_every`](CancelableStream::report_every)
     /// adds progress reports.
     ///
-    /// The stream works inside [`run`](Self::run) and on its own. On its own, only cancelations
+    /// The stream works inside [`run`](Self::run) and on its own. On its own, only cancellations
     /// that reach the operation directly apply ([`cancel`](Self::cancel), its token, a parent,
     /// a registry); timeouts, conditions and signals are armed by `run`.
     ///
     /// ```
     /// use futures::StreamExt;
-    /// use cancelable::{Cancelable, CancelationToken};
+    /// use cancelable::{Cancelable, CancellationToken};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let stop = CancelationToken::new();
+    /// let stop = CancellationToken::new();
     /// let op = Cancelable::with_token(stop.clone());
     /// let mut numbers = op.stream(futures::stream::iter(1..));
     ///
@@ -127,7 +127,7 @@ impl Cancelable {
     /// # }
     /// ```
     ///
-    /// # Cancelation safety
+    /// # Cancellation safety
     ///
     /// Dropping the stream drops `stream`; the items already delivered stay counted.
     pub fn stream<S: Stream>(&self, stream: S) -> CancelableStream<S> {
@@ -140,7 +140,7 @@ impl Cancelable {
     }
 
     /// Like [`stream`](Self::stream), delivering the items in batches of `size` (the last one
-    /// may be shorter) and reporting progress after each batch. On cancelation, a partly
+    /// may be shorter) and reporting progress after each batch. On cancellation, a partly
     /// filled batch is dropped: it was not delivered.
     ///
     /// # Panics
@@ -229,7 +229,7 @@ impl<S> CancelableStream<S> {
 }
 
 impl<S: Stream> Stream for CancelableStream<S> {
-    type Item = Result<S::Item, CancelationError>;
+    type Item = Result<S::Item, CancellationError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
@@ -320,7 +320,7 @@ impl<S: Stream> CancelableChunks<S> {
 }
 
 impl<S: Stream> Stream for CancelableChunks<S> {
-    type Item = Result<Vec<S::Item>, CancelationError>;
+    type Item = Result<Vec<S::Item>, CancellationError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();

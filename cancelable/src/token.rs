@@ -1,7 +1,7 @@
-//! [`CancelationToken`]: a cancel-once flag with a reason, shared by cheap clones, that any
+//! [`CancellationToken`]: a cancel-once flag with a reason, shared by cheap clones, that any
 //! thread can set and any task or thread can wait on.
 //!
-//! # Cancelation safety
+//! # Cancellation safety
 //!
 //! Every future in this module is cancel-safe: dropping it unregisters its waker and loses
 //! nothing.
@@ -20,7 +20,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 pub(crate) use self::tree::{Link, Node};
-use crate::error::{CancelationError, CancelationReason};
+use crate::error::{CancellationError, CancellationReason};
 
 /// A handle to a cancel-once flag that carries why it was set.
 ///
@@ -31,62 +31,62 @@ use crate::error::{CancelationError, CancelationReason};
 /// # Examples
 ///
 /// ```
-/// use cancelable::{CancelationReason, CancelationToken};
+/// use cancelable::{CancellationReason, CancellationToken};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let token = CancelationToken::new();
+/// let token = CancellationToken::new();
 /// let waiter = tokio::spawn({
 ///     let token = token.clone();
 ///     async move { token.cancelled().await; token.reason() }
 /// });
 /// std::thread::spawn(move || assert!(token.cancel())).join().unwrap();
-/// assert_eq!(waiter.await.unwrap(), Some(CancelationReason::Manual));
+/// assert_eq!(waiter.await.unwrap(), Some(CancellationReason::Manual));
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct CancelationToken {
+pub struct CancellationToken {
     node: Arc<Node>,
 }
 
-impl Default for CancelationToken {
+impl Default for CancellationToken {
     fn default() -> Self {
-        CancelationToken::new()
+        CancellationToken::new()
     }
 }
 
-impl CancelationToken {
+impl CancellationToken {
     /// A new, uncancelled token.
     pub fn new() -> Self {
-        CancelationToken { node: Node::new() }
+        CancellationToken { node: Node::new() }
     }
 
     pub(crate) fn node(&self) -> &Arc<Node> {
         &self.node
     }
 
-    /// Cancels with reason [`CancelationReason::Manual`] and no message.
+    /// Cancels with reason [`CancellationReason::Manual`] and no message.
     ///
     /// Returns `true` only for the call that cancelled.
     pub fn cancel(&self) -> bool {
-        self.cancel_error(CancelationError::new(CancelationReason::Manual, None))
+        self.cancel_error(CancellationError::new(CancellationReason::Manual, None))
     }
 
     /// Cancels with `reason` and `message`. Returns `true` only for the call that cancelled.
     ///
     /// ```
-    /// use cancelable::{CancelationReason, CancelationToken};
+    /// use cancelable::{CancellationReason, CancellationToken};
     ///
-    /// let token = CancelationToken::new();
-    /// assert!(token.cancel_with(CancelationReason::Condition, "disk full"));
+    /// let token = CancellationToken::new();
+    /// assert!(token.cancel_with(CancellationReason::Condition, "disk full"));
     /// assert!(!token.cancel()); // the first cancel wins
-    /// assert_eq!(token.reason(), Some(CancelationReason::Condition));
+    /// assert_eq!(token.reason(), Some(CancellationReason::Condition));
     /// assert_eq!(token.message().as_deref(), Some("disk full"));
     /// ```
-    pub fn cancel_with(&self, reason: CancelationReason, message: impl Into<String>) -> bool {
-        self.cancel_error(CancelationError::new(reason, Some(message.into())))
+    pub fn cancel_with(&self, reason: CancellationReason, message: impl Into<String>) -> bool {
+        self.cancel_error(CancellationError::new(reason, Some(message.into())))
     }
 
-    pub(crate) fn cancel_error(&self, error: CancelationError) -> bool {
+    pub(crate) fn cancel_error(&self, error: CancellationError) -> bool {
         self.node.cancel(error)
     }
 
@@ -97,8 +97,8 @@ impl CancelationToken {
     }
 
     /// Why it was cancelled, once it is.
-    pub fn reason(&self) -> Option<CancelationReason> {
-        self.node.with_error(CancelationError::reason)
+    pub fn reason(&self) -> Option<CancellationReason> {
+        self.node.with_error(CancellationError::reason)
     }
 
     /// The message given by whoever cancelled, once cancelled.
@@ -108,20 +108,20 @@ impl CancelationToken {
             .flatten()
     }
 
-    /// The whole cancelation, once cancelled.
-    pub fn error(&self) -> Option<CancelationError> {
+    /// The whole cancellation, once cancelled.
+    pub fn error(&self) -> Option<CancellationError> {
         self.node.error()
     }
 
     /// `Err` once cancelled, and forever after.
     ///
     /// ```
-    /// let token = cancelable::CancelationToken::new();
+    /// let token = cancelable::CancellationToken::new();
     /// assert!(token.check().is_ok());
     /// token.cancel();
     /// assert!(token.check().unwrap_err().is_manual());
     /// ```
-    pub fn check(&self) -> Result<(), CancelationError> {
+    pub fn check(&self) -> Result<(), CancellationError> {
         match self.node.error() {
             Some(error) => Err(error),
             None => Ok(()),
@@ -138,32 +138,32 @@ impl CancelationToken {
         }
     }
 
-    /// A token cancelled with reason [`CancelationReason::Parent`] (this token's error as its
+    /// A token cancelled with reason [`CancellationReason::Parent`] (this token's error as its
     /// cause) when this one is. Cancelling the child leaves this token alone.
     ///
     /// ```
-    /// use cancelable::{CancelationReason, CancelationToken};
+    /// use cancelable::{CancellationReason, CancellationToken};
     ///
-    /// let parent = CancelationToken::new();
+    /// let parent = CancellationToken::new();
     /// let child = parent.child_token();
     /// child.cancel();
     /// assert!(!parent.is_cancelled());
     ///
     /// let child = parent.child_token();
-    /// parent.cancel_with(CancelationReason::Signal, "received signal SIGTERM");
+    /// parent.cancel_with(CancellationReason::Signal, "received signal SIGTERM");
     /// let err = child.error().unwrap();
-    /// assert_eq!(err.reason(), CancelationReason::Parent);
+    /// assert_eq!(err.reason(), CancellationReason::Parent);
     /// assert_eq!(err.cause().unwrap().message(), Some("received signal SIGTERM"));
     /// ```
-    pub fn child_token(&self) -> CancelationToken {
-        let child = CancelationToken::new();
+    pub fn child_token(&self) -> CancellationToken {
+        let child = CancellationToken::new();
         child.node.link_to(&self.node, Link::Parent);
         child
     }
 
     /// A token cancelled with *this* token's own error when this one is (no `Parent` wrapping).
-    pub(crate) fn forwarding_token(&self) -> CancelationToken {
-        let child = CancelationToken::new();
+    pub(crate) fn forwarding_token(&self) -> CancellationToken {
+        let child = CancellationToken::new();
         child.node.link_to(&self.node, Link::Forward);
         child
     }
@@ -174,14 +174,14 @@ impl CancelationToken {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// let token = cancelable::CancelationToken::new();
+    /// let token = cancelable::CancellationToken::new();
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let s = seen.clone();
     /// token.on_cancel(move |err| s.lock().unwrap().push(err.reason()));
     /// token.cancel();
     /// assert_eq!(seen.lock().unwrap().len(), 1);
     /// ```
-    pub fn on_cancel(&self, f: impl FnOnce(&CancelationError) + Send + 'static) {
+    pub fn on_cancel(&self, f: impl FnOnce(&CancellationError) + Send + 'static) {
         self.node.on_cancel(Box::new(f));
     }
 
@@ -190,7 +190,7 @@ impl CancelationToken {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let token = cancelable::CancelationToken::new();
+    /// let token = cancelable::CancellationToken::new();
     /// assert!(!token.wait_blocking(Some(Duration::from_millis(1))));
     /// let t = token.clone();
     /// std::thread::spawn(move || t.cancel());
@@ -225,7 +225,7 @@ impl CancelationToken {
     /// A `tokio_util` token cancelled when this one is.
     ///
     /// ```
-    /// let token = cancelable::CancelationToken::new();
+    /// let token = cancelable::CancellationToken::new();
     /// let tokio_token = token.to_tokio_util();
     /// token.cancel();
     /// assert!(tokio_token.is_cancelled());
@@ -237,7 +237,7 @@ impl CancelationToken {
         tokio_token
     }
 
-    /// A token cancelled (reason [`CancelationReason::Manual`]) when `tokio_token` is.
+    /// A token cancelled (reason [`CancellationReason::Manual`]) when `tokio_token` is.
     ///
     /// A `tokio_util` token has no callbacks, so this spawns one small task on the current
     /// tokio runtime that waits for it; the task ends when either token is cancelled.
@@ -249,13 +249,13 @@ impl CancelationToken {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let tokio_token = tokio_util::sync::CancellationToken::new();
-    /// let token = cancelable::CancelationToken::from_tokio_util(tokio_token.clone());
+    /// let token = cancelable::CancellationToken::from_tokio_util(tokio_token.clone());
     /// tokio_token.cancel();
     /// token.cancelled().await;
     /// # }
     /// ```
     pub fn from_tokio_util(tokio_token: tokio_util::sync::CancellationToken) -> Self {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         if tokio_token.is_cancelled() {
             token.cancel();
             return token;
@@ -274,36 +274,36 @@ impl CancelationToken {
     }
 }
 
-impl From<&CancelationToken> for CancelationToken {
-    fn from(token: &CancelationToken) -> Self {
+impl From<&CancellationToken> for CancellationToken {
+    fn from(token: &CancellationToken) -> Self {
         token.clone()
     }
 }
 
-impl From<tokio_util::sync::CancellationToken> for CancelationToken {
+impl From<tokio_util::sync::CancellationToken> for CancellationToken {
     fn from(token: tokio_util::sync::CancellationToken) -> Self {
-        CancelationToken::from_tokio_util(token)
+        CancellationToken::from_tokio_util(token)
     }
 }
 
-impl From<CancelationToken> for tokio_util::sync::CancellationToken {
-    fn from(token: CancelationToken) -> Self {
+impl From<CancellationToken> for tokio_util::sync::CancellationToken {
+    fn from(token: CancellationToken) -> Self {
         token.to_tokio_util()
     }
 }
 
-impl PartialEq for CancelationToken {
+impl PartialEq for CancellationToken {
     /// Two handles are equal when they share one state.
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.node, &other.node)
     }
 }
 
-impl Eq for CancelationToken {}
+impl Eq for CancellationToken {}
 
-impl fmt::Debug for CancelationToken {
+impl fmt::Debug for CancellationToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelationToken")
+        f.debug_struct("CancellationToken")
             .field("error", &self.node.error())
             .finish()
     }
@@ -321,7 +321,7 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// The future returned by [`CancelationToken::cancelled`].
+/// The future returned by [`CancellationToken::cancelled`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
     node: Arc<Node>,
@@ -331,7 +331,7 @@ pub struct Cancelled {
 #[cfg(all(unix, feature = "signal"))]
 impl Cancelled {
     /// The token's error, once it is cancelled.
-    pub(crate) fn error(&self) -> Option<CancelationError> {
+    pub(crate) fn error(&self) -> Option<CancellationError> {
         self.node.error()
     }
 }

@@ -10,11 +10,11 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use cancelable::{Cancelable, CancelationReason, CancelationToken};
+//! use cancelable::{Cancelable, CancellationReason, CancellationToken};
 //! use tokio::time::Instant;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-//! let user = CancelationToken::new();
+//! let user = CancellationToken::new();
 //! let op = Cancelable::any_of([
 //!     Cancelable::with_timeout(Duration::from_secs(30)),
 //!     Cancelable::with_token(user.clone()),
@@ -23,7 +23,7 @@
 //! .named("sync");
 //! let start = Instant::now();
 //! let err = op.run(std::future::pending::<()>()).await.unwrap_err();
-//! assert_eq!(err.reason(), CancelationReason::Timeout);
+//! assert_eq!(err.reason(), CancellationReason::Timeout);
 //! assert_eq!(start.elapsed(), Duration::from_secs(5));
 //! # }
 //! ```
@@ -32,11 +32,11 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use cancelable::{Cancelable, CancelationToken};
+//! use cancelable::{Cancelable, CancellationToken};
 //! use tokio::time::Instant;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-//! let done = CancelationToken::new();
+//! let done = CancellationToken::new();
 //! let op = Cancelable::any_of([
 //!     Cancelable::with_timeout(Duration::from_secs(60)),
 //!     Cancelable::all_of([
@@ -56,12 +56,12 @@
 //!
 //! An operation started inside another's `run`, in the same task, becomes its child: when the
 //! parent is cancelled, the child is too, with reason `Parent` and the parent's error as its
-//! [`cause`](CancelationError::cause). Across tasks, use [`Cancelable::spawn`],
+//! [`cause`](CancellationError::cause). Across tasks, use [`Cancelable::spawn`],
 //! [`Cancelable::child`] or [`Cancelable::parent`]. Cancelling a child leaves the parent alone.
 //!
 //! ```
 //! use std::time::Duration;
-//! use cancelable::{Cancelable, CancelationReason};
+//! use cancelable::{Cancelable, CancellationReason};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 //! let batch = Cancelable::with_timeout(Duration::from_secs(1)).named("batch");
@@ -78,12 +78,12 @@
 //! let child = Cancelable::new().named("child").parent(&parent);
 //! let task = tokio::spawn(async move { child.run(std::future::pending::<()>()).await });
 //! tokio::task::yield_now().await;
-//! parent.cancel_with(CancelationReason::Manual, "stop everything");
+//! parent.cancel_with(CancellationReason::Manual, "stop everything");
 //! let err = task.await.unwrap().unwrap_err();
-//! assert_eq!(err.reason(), CancelationReason::Parent);
+//! assert_eq!(err.reason(), CancellationReason::Parent);
 //! assert_eq!(err.cause().unwrap().message(), Some("stop everything"));
 //! # }
 //! ```
 
 #[allow(unused_imports)] // the links above
-use crate::{Cancelable, CancelationError};
+use crate::{Cancelable, CancellationError};

@@ -9,7 +9,7 @@
 //! ## Retries: `backon`
 //!
 //! `cancel.retry(backoff, op)` retries with any backon backoff (`ExponentialBuilder`,
-//! `ConstantBuilder`, `FibonacciBuilder`, or an iterator of durations). A cancelation from any
+//! `ConstantBuilder`, `FibonacciBuilder`, or an iterator of durations). A cancellation from any
 //! source ends the loop at once — no attempt starts once cancelled, an attempt in flight and a
 //! backoff sleep are dropped — and the result tells "cancelled" from "gave up"
 //! (`cancelable::retry::RetryError`). Every attempt reports progress (`attempt 3`).
@@ -18,11 +18,11 @@
 #![cfg_attr(not(feature = "backon"), doc = "```ignore")]
 //! use std::time::Duration;
 //! use backon::ExponentialBuilder;
-//! use cancelable::{Cancelable, CancelationToken};
+//! use cancelable::{Cancelable, CancellationToken};
 //! use cancelable::retry::RetryError;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-//! let user = CancelationToken::new();
+//! let user = CancellationToken::new();
 //! let op = Cancelable::with_timeout(Duration::from_secs(10))
 //!     .combine(Cancelable::with_token(user.clone()))
 //!     .named("fetch_prices");
@@ -38,7 +38,7 @@
 //!         .notify(|status, wait| println!("{status}, retrying in {wait:?}")),
 //!     )
 //!     .await;
-//! // `run` reports a cancelation (timeout, token, …); the inner result a success or a give-up.
+//! // `run` reports a cancellation (timeout, token, …); the inner result a success or a give-up.
 //! match outcome {
 //!     Ok(Ok(prices)) => assert_eq!(prices, "prices"),
 //!     Ok(Err(RetryError::Exhausted { attempts, last })) => panic!("{attempts}: {last}"),
@@ -54,7 +54,7 @@
 //! `RequestCancelable` extractor. When the client goes away before the response is complete,
 //! the server drops the request's future, and the layer's drop guard cancels the operation with
 //! reason `Disconnect`: work the handler spawned in child scopes stops. No task is spawned per
-//! request. `CancelationError` is a response (`504` timeout, `499` disconnect, `503`
+//! request. `CancellationError` is a response (`504` timeout, `499` disconnect, `503`
 //! otherwise), and `cancel.sse(stream)` sends server-sent events that end with
 //! `event: cancelled`.
 //!
@@ -63,9 +63,9 @@
 //! use std::time::Duration;
 //! use axum::{Router, routing::get};
 //! use cancelable::axum::{CancelableLayer, RequestCancelable};
-//! use cancelable::CancelationError;
+//! use cancelable::CancellationError;
 //!
-//! async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancelationError> {
+//! async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancellationError> {
 //!     let rows = cancel.spawn(async { 42 }).await.expect("no panic")?;
 //!     Ok(format!("{rows} rows"))
 //! }
@@ -99,5 +99,5 @@
 //!
 //! ## `tokio-util`
 //!
-//! Always on: a [`CancelationToken`](crate::CancelationToken) converts to and from
+//! Always on: a [`CancellationToken`](crate::CancellationToken) converts to and from
 //! `tokio_util::sync::CancellationToken`.

@@ -7,19 +7,19 @@
 //! Turns an `async fn` into an operation. Options are checked at compile time (durations,
 //! signal names, unknown or duplicate options), a `&Cancelable` parameter is bound to the
 //! running operation and removed from the signature, and a declared `Result<T, E>` gets the
-//! cancelation as `Err(E::from(error))`.
+//! cancellation as `Err(E::from(error))`.
 //!
 //! ```
 //! use std::time::Duration;
-//! use cancelable::{cancelable, Cancelable, CancelationError};
+//! use cancelable::{cancelable, Cancelable, CancellationError};
 //!
 //! #[derive(Debug)]
 //! enum AppError {
-//!     Cancelled(CancelationError),
+//!     Cancelled(CancellationError),
 //! }
 //!
-//! impl From<CancelationError> for AppError {
-//!     fn from(error: CancelationError) -> Self {
+//! impl From<CancellationError> for AppError {
+//!     fn from(error: CancellationError) -> Self {
 //!         AppError::Cancelled(error)
 //!     }
 //! }
@@ -53,10 +53,10 @@
 //! The same options, and `Cancelable` expressions, combined any-of (or all-of after `all:`):
 //!
 //! ```
-//! use cancelable::{cancel_combine, CancelationToken};
+//! use cancelable::{cancel_combine, CancellationToken};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-//! let shutdown = CancelationToken::new();
+//! let shutdown = CancellationToken::new();
 //! let op = cancel_combine!(timeout = "30s", token = shutdown.clone(), name = "poll");
 //! shutdown.cancel();
 //! assert!(op.run(std::future::pending::<()>()).await.unwrap_err().is_manual());
@@ -69,10 +69,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use cancelable::{cancelable, shielded, Cancelable, CancelationError};
+//! use cancelable::{cancelable, shielded, Cancelable, CancellationError};
 //!
 //! #[cancelable(timeout = "100ms")]
-//! async fn save(cancel: &Cancelable) -> Result<bool, CancelationError> {
+//! async fn save(cancel: &Cancelable) -> Result<bool, CancellationError> {
 //!     let written = shielded!(cancel, {
 //!         tokio::time::sleep(Duration::from_millis(300)).await;
 //!         true

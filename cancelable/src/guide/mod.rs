@@ -6,7 +6,7 @@
 //! 3. [Shields](shields): cleanup that must finish, and what a shield cannot stop.
 //! 4. [Macros](macros): `#[cancelable]`, `cancel_combine!`, `shielded!`.
 //! 5. [Registry](registry): progress, callbacks and the operation registry.
-//! 6. [Streams](streams): streams that end on cancelation and keep count.
+//! 6. [Streams](streams): streams that end on cancellation and keep count.
 //! 7. [Integrations](integrations): retries with backon, axum, resource limits.
 //!
 //! The pages hold no items: they are documentation only.

@@ -37,7 +37,7 @@
 //! the finished ones with statistics.
 //!
 //! ```
-//! use cancelable::{Cancelable, CancelationReason, OperationFilter, OperationRegistry, OperationStatus};
+//! use cancelable::{Cancelable, CancellationReason, OperationFilter, OperationRegistry, OperationStatus};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let registry = OperationRegistry::new();
@@ -53,10 +53,10 @@
 //! assert_eq!(registry.find(&OperationFilter::new().name("user_*")).len(), 2);
 //! let r = registry.clone();
 //! let stopped = std::thread::spawn(move || {
-//!     r.cancel_matching("user_*", CancelationReason::Manual, "maintenance")
+//!     r.cancel_matching("user_*", CancellationReason::Manual, "maintenance")
 //! });
 //! assert_eq!(stopped.join().unwrap(), 2);
-//! registry.cancel_all(CancelationReason::Manual, "shutdown");
+//! registry.cancel_all(CancellationReason::Manual, "shutdown");
 //! for job in jobs {
 //!     assert!(job.await.unwrap().is_err());
 //! }

@@ -1,8 +1,8 @@
 //! # Shields
 //!
-//! A cancelation drops the body at its current `.await`. Work that must not stop halfway (a
+//! A cancellation drops the body at its current `.await`. Work that must not stop halfway (a
 //! commit, a file rename, a message to a peer) runs under a shield: while a shield runs, the
-//! operation's `run` keeps polling the body even if a source fired; the cancelation lands at the
+//! operation's `run` keeps polling the body even if a source fired; the cancellation lands at the
 //! next `.await` after the last shield ends.
 //!
 //! ```
@@ -35,7 +35,7 @@
 //!
 //! ## What a shield cannot stop
 //!
-//! A shield holds off this library's cancelations. A drop that comes from outside — an
+//! A shield holds off this library's cancellations. A drop that comes from outside — an
 //! enclosing `tokio::time::timeout`, an aborted task, a web server dropping a request whose
 //! client went away — still drops the shielded future with everything around it. Work that
 //! must survive those goes to its own task:

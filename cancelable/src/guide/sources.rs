@@ -1,9 +1,9 @@
-//! # Sources of cancelation
+//! # Sources of cancellation
 //!
 //! An operation ([`Cancelable`]) is built from its sources. When one fires, the scope's token is
 //! cancelled, the body given to [`run`](Cancelable::run) is dropped at its current `.await`, and
-//! `run` returns a [`CancelationError`] whose [`reason`](CancelationError::reason) and
-//! [`message`](CancelationError::message) say which source fired and why.
+//! `run` returns a [`CancellationError`] whose [`reason`](CancellationError::reason) and
+//! [`message`](CancellationError::message) say which source fired and why.
 //!
 //! | source | constructor | reason |
 //! |---|---|---|
@@ -44,18 +44,18 @@
 //!
 //! ## Tokens
 //!
-//! A [`CancelationToken`] is a cheap handle to a cancel-once flag with a reason: `cancel` is
+//! A [`CancellationToken`] is a cheap handle to a cancel-once flag with a reason: `cancel` is
 //! synchronous, callable from any thread with no runtime, and wakes every waiter; the first
 //! cancel wins. `check()` is sticky and `is_cancelled()` is one atomic load.
 //!
 //! ```
-//! use cancelable::{Cancelable, CancelationReason, CancelationToken};
+//! use cancelable::{Cancelable, CancellationReason, CancellationToken};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let stop = CancelationToken::new();
+//! let stop = CancellationToken::new();
 //! let op = Cancelable::with_token(stop.clone()).named("render");
 //! let remote = stop.clone();
-//! std::thread::spawn(move || remote.cancel_with(CancelationReason::Manual, "window closed"));
+//! std::thread::spawn(move || remote.cancel_with(CancellationReason::Manual, "window closed"));
 //!
 //! let err = op.run(std::future::pending::<()>()).await.unwrap_err();
 //! assert_eq!(err.message(), Some("window closed"));
@@ -116,16 +116,16 @@
 //!
 //! ## Your own source
 //!
-//! Any `Future<Output = CancelationError> + Send + 'static` is a [`CancelationSource`]:
+//! Any `Future<Output = CancellationError> + Send + 'static` is a [`CancellationSource`]:
 //!
 //! ```
-//! use cancelable::{Cancelable, CancelationError, CancelationReason};
+//! use cancelable::{Cancelable, CancellationError, CancellationReason};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let (quota_tx, quota_rx) = tokio::sync::oneshot::channel::<u32>();
 //! let op = Cancelable::with_source(async move {
 //!     let used = quota_rx.await.unwrap_or(0);
-//!     CancelationError::new(CancelationReason::Condition, Some(format!("quota used: {used}")))
+//!     CancellationError::new(CancellationReason::Condition, Some(format!("quota used: {used}")))
 //! });
 //! quota_tx.send(1000).unwrap();
 //! let err = op.run(std::future::pending::<()>()).await.unwrap_err();
@@ -134,4 +134,4 @@
 //! ```
 
 #[allow(unused_imports)] // the links above
-use crate::{Cancelable, CancelationError, CancelationSource, CancelationToken};
+use crate::{Cancelable, CancellationError, CancellationSource, CancellationToken};

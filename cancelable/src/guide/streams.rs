@@ -1,7 +1,7 @@
 //! # Streams
 //!
 //! [`Cancelable::stream`] wraps a stream so that it ends when the operation is cancelled: items
-//! pass through as `Ok` until then, then one `Err` with the cancelation, then the end. Items are
+//! pass through as `Ok` until then, then one `Err` with the cancellation, then the end. Items are
 //! counted in the operation's context as they are delivered, so the count survives the body
 //! being dropped; [`report_every`](crate::CancelableStream::report_every) adds progress.
 //!
@@ -23,7 +23,7 @@
 //!         while let Some(token) = tokens.next().await {
 //!             text.push_str(&token?);
 //!         }
-//!         Ok::<_, cancelable::CancelationError>(())
+//!         Ok::<_, cancelable::CancellationError>(())
 //!     })
 //!     .await;
 //! assert!(outcome.unwrap_err().is_timeout());
@@ -32,7 +32,7 @@
 //! # }
 //! ```
 //!
-//! On its own (outside `run`), a stream sees the cancelations that reach the operation directly:
+//! On its own (outside `run`), a stream sees the cancellations that reach the operation directly:
 //! a token, [`cancel`](Cancelable::cancel), a parent, the registry.
 //!
 //! [`stream_chunks`](Cancelable::stream_chunks) delivers batches, with progress after each:

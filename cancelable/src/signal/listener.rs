@@ -19,12 +19,12 @@ use std::thread;
 use signal_hook::iterator::{Handle, Signals};
 
 use super::Signal;
-use crate::error::{CancelationError, CancelationReason};
-use crate::token::CancelationToken;
+use crate::error::{CancellationError, CancellationReason};
+use crate::token::CancellationToken;
 
 struct Listener {
     subscribers: usize,
-    generation: CancelationToken,
+    generation: CancellationToken,
     handle: Handle,
 }
 
@@ -43,7 +43,7 @@ fn listeners() -> MutexGuard<'static, [Option<Listener>; Signal::ALL.len()]> {
 #[derive(Debug)]
 pub(crate) struct Subscription {
     signal: Signal,
-    token: CancelationToken,
+    token: CancellationToken,
 }
 
 impl Subscription {
@@ -78,7 +78,7 @@ impl Subscription {
             Ok(handle)
         });
         let handle = handle.inspect_err(|_| set_idle(true))?;
-        let generation = CancelationToken::new();
+        let generation = CancellationToken::new();
         *entry = Some(Listener {
             subscribers: 1,
             generation: generation.clone(),
@@ -91,7 +91,7 @@ impl Subscription {
     }
 
     /// Cancelled (reason `Signal`) when the signal arrives.
-    pub(crate) fn token(&self) -> &CancelationToken {
+    pub(crate) fn token(&self) -> &CancellationToken {
         &self.token
     }
 }
@@ -125,8 +125,8 @@ fn deliver(signal: Signal) {
         };
         std::mem::take(&mut listener.generation)
     };
-    token.cancel_error(CancelationError::new(
-        CancelationReason::Signal,
+    token.cancel_error(CancellationError::new(
+        CancellationReason::Signal,
         Some(format!("received signal {}", signal.name())),
     ));
 }

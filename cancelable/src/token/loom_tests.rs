@@ -19,8 +19,8 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use super::{CancelationToken, Node};
-use crate::error::CancelationReason;
+use super::{CancellationToken, Node};
+use crate::error::CancellationReason;
 
 /// Checks `f` in every interleaving; prints how many there were (see `--nocapture`).
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -49,7 +49,7 @@ fn counter() -> (Arc<AtomicUsize>, impl Fn() -> usize) {
     (count, move || read.load(Ordering::SeqCst))
 }
 
-fn count_on_cancel(token: &CancelationToken, count: &Arc<AtomicUsize>) {
+fn count_on_cancel(token: &CancellationToken, count: &Arc<AtomicUsize>) {
     let count = count.clone();
     token.on_cancel(move |_| {
         count.fetch_add(1, Ordering::SeqCst);
@@ -61,7 +61,7 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
 }
 
-fn probe(token: &CancelationToken) -> Weak<Node> {
+fn probe(token: &CancellationToken) -> Weak<Node> {
     std::sync::Arc::downgrade(token.node())
 }
 
@@ -71,7 +71,7 @@ fn probe(token: &CancelationToken) -> Weak<Node> {
 #[test]
 fn cancel_racing_waiter_registration() {
     model(|| {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let canceller = {
             let token = token.clone();
             thread::spawn(move || assert!(token.cancel()))
@@ -87,7 +87,7 @@ fn cancel_racing_waiter_registration() {
 #[test]
 fn cancel_racing_two_waiters_and_a_waker_update() {
     model(|| {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let other = {
             let token = token.clone();
             thread::spawn(move || loom::future::block_on(token.cancelled()))
@@ -113,10 +113,10 @@ fn cancel_racing_two_waiters_and_a_waker_update() {
 #[test]
 fn cancel_racing_child_creation() {
     model(|| {
-        let parent = CancelationToken::new();
+        let parent = CancellationToken::new();
         let canceller = {
             let parent = parent.clone();
-            thread::spawn(move || parent.cancel_with(CancelationReason::Signal, "stop"))
+            thread::spawn(move || parent.cancel_with(CancellationReason::Signal, "stop"))
         };
         let child = parent.child_token();
         let grandchild = child.child_token();
@@ -125,10 +125,10 @@ fn cancel_racing_child_creation() {
             let error = token
                 .error()
                 .expect("a child created during a cancel ends cancelled");
-            assert_eq!(error.reason(), CancelationReason::Parent);
+            assert_eq!(error.reason(), CancellationReason::Parent);
         }
         let cause = child.error().and_then(|e| e.cause().cloned()).unwrap();
-        assert_eq!(cause.reason(), CancelationReason::Signal);
+        assert_eq!(cause.reason(), CancellationReason::Signal);
         assert_eq!(cause.message(), Some("stop"));
         assert_eq!(parent.node().child_count(), 0);
         assert_eq!(child.node().child_count(), 0);
@@ -140,15 +140,15 @@ fn cancel_racing_child_creation() {
 #[test]
 fn cancel_racing_forwarding_link_and_wait() {
     model(|| {
-        let leader = CancelationToken::new();
+        let leader = CancellationToken::new();
         let canceller = {
             let leader = leader.clone();
-            thread::spawn(move || leader.cancel_with(CancelationReason::Condition, "full"))
+            thread::spawn(move || leader.cancel_with(CancellationReason::Condition, "full"))
         };
         let follower = leader.forwarding_token();
         loom::future::block_on(follower.cancelled());
         canceller.join().unwrap();
-        assert_eq!(follower.reason(), Some(CancelationReason::Condition));
+        assert_eq!(follower.reason(), Some(CancellationReason::Condition));
         assert_eq!(follower.message().as_deref(), Some("full"));
     });
 }
@@ -161,14 +161,14 @@ fn cancel_racing_forwarding_link_and_wait() {
 #[test]
 fn racing_cancels_have_one_winner_and_one_reason() {
     model(|| {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let child = token.child_token();
         let (calls, read_calls) = counter();
         let (child_calls, read_child_calls) = counter();
         count_on_cancel(&token, &calls);
         count_on_cancel(&child, &child_calls);
 
-        let cancel = |token: &CancelationToken, reason: CancelationReason| {
+        let cancel = |token: &CancellationToken, reason: CancellationReason| {
             let won = token.cancel_with(reason, reason.as_str());
             assert!(
                 token.is_cancelled(),
@@ -176,14 +176,14 @@ fn racing_cancels_have_one_winner_and_one_reason() {
             );
             won.then_some(reason)
         };
-        let others: Vec<_> = [CancelationReason::Timeout, CancelationReason::Signal]
+        let others: Vec<_> = [CancellationReason::Timeout, CancellationReason::Signal]
             .into_iter()
             .map(|reason| {
                 let token = token.clone();
                 thread::spawn(move || cancel(&token, reason))
             })
             .collect();
-        let mut winners: Vec<_> = cancel(&token, CancelationReason::Manual)
+        let mut winners: Vec<_> = cancel(&token, CancellationReason::Manual)
             .into_iter()
             .collect();
         for other in others {
@@ -195,7 +195,7 @@ fn racing_cancels_have_one_winner_and_one_reason() {
         assert_eq!(token.reason(), Some(winner));
         assert_eq!(token.message().as_deref(), Some(winner.as_str()));
         let child_error = child.error().unwrap();
-        assert_eq!(child_error.reason(), CancelationReason::Parent);
+        assert_eq!(child_error.reason(), CancellationReason::Parent);
         assert_eq!(child_error.cause().map(|c| c.reason()), Some(winner));
         assert_eq!(read_calls(), 1);
         assert_eq!(read_child_calls(), 1);
@@ -207,22 +207,22 @@ fn racing_cancels_have_one_winner_and_one_reason() {
 #[test]
 fn racing_leaders_cancel_a_follower_once() {
     model(|| {
-        let first = CancelationToken::new();
-        let second = CancelationToken::new();
-        let follower = CancelationToken::new();
+        let first = CancellationToken::new();
+        let second = CancellationToken::new();
+        let follower = CancellationToken::new();
         follower.node().link_to(first.node(), super::Link::Forward);
         follower.node().link_to(second.node(), super::Link::Forward);
         let (calls, read_calls) = counter();
         count_on_cancel(&follower, &calls);
 
-        let other = thread::spawn(move || first.cancel_with(CancelationReason::Timeout, "first"));
-        second.cancel_with(CancelationReason::Manual, "second");
+        let other = thread::spawn(move || first.cancel_with(CancellationReason::Timeout, "first"));
+        second.cancel_with(CancellationReason::Manual, "second");
         other.join().unwrap();
 
         let error = follower.error().unwrap();
         match error.message() {
-            Some("first") => assert_eq!(error.reason(), CancelationReason::Timeout),
-            Some("second") => assert_eq!(error.reason(), CancelationReason::Manual),
+            Some("first") => assert_eq!(error.reason(), CancellationReason::Timeout),
+            Some("second") => assert_eq!(error.reason(), CancellationReason::Manual),
             other => panic!("unexpected message {other:?}"),
         }
         assert_eq!(read_calls(), 1);
@@ -236,7 +236,7 @@ fn racing_leaders_cancel_a_follower_once() {
 #[test]
 fn drop_racing_cancel() {
     model(|| {
-        let parent = CancelationToken::new();
+        let parent = CancellationToken::new();
         let child = parent.child_token();
         let child_node = probe(&child);
         let (calls, read_calls) = counter();
@@ -256,7 +256,7 @@ fn drop_racing_cancel() {
 #[test]
 fn waiter_drop_racing_cancel() {
     model(|| {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let mut waiting = token.cancelled();
         assert!(poll_once(&mut waiting).is_pending());
         assert_eq!(token.node().waiter_count(), 1);
@@ -276,7 +276,7 @@ fn waiter_drop_racing_cancel() {
 #[test]
 fn last_handles_dropped_on_two_threads() {
     model(|| {
-        let parent = CancelationToken::new();
+        let parent = CancellationToken::new();
         let child = parent.child_token();
         let (parent_node, child_node) = (probe(&parent), probe(&child));
 
@@ -301,7 +301,7 @@ fn last_handles_dropped_on_two_threads() {
 #[test]
 fn callback_registration_racing_cancel() {
     model(|| {
-        let token = CancelationToken::new();
+        let token = CancellationToken::new();
         let (calls, read_calls) = counter();
         let registrar = {
             let token = token.clone();
@@ -317,7 +317,7 @@ fn callback_registration_racing_cancel() {
 #[test]
 fn callback_registration_on_a_child_racing_the_parents_cancel() {
     model(|| {
-        let parent = CancelationToken::new();
+        let parent = CancellationToken::new();
         let child = parent.child_token();
         let (calls, read_calls) = counter();
         let registrar = thread::spawn(move || {

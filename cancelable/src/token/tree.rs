@@ -1,6 +1,6 @@
-//! The cancelation tree: one [`Node`] per token, linked to the tokens it follows.
+//! The cancellation tree: one [`Node`] per token, linked to the tokens it follows.
 //!
-//! A node is cancelled once, by storing its [`CancelationError`] under its lock. Everything
+//! A node is cancelled once, by storing its [`CancellationError`] under its lock. Everything
 //! that waits on it (wakers, callbacks, linked nodes) sits beside the error, behind the same
 //! mutex, and a flag outside the lock tells without locking whether the error is there.
 //!
@@ -50,12 +50,12 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::error::CancelationError;
+use crate::error::CancellationError;
 use crate::loom::{AtomicBool, Mutex, MutexGuard};
 
-pub(crate) type Callback = Box<dyn FnOnce(&CancelationError) + Send>;
+pub(crate) type Callback = Box<dyn FnOnce(&CancellationError) + Send>;
 
-/// How a node inherits its parent's cancelation.
+/// How a node inherits its parent's cancellation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Link {
     /// The child is cancelled with reason `Parent`, the parent's error as its cause.
@@ -73,7 +73,7 @@ pub(crate) struct Node {
 /// A node's registrations. Waiter key 0 is `waiter`; key `k > 0` is `more.waiters[k - 1]`.
 #[derive(Default)]
 struct Inner {
-    error: Option<CancelationError>,
+    error: Option<CancellationError>,
     /// The first waker parked here: an operation's own `run`, a lone `cancelled()`.
     waiter: Option<Waker>,
     /// The first node this one follows, with this node's key among its children.
@@ -94,7 +94,7 @@ struct More {
 /// What a node held when it was cancelled: woken, called and cancelled with no lock held.
 struct Fired {
     /// For the children and callbacks, when there are any.
-    error: Option<CancelationError>,
+    error: Option<CancellationError>,
     waiter: Option<Waker>,
     children: Slab<(Weak<Node>, Link)>,
     /// Only waiters and callbacks: the parents stay in the node, for its drop.
@@ -107,7 +107,7 @@ impl Inner {
     }
 
     /// Stores `error` and takes out everything to fire (invariant 1).
-    fn publish(&mut self, cancelled: &AtomicBool, error: CancelationError) -> Fired {
+    fn publish(&mut self, cancelled: &AtomicBool, error: CancellationError) -> Fired {
         let passed_on = !self.children.is_empty()
             || self
                 .more
@@ -151,14 +151,14 @@ impl Fired {
         };
         if !self.children.is_empty() {
             // Every `Parent` child gets the same error (one allocation per firing node).
-            let mut as_parent: Option<CancelationError> = None;
+            let mut as_parent: Option<CancellationError> = None;
             for (_, (weak, link)) in self.children {
                 let Some(child) = weak.upgrade() else {
                     continue;
                 };
                 let child_error = match link {
                     Link::Parent => as_parent
-                        .get_or_insert_with(|| CancelationError::from_parent(&error))
+                        .get_or_insert_with(|| CancellationError::from_parent(&error))
                         .clone(),
                     Link::Forward => error.clone(),
                 };
@@ -201,13 +201,13 @@ impl Node {
     }
 
     /// The error, once cancelled.
-    pub(crate) fn error(&self) -> Option<CancelationError> {
-        self.with_error(CancelationError::clone)
+    pub(crate) fn error(&self) -> Option<CancellationError> {
+        self.with_error(CancellationError::clone)
     }
 
     /// `f` of the error, once cancelled, under the lock: no reference-count traffic on an error
     /// that many nodes share (the `Parent` error of a fan-out). `f` must not touch this node.
-    pub(crate) fn with_error<R>(&self, f: impl FnOnce(&CancelationError) -> R) -> Option<R> {
+    pub(crate) fn with_error<R>(&self, f: impl FnOnce(&CancellationError) -> R) -> Option<R> {
         if !self.is_cancelled() {
             return None;
         }
@@ -216,7 +216,7 @@ impl Node {
 
     /// Publishes `error` unless the node is already cancelled; then it is up to the caller to
     /// fire what was taken out.
-    fn try_publish(&self, error: CancelationError) -> Option<Fired> {
+    fn try_publish(&self, error: CancellationError) -> Option<Fired> {
         let mut inner = self.lock();
         match inner.error {
             Some(_) => None,
@@ -226,7 +226,7 @@ impl Node {
 
     /// Cancels this node and, iteratively, everything linked below it.
     /// Returns `false` if it was already cancelled.
-    pub(crate) fn cancel(&self, error: CancelationError) -> bool {
+    pub(crate) fn cancel(&self, error: CancellationError) -> bool {
         let Some(fired) = self.try_publish(error) else {
             return false;
         };
@@ -261,7 +261,7 @@ impl Node {
             }
             Err(error) => {
                 self.cancel(match link {
-                    Link::Parent => CancelationError::from_parent(&error),
+                    Link::Parent => CancellationError::from_parent(&error),
                     Link::Forward => error,
                 });
             }
@@ -372,7 +372,7 @@ impl Drop for Node {
     }
 }
 
-fn run_callback(callback: Callback, error: &CancelationError) {
+fn run_callback(callback: Callback, error: &CancellationError) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| callback(error))) {
         tracing::error!(
             panic = crate::panic_message(&panic),

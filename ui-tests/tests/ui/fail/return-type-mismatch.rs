@@ -1,4 +1,4 @@
-use cancelable::{Cancelable, CancelationError, cancelable};
+use cancelable::{Cancelable, CancellationError, cancelable};
 
 #[cancelable(timeout = "1s")]
 async fn wrong(cancel: &Cancelable) -> u32 {
@@ -7,7 +7,7 @@ async fn wrong(cancel: &Cancelable) -> u32 {
 }
 
 #[cancelable(timeout = "1s")]
-async fn wrong_result() -> Result<u32, CancelationError> {
+async fn wrong_result() -> Result<u32, CancellationError> {
     Ok("forty-two")
 }
 

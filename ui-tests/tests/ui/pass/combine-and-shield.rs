@@ -1,7 +1,7 @@
 //! `cancel_combine!` and `shielded!` in their accepted forms.
 #![deny(warnings, clippy::all)]
 
-use cancelable::{Cancelable, CancelationToken, cancel_combine, cancelable, shielded};
+use cancelable::{Cancelable, CancellationToken, cancel_combine, cancelable, shielded};
 
 #[cancelable(timeout = "1s")]
 async fn shields(cancel: &Cancelable) -> u32 {
@@ -23,7 +23,7 @@ async fn main() {
     assert_eq!(shields().await.unwrap(), 24);
     assert_eq!(shielded!({ 5 }), 5);
 
-    let token = CancelationToken::new();
+    let token = CancellationToken::new();
     let a = Cancelable::new();
     let b = Cancelable::new();
     let any: Cancelable = cancel_combine!(timeout = "30s", token = token.clone(), a, b.child(),);

@@ -5,15 +5,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cancelable::{Cancelable, CancelationError, CancelationToken, cancelable};
+use cancelable::{Cancelable, CancellationError, CancellationToken, cancelable};
 
 #[derive(Debug)]
 enum AppError {
-    Cancelled(CancelationError),
+    Cancelled(CancellationError),
 }
 
-impl From<CancelationError> for AppError {
-    fn from(error: CancelationError) -> Self {
+impl From<CancellationError> for AppError {
+    fn from(error: CancellationError) -> Self {
         AppError::Cancelled(error)
     }
 }
@@ -46,7 +46,7 @@ pub(crate) async fn no_return_type(_cancel: &Cancelable) {}
     check_interval = "10ms",
     register,
 )]
-async fn expression_options(token: CancelationToken, stop: Arc<AtomicBool>) -> usize {
+async fn expression_options(token: CancellationToken, stop: Arc<AtomicBool>) -> usize {
     drop(token);
     Arc::strong_count(&stop)
 }
@@ -71,7 +71,7 @@ async fn main() {
     no_return_type().await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     assert_eq!(
-        expression_options(CancelationToken::new(), stop)
+        expression_options(CancellationToken::new(), stop)
             .await
             .unwrap(),
         2

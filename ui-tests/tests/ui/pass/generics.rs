@@ -4,13 +4,13 @@
 
 use std::fmt::{Debug, Display};
 
-use cancelable::{Cancelable, CancelationError, cancelable};
+use cancelable::{Cancelable, CancellationError, cancelable};
 
 #[cancelable(timeout = "1s")]
 async fn first<'a, T>(
     items: &'a [T],
     cancel: &Cancelable,
-) -> Result<Option<&'a T>, CancelationError>
+) -> Result<Option<&'a T>, CancellationError>
 where
     T: Debug + Sync,
 {

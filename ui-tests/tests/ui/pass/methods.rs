@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use cancelable::{Cancelable, CancelationError, CancelationToken, cancelable};
+use cancelable::{Cancelable, CancellationError, CancellationToken, cancelable};
 
 struct Service {
-    shutdown: CancelationToken,
+    shutdown: CancellationToken,
     calls: u32,
 }
 
 impl Service {
     #[cancelable(token = self.shutdown.clone(), timeout = "5s")]
-    async fn by_ref(&self, cancel: &Cancelable) -> Result<u32, CancelationError> {
+    async fn by_ref(&self, cancel: &Cancelable) -> Result<u32, CancellationError> {
         cancel.check()?;
         Ok(self.calls)
     }
@@ -48,19 +48,19 @@ impl Service {
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() {
     let mut service = Service {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         calls: 0,
     };
     assert_eq!(service.by_ref().await.unwrap(), 0);
     assert_eq!(service.by_mut().await.unwrap(), 1);
     assert_eq!(service.by_value().await.unwrap(), 1);
     let service = Service {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         calls: 3,
     };
     assert_eq!(Box::new(service).boxed().await.unwrap(), 3);
     let service = Service {
-        shutdown: CancelationToken::new(),
+        shutdown: CancellationToken::new(),
         calls: 4,
     };
     assert_eq!(Arc::new(service).shared().await.unwrap(), 4);

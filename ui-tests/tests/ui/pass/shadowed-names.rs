@@ -19,13 +19,13 @@ fn try_run() {}
 fn shield() {}
 struct __private;
 
-use ::cancelable::{Cancelable, CancelationError, cancel_combine, cancelable, shielded};
+use ::cancelable::{Cancelable, CancellationError, cancel_combine, cancelable, shielded};
 
 #[cancelable(timeout = "1s", condition = || false, check_interval = "10ms")]
 async fn shadowed(
     __cancelable_op: u32,
     cancel: &Cancelable,
-) -> ::core::result::Result<u32, CancelationError> {
+) -> ::core::result::Result<u32, CancellationError> {
     let __cancelable_fake_return = __cancelable_op + 1;
     let value = shielded!(cancel, { __cancelable_fake_return });
     Ok(value)

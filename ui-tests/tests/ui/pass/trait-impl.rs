@@ -4,22 +4,22 @@
 
 use std::future::Future;
 
-use cancelable::{Cancelable, CancelationError, cancelable};
+use cancelable::{Cancelable, CancellationError, cancelable};
 
 trait Fetch {
-    fn fetch(&self, id: u64) -> impl Future<Output = Result<u64, CancelationError>> + Send;
+    fn fetch(&self, id: u64) -> impl Future<Output = Result<u64, CancellationError>> + Send;
 }
 
 trait Count {
     #[allow(async_fn_in_trait)]
-    async fn count(&self) -> Result<usize, CancelationError>;
+    async fn count(&self) -> Result<usize, CancellationError>;
 }
 
 struct Client;
 
 impl Fetch for Client {
     #[cancelable(timeout = "10s")]
-    async fn fetch(&self, id: u64, cancel: &Cancelable) -> Result<u64, CancelationError> {
+    async fn fetch(&self, id: u64, cancel: &Cancelable) -> Result<u64, CancellationError> {
         cancel.check()?;
         Ok(id)
     }

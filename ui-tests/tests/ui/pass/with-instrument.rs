@@ -1,7 +1,7 @@
 //! `#[tracing::instrument]` above or below `#[cancelable]`.
 #![deny(warnings, clippy::all)]
 
-use cancelable::{Cancelable, CancelationError, cancelable};
+use cancelable::{Cancelable, CancellationError, cancelable};
 
 #[cancelable(timeout = "1s")]
 #[tracing::instrument]
@@ -11,7 +11,7 @@ async fn cancelable_first(id: u64) -> u64 {
 
 #[tracing::instrument(skip(cancel), err)]
 #[cancelable(timeout = "1s")]
-async fn instrument_first(id: u64, cancel: &Cancelable) -> Result<u64, CancelationError> {
+async fn instrument_first(id: u64, cancel: &Cancelable) -> Result<u64, CancellationError> {
     cancel.check()?;
     Ok(id)
 }

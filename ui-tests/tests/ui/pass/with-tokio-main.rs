@@ -1,4 +1,4 @@
-//! `#[cancelable]` above `#[tokio::main]`: `main` returns `Result<(), CancelationError>`.
+//! `#[cancelable]` above `#[tokio::main]`: `main` returns `Result<(), CancellationError>`.
 //! (The same order with `#[tokio::test]` is exercised in `tests/macros.rs`: trybuild does not
 //! build with `--test`.)
 #![deny(warnings, clippy::all)]
