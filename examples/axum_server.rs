@@ -37,7 +37,7 @@ async fn slow() -> &'static str {
 
 /// Spawns the work in a child scope: it stops with the request.
 async fn report(RequestCancelable(cancel): RequestCancelable) -> Result<String, CancellationError> {
-    cancel.on_cancel(|ctx| {
+    cancel.on_cancelled(|ctx| {
         println!(
             "   server: {} cancelled: {} ({})",
             ctx.name,

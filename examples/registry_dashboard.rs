@@ -104,7 +104,7 @@ async fn main() {
     }
     println!("\nhistory (newest last)");
     for ctx in registry.history(20) {
-        let why = match (&ctx.error, &ctx.message) {
+        let why = match (&ctx.failure, &ctx.message) {
             (Some(error), _) => error.clone(),
             (None, Some(message)) => message.clone(),
             (None, None) => String::new(),

@@ -5,7 +5,7 @@
 //!    operation's callbacks, and a stage that finds bad input cancels the whole pipeline.
 //! 2. The operation's context is a serializable snapshot: id, name, status, reason, message,
 //!    metadata, parent, times; `Cancelable::current()` finds the scope the code runs in.
-//! 3. Lifecycle callbacks (`on_start`, `on_complete`, `on_cancel`, `on_error`).
+//! 3. Lifecycle callbacks (`on_start`, `on_completed`, `on_cancel`, `on_failed`).
 //!
 //! Run it with `cargo run --example shared_context` (under a second).
 
@@ -30,7 +30,7 @@ async fn main() {
         .metadata("source", "orders.csv")
         .metadata("batch", 42);
     pipeline.on_start(|ctx| println!("3. on_start: {} is {}", ctx.name, ctx.status));
-    pipeline.on_cancel(|ctx| {
+    pipeline.on_cancelled(|ctx| {
         println!(
             "3. on_cancel: {} {} ({:?})",
             ctx.name,
@@ -38,7 +38,7 @@ async fn main() {
             ctx.message.as_deref().unwrap_or_default()
         )
     });
-    pipeline.on_complete(|ctx| println!("3. on_complete: {}", ctx.name));
+    pipeline.on_completed(|ctx| println!("3. on_completed: {}", ctx.name));
     pipeline.on_progress(|event| println!("1. progress: {}", event.message));
 
     let outcome = pipeline
@@ -99,6 +99,6 @@ async fn main() {
 
     // 3. A completed one, for the other callback.
     let quick = Cancelable::new().named("quick");
-    quick.on_complete(|ctx| println!("3. on_complete: {} is {}", ctx.name, ctx.status));
+    quick.on_completed(|ctx| println!("3. on_completed: {} is {}", ctx.name, ctx.status));
     quick.run(async {}).await.unwrap();
 }

@@ -16,7 +16,7 @@ fn new_flag() -> (Arc<AtomicBool>, impl FnMut() -> bool + Send + 'static) {
 fn custom_after(delay: Duration, message: &'static str) -> Cancelable {
     Cancelable::with_source(async move {
         sleep(delay).await;
-        CancellationError::new(CancellationReason::Manual, Some(message.to_owned()))
+        CancellationError::new(CancellationReason::Manual).with_message(message.to_owned())
     })
 }
 

@@ -16,13 +16,13 @@ async fn display_names_the_operation_reason_and_message() {
     assert_eq!(err.operation_name(), Some("fetch_user"));
     assert_eq!(err.operation_id(), Some(op.id()));
 
-    let anonymous = CancellationError::new(CancellationReason::Manual, None);
+    let anonymous = CancellationError::new(CancellationReason::Manual);
     assert_eq!(anonymous.to_string(), "operation cancelled: manual");
 }
 
 #[test]
 fn converts_into_io_error() {
-    let timeout: io::Error = CancellationError::new(CancellationReason::Timeout, None).into();
+    let timeout: io::Error = CancellationError::new(CancellationReason::Timeout).into();
     assert_eq!(timeout.kind(), io::ErrorKind::TimedOut);
     for reason in [
         CancellationReason::Manual,
@@ -31,7 +31,7 @@ fn converts_into_io_error() {
         CancellationReason::Parent,
         CancellationReason::Disconnect,
     ] {
-        let err: io::Error = CancellationError::new(reason, None).into();
+        let err: io::Error = CancellationError::new(reason).into();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted, "{reason}");
         let inner = err
             .into_inner()

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use cancelable::__private::{
+use cancelable::test_util::{
     Probe, operation_probe, registrations, token_probe, token_registrations,
 };
 use cancelable::{
@@ -370,10 +370,10 @@ async fn error_from_try_run() {
     {
         let mut run = Driven::new(scenario.op.try_run(async {
             rx.await.unwrap();
-            Err::<(), _>(CancellationError::new(
-                CancellationReason::Manual,
-                Some("an error, not a cancel".into()),
-            ))
+            Err::<(), _>(
+                CancellationError::new(CancellationReason::Manual)
+                    .with_message("an error, not a cancel"),
+            )
         }));
         assert!(run.poll().is_pending());
         scenario.assert_running();
@@ -463,7 +463,7 @@ async fn panic_in_callbacks() {
         scenario
             .op
             .on_start(|_| panic!("on_start panicked"))
-            .on_cancel(move |_| {
+            .on_cancelled(move |_| {
                 calls.fetch_add(1, Ordering::SeqCst);
                 panic!("on_cancel panicked")
             });

@@ -1,10 +1,10 @@
-//! The lifecycle of `run`: before, after, panics, errors, drops, `wrap`.
+//! The lifecycle of `run`: before, after, panics, errors, drops, `run_until_cancelled`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use cancelable::__private::registrations;
+use cancelable::test_util::registrations;
 use cancelable::{
     Cancelable, CancellationError, CancellationReason, CancellationToken, OperationStatus,
 };
@@ -45,7 +45,7 @@ async fn panic_inside_marks_failed_and_propagates() {
     assert!(join_err.is_panic());
     assert_eq!(handle.status(), OperationStatus::Failed);
     assert_eq!(
-        handle.context().error.as_deref(),
+        handle.context().failure.as_deref(),
         Some("panicked: exploded")
     );
 }
@@ -74,7 +74,7 @@ async fn try_run_flattens_and_records_failures() {
     let result: Result<u8, AppError> = op.try_run(async { Err(AppError::NotFound) }).await;
     assert_eq!(result, Err(AppError::NotFound));
     assert_eq!(op.status(), OperationStatus::Failed);
-    assert_eq!(op.context().error.as_deref(), Some("app error: NotFound"));
+    assert_eq!(op.context().failure.as_deref(), Some("app error: NotFound"));
 
     let op = Cancelable::with_timeout(Duration::from_millis(1));
     let result: Result<u8, AppError> = op
@@ -83,7 +83,10 @@ async fn try_run_flattens_and_records_failures() {
             Ok(1)
         })
         .await;
-    assert_eq!(result, Err(AppError::Cancelled(CancellationReason::Timeout)));
+    assert_eq!(
+        result,
+        Err(AppError::Cancelled(CancellationReason::Timeout))
+    );
     assert_eq!(op.status(), OperationStatus::Cancelled);
 
     let op = Cancelable::new();
@@ -133,19 +136,19 @@ async fn dropping_a_running_run_leaves_nothing_behind() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn wrap_never_calls_once_cancelled_and_races_each_call() {
+async fn run_until_cancelled_never_polls_once_cancelled_and_races_each_attempt() {
     let op = Cancelable::new();
-    let calls = Arc::new(AtomicU32::new(0));
-    let c = calls.clone();
-    let mut attempt = op.wrap(move || {
-        let n = c.fetch_add(1, Ordering::SeqCst) + 1;
-        async move {
+    let polls = Arc::new(AtomicU32::new(0));
+    let attempt = || {
+        let polls = polls.clone();
+        op.run_until_cancelled(async move {
+            let n = polls.fetch_add(1, Ordering::SeqCst) + 1;
             if n >= 2 {
                 sleep(Duration::from_secs(60)).await;
             }
             n
-        }
-    });
+        })
+    };
     assert_eq!(attempt().await, Ok(1));
     let handle = op.clone();
     tokio::spawn(async move {
@@ -160,12 +163,12 @@ async fn wrap_never_calls_once_cancelled_and_races_each_call() {
         "raced against cancellation"
     );
     assert_eq!(err.message(), Some("give up"));
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // A retry loop: no more calls.
+    assert_eq!(polls.load(Ordering::SeqCst), 2);
+    // A retry loop: no attempt is polled any more.
     for _ in 0..3 {
         assert!(attempt().await.is_err());
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(polls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
@@ -195,8 +198,11 @@ async fn try_run_reports_the_cancellation_not_the_error_it_caused() {
             Err(AppError::NotFound)
         })
         .await;
-    assert_eq!(result, Err(AppError::Cancelled(CancellationReason::Timeout)));
+    assert_eq!(
+        result,
+        Err(AppError::Cancelled(CancellationReason::Timeout))
+    );
     assert_eq!(op.status(), OperationStatus::Cancelled);
     assert_eq!(op.reason(), Some(CancellationReason::Timeout));
-    assert_eq!(op.context().error, None);
+    assert_eq!(op.context().failure, None);
 }

@@ -280,7 +280,9 @@ async fn nested_annotated_calls_cancel_the_inner_one_with_reason_parent() {
     let inner_op = taken(&op);
     assert_eq!(inner_op.status(), OperationStatus::Cancelled);
     assert_eq!(inner_op.reason(), Some(CancellationReason::Parent));
-    let cause = inner_op.error().and_then(|error| error.cause().cloned());
+    let cause = inner_op
+        .cancellation()
+        .and_then(|error| error.cause().cloned());
     assert_eq!(
         cause.map(|cause| cause.reason()),
         Some(CancellationReason::Timeout)

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cancelable::__private::registrations;
+use cancelable::test_util::registrations;
 use cancelable::{Cancelable, CancellationReason, OperationStatus};
 use tokio::time::{Instant, sleep};
 
@@ -33,7 +33,7 @@ async fn scope_inside_a_run_is_a_child_and_gets_reason_parent() {
     );
     let ctx = inner_handle.context();
     assert_eq!(ctx.parent_id.as_deref(), Some(outer.id()));
-    let inner_err = inner_handle.error().unwrap();
+    let inner_err = inner_handle.cancellation().unwrap();
     assert_eq!(
         inner_err.cause().unwrap().reason(),
         CancellationReason::Timeout

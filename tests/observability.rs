@@ -33,9 +33,9 @@ impl Calls {
 
     fn register_all(&self, op: &Cancelable) {
         op.on_start(self.hook("start"))
-            .on_complete(self.hook("complete"))
-            .on_cancel(self.hook("cancel"))
-            .on_error(self.hook("error"));
+            .on_completed(self.hook("complete"))
+            .on_cancelled(self.hook("cancel"))
+            .on_failed(self.hook("error"));
     }
 
     fn take(&self) -> Vec<String> {
@@ -50,10 +50,10 @@ async fn completion_fires_start_then_complete_in_registration_order() {
     let calls = Calls::default();
     let op = Cancelable::new().named("sync");
     calls.register_all(&op);
-    op.on_complete(calls.hook("complete-2"));
+    op.on_completed(calls.hook("complete-2"));
     let ended = Arc::new(Mutex::new(None));
     let e = ended.clone();
-    op.on_complete(move |ctx| *e.lock().unwrap() = Some(ctx.ended_at.is_some()));
+    op.on_completed(move |ctx| *e.lock().unwrap() = Some(ctx.ended_at.is_some()));
 
     assert_eq!(op.run(async { 1 }).await, Ok(1));
     assert_eq!(
@@ -74,7 +74,7 @@ async fn cancellation_fires_only_on_cancel_after_reason_and_message_are_recorded
     calls.register_all(&op);
     let seen = Arc::new(Mutex::new(None));
     let (s, handle) = (seen.clone(), op.clone());
-    op.on_cancel(move |ctx| {
+    op.on_cancelled(move |ctx| {
         *s.lock().unwrap() = Some((ctx.reason, ctx.message.clone(), handle.status()));
     });
 
@@ -94,7 +94,7 @@ async fn an_err_from_try_run_fires_only_on_error_with_its_text() {
     calls.register_all(&op);
     let error = Arc::new(Mutex::new(None));
     let e = error.clone();
-    op.on_error(move |ctx| *e.lock().unwrap() = ctx.error.clone());
+    op.on_failed(move |ctx| *e.lock().unwrap() = ctx.failure.clone());
 
     let result: Result<(), std::io::Error> = op
         .try_run(async { Err(std::io::Error::other("disk full")) })
@@ -124,7 +124,7 @@ async fn a_dropped_run_future_fires_on_cancel() {
     calls.register_all(&op);
     let message = Arc::new(Mutex::new(None));
     let m = message.clone();
-    op.on_cancel(move |ctx| *m.lock().unwrap() = ctx.message.clone());
+    op.on_cancelled(move |ctx| *m.lock().unwrap() = ctx.message.clone());
 
     let mut run = Box::pin(op.run(std::future::pending::<()>()));
     assert!(poll_once(&mut run).is_pending());
@@ -157,7 +157,7 @@ async fn callbacks_registered_during_the_run_fire() {
     let c = calls.clone();
     op.run(async move {
         let current = Cancelable::current().unwrap();
-        current.on_complete(c.hook("complete"));
+        current.on_completed(c.hook("complete"));
         current.on_start(c.hook("late-start"));
     })
     .await
@@ -201,7 +201,7 @@ fn no_callback_is_lost_when_registrations_race_the_completion() {
                 let mut registered = 0;
                 loop {
                     let fired = fired.clone();
-                    op.on_complete(move |_| {
+                    op.on_completed(move |_| {
                         fired.fetch_add(1, Ordering::SeqCst);
                     });
                     registered += 1;
@@ -216,7 +216,7 @@ fn no_callback_is_lost_when_registrations_race_the_completion() {
         let registered = registrar.join().unwrap();
         lost += registered - fired.load(Ordering::SeqCst);
     }
-    assert_eq!(lost, 0, "every on_complete registered runs exactly once");
+    assert_eq!(lost, 0, "every on_completed registered runs exactly once");
 }
 
 #[test]
@@ -237,13 +237,13 @@ fn exactly_one_ending_callback_fires_when_registration_races_the_end() {
             move || {
                 for _ in 0..3 {
                     let (a, b, c) = (fired.clone(), fired.clone(), fired.clone());
-                    op.on_complete(move |_| {
+                    op.on_completed(move |_| {
                         a.fetch_add(1, Ordering::SeqCst);
                     });
-                    op.on_cancel(move |_| {
+                    op.on_cancelled(move |_| {
                         b.fetch_add(1, Ordering::SeqCst);
                     });
-                    op.on_error(move |_| {
+                    op.on_failed(move |_| {
                         c.fetch_add(1, Ordering::SeqCst);
                     });
                 }
@@ -267,8 +267,8 @@ async fn a_panicking_callback_is_contained_logged_and_changes_nothing() {
     let (capture, _guard) = Capture::install();
     let calls = Calls::default();
     let op = Cancelable::new().named("fragile");
-    op.on_complete(|_| panic!("callback exploded"));
-    op.on_complete(calls.hook("complete"));
+    op.on_completed(|_| panic!("callback exploded"));
+    op.on_completed(calls.hook("complete"));
     op.on_progress(|_| panic!("listener exploded"));
     let heard = Arc::new(AtomicUsize::new(0));
     let h = heard.clone();
@@ -296,7 +296,7 @@ async fn a_panicking_callback_is_contained_logged_and_changes_nothing() {
     assert_eq!(errors[0].fields["panic"], "listener exploded");
     assert_eq!(errors[0].fields["callback"], "on_progress");
     assert_eq!(errors[1].fields["panic"], "callback exploded");
-    assert_eq!(errors[1].fields["callback"], "on_complete");
+    assert_eq!(errors[1].fields["callback"], "on_completed");
 }
 
 // ===== progress =====
@@ -374,7 +374,7 @@ async fn context_snapshots_serialize_every_field() {
         "status",
         "reason",
         "message",
-        "error",
+        "failure",
         "parent_id",
         "started_at",
         "ended_at",
@@ -652,7 +652,7 @@ fn warm_up_callsites() {
     let quiet_panics = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let completes = Cancelable::new();
-    completes.on_complete(|_| panic!("warm up"));
+    completes.on_completed(|_| panic!("warm up"));
     completes.on_progress(|_| {});
     let mut run = Box::pin(completes.run(async {
         Cancelable::current().unwrap().report_progress("warm up");

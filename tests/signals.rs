@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cancelable::__private::signal_listeners;
+use cancelable::test_util::signal_listeners;
 use cancelable::{Cancelable, CancellationError, CancellationReason, Signal};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::low_level::raise;
@@ -449,7 +449,7 @@ fn endings() {
         let result: Result<(), CancellationError> = op
             .try_run(async {
                 tokio::task::yield_now().await;
-                Err(CancellationError::new(CancellationReason::Manual, None))
+                Err(CancellationError::new(CancellationReason::Manual))
             })
             .await;
         assert!(result.is_err());

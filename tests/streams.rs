@@ -4,8 +4,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cancelable::__private::registrations;
-use cancelable::{Cancelable, CancellationReason, CancellationToken, OperationStatus, ProgressEvent};
+use cancelable::test_util::registrations;
+use cancelable::{
+    Cancelable, CancellationReason, CancellationToken, OperationStatus, ProgressEvent,
+};
 use futures::stream::{self, FusedStream, StreamExt};
 
 use crate::poll_once;

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cancelable::__private::token_registrations;
+use cancelable::test_util::token_registrations;
 use cancelable::{
     Cancelable, CancellationError, CancellationReason, CancellationToken, OperationRegistry,
 };

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use cancelable::__private::token_registrations;
+use cancelable::test_util::token_registrations;
 use cancelable::{Cancelable, CancellationReason, CancellationToken};
 
 #[test]

@@ -214,7 +214,7 @@ async fn a_client_that_disconnects_cancels_the_request_and_its_spawned_work() {
     })
     .await;
     assert_eq!(op.status(), OperationStatus::Cancelled);
-    let err = op.error().expect("cancelled");
+    let err = op.cancellation().expect("cancelled");
     assert_eq!(err.reason(), CancellationReason::Disconnect);
     assert_eq!(
         err.to_string(),
@@ -603,7 +603,8 @@ async fn the_handler_runs_inside_the_operation() {
 #[test]
 fn cancellation_errors_answer_504_499_or_503() {
     let status = |reason| {
-        CancellationError::new(reason, Some("why".into()))
+        CancellationError::new(reason)
+            .with_message("why")
             .into_response()
             .status()
             .as_u16()

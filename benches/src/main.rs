@@ -20,7 +20,7 @@ use cancelable::{Cancelable, CancellationToken, OperationRegistry};
 use tokio::runtime::Runtime;
 use tokio::task::yield_now;
 use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::CancellationToken as TokioToken;
 
 const D30: Duration = Duration::from_secs(30);
 
@@ -144,8 +144,8 @@ async fn annotated(i: u64) -> u64 {
 
 /// Runs `n` iterations of `name`; returns the time of the loop alone.
 fn run_case(rt: &Runtime, name: &str, n: u64) -> Duration {
-    let parent_ref = CancellationToken::new();
-    let shared_ref = CancellationToken::new();
+    let parent_ref = TokioToken::new();
+    let shared_ref = TokioToken::new();
     let parent = Cancelable::new();
     let shared = CancellationToken::new();
     let registry = OperationRegistry::new();
@@ -244,7 +244,7 @@ fn run_case(rt: &Runtime, name: &str, n: u64) -> Duration {
             }
             "ref_timeout_token_select" => {
                 for i in 0..n {
-                    let tok = CancellationToken::new();
+                    let tok = TokioToken::new();
                     let r = timeout(D30, async {
                         tokio::select! {
                             biased;
@@ -272,7 +272,7 @@ fn run_case(rt: &Runtime, name: &str, n: u64) -> Duration {
             }
             "ref_timeout_token_select_yield" => {
                 for i in 0..n {
-                    let tok = CancellationToken::new();
+                    let tok = TokioToken::new();
                     let r = timeout(D30, async {
                         tokio::select! {
                             biased;
@@ -286,7 +286,7 @@ fn run_case(rt: &Runtime, name: &str, n: u64) -> Duration {
             }
             "ref_token_select" => {
                 for i in 0..n {
-                    let tok = CancellationToken::new();
+                    let tok = TokioToken::new();
                     let r = tokio::select! {
                         biased;
                         _ = tok.cancelled() => None,
@@ -358,7 +358,7 @@ pub fn cancel_all_ours(parents: &[CancellationToken]) {
 
 /// The reference: tokio-util's `cancel()` on each parent.
 #[inline(never)]
-pub fn cancel_all_ref(parents: &[CancellationToken]) {
+pub fn cancel_all_ref(parents: &[TokioToken]) {
     for p in parents {
         p.cancel();
     }
@@ -399,7 +399,7 @@ fn cancel_case(ours: bool, k: usize, total: usize, waiters: bool) -> f64 {
         let d = if ours {
             run!(CancellationToken::new(), cancel_all_ours)
         } else {
-            run!(CancellationToken::new(), cancel_all_ref)
+            run!(TokioToken::new(), cancel_all_ref)
         };
         d.as_secs_f64() * 1e9 / (parents * k) as f64
     })
@@ -414,7 +414,7 @@ fn mem() {
     let _entered = rt.enter();
     let op = Cancelable::with_timeout(D30);
     let ours = op.run(ready(0u64));
-    let tok = CancellationToken::new();
+    let tok = TokioToken::new();
     let reference = timeout(D30, async move {
         tokio::select! { biased; _ = tok.cancelled() => None, v = ready(0u64) => Some(v) }
     });
@@ -432,7 +432,7 @@ fn mem() {
         std::mem::size_of::<CancellationToken>()
     );
 
-    for (part, size) in cancelable::__private::internal_sizes() {
+    for (part, size) in cancelable::test_util::internal_sizes() {
         println!("size_of {part}: {size} B");
     }
     let n = 10_000usize;
@@ -450,7 +450,7 @@ fn mem() {
         );
     };
     let parent = Cancelable::new();
-    let parent_ref = CancellationToken::new();
+    let parent_ref = TokioToken::new();
     parked("bare task on pending() (floor)", &|_| {
         tokio::spawn(std::future::pending::<()>())
     });
@@ -503,7 +503,7 @@ fn fanout(n: usize, rounds: usize) {
             (t.elapsed(), call)
         }));
         reference.push(rt.block_on(async {
-            let parent = CancellationToken::new();
+            let parent = TokioToken::new();
             let tasks: Vec<_> = (0..n)
                 .map(|_| {
                     let tok = parent.child_token();
@@ -561,7 +561,7 @@ fn fanout_instructions(ours: bool, n: usize) {
             tokio::spawn(async {}).await.expect("sentinel");
             cancel_and_join_ours(&parent, tasks).await;
         } else {
-            let parent = CancellationToken::new();
+            let parent = TokioToken::new();
             let tasks: Vec<_> = (0..n)
                 .map(|_| {
                     let tok = parent.child_token();
@@ -589,10 +589,7 @@ async fn cancel_and_join_ours(parent: &Cancelable, tasks: Vec<tokio::task::JoinH
 }
 
 #[inline(never)]
-async fn cancel_and_join_ref(
-    parent: &CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<bool>>,
-) {
+async fn cancel_and_join_ref(parent: &TokioToken, tasks: Vec<tokio::task::JoinHandle<bool>>) {
     parent.cancel();
     for task in tasks {
         assert!(task.await.expect("task"));
@@ -631,7 +628,7 @@ fn latency(samples: usize) {
             token.cancel();
         }));
 
-        let token = CancellationToken::new();
+        let token = TokioToken::new();
         let t = token.clone();
         let task = rt.spawn(async move {
             let _ = timeout(D30, async {

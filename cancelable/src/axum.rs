@@ -563,11 +563,11 @@ const CLIENT_CLOSED_REQUEST: u16 = 499;
 /// use axum::response::IntoResponse;
 /// use cancelable::{CancellationError, CancellationReason};
 ///
-/// let timeout = CancellationError::new(CancellationReason::Timeout, None).into_response();
+/// let timeout = CancellationError::new(CancellationReason::Timeout).into_response();
 /// assert_eq!(timeout.status(), 504);
-/// let gone = CancellationError::new(CancellationReason::Disconnect, None).into_response();
+/// let gone = CancellationError::new(CancellationReason::Disconnect).into_response();
 /// assert_eq!(gone.status(), 499);
-/// let stopped = CancellationError::new(CancellationReason::Manual, None).into_response();
+/// let stopped = CancellationError::new(CancellationReason::Manual).into_response();
 /// assert_eq!(stopped.status(), 503);
 /// ```
 impl IntoResponse for CancellationError {

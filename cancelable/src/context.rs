@@ -1,10 +1,12 @@
-//! [`OperationContext`]: a serializable snapshot of one operation.
+//! What observers are handed: [`OperationContext`], a snapshot of one operation, and
+//! [`ProgressEvent`], one progress report.
 
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CancellationReason, OperationStatus};
+use crate::error::CancellationReason;
+use crate::status::OperationStatus;
 
 /// A snapshot of an operation: who it is, where it is in its life and why it ended.
 ///
@@ -38,7 +40,7 @@ pub struct OperationContext {
     /// The cancellation message, if any.
     pub message: Option<String>,
     /// For `Failed`: the error's text or the panic message.
-    pub error: Option<String>,
+    pub failure: Option<String>,
     /// The id of the parent operation, if any.
     pub parent_id: Option<String>,
     /// When `run` started.
@@ -63,4 +65,40 @@ impl OperationContext {
         let ended = self.ended_at.unwrap_or_else(SystemTime::now);
         Some(ended.duration_since(started).unwrap_or_default())
     }
+}
+
+/// One progress report of an operation, as handed to [`Cancelable::on_progress`] callbacks.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use cancelable::{Cancelable, ProgressEvent};
+///
+/// let events: Arc<Mutex<Vec<ProgressEvent>>> = Arc::default();
+/// let op = Cancelable::new().named("import").operation_id("import-1");
+/// let sink = events.clone();
+/// op.on_progress(move |event| sink.lock().unwrap().push(event.clone()));
+///
+/// op.report_progress_with("rows loaded", serde_json::json!({ "rows": 1200 }));
+///
+/// let events = events.lock().unwrap();
+/// assert_eq!(events[0].operation_id, "import-1");
+/// assert_eq!(events[0].operation_name, "import");
+/// assert_eq!(events[0].message, "rows loaded");
+/// assert_eq!(events[0].metadata.as_ref().unwrap()["rows"], 1200);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProgressEvent {
+    /// The id of the operation that reported.
+    pub operation_id: String,
+    /// Its name (empty when unnamed).
+    pub operation_name: String,
+    /// What it said.
+    pub message: String,
+    /// Structured details, from [`Cancelable::report_progress_with`].
+    pub metadata: Option<serde_json::Value>,
+    /// When it was reported.
+    pub at: SystemTime,
 }

@@ -1,5 +1,4 @@
-//! Why an operation was cancelled: [`CancellationReason`], [`CancellationError`] and the
-//! lifecycle of an operation, [`OperationStatus`].
+//! Why an operation was cancelled: [`CancellationReason`] and [`CancellationError`].
 //!
 //! A `CancellationError` is a cheap handle (one `Arc`): cloning it, storing it in a token and
 //! handing it to every waiter costs no copy of its message.
@@ -62,62 +61,6 @@ impl fmt::Display for CancellationReason {
     }
 }
 
-/// Where an operation is in its life.
-///
-/// # Examples
-///
-/// ```
-/// use cancelable::{Cancelable, OperationStatus};
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let op = Cancelable::new();
-/// assert_eq!(op.status(), OperationStatus::Pending);
-/// op.run(async {}).await.unwrap();
-/// assert_eq!(op.status(), OperationStatus::Completed);
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OperationStatus {
-    /// Created, not started.
-    Pending,
-    /// Inside `run`.
-    Running,
-    /// `run` returned the body's output.
-    Completed,
-    /// A source fired and the body was dropped.
-    Cancelled,
-    /// The body panicked, or `try_run`'s body returned `Err`.
-    Failed,
-}
-
-impl OperationStatus {
-    /// The lower-case name, as in `Display` and serde.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            OperationStatus::Pending => "pending",
-            OperationStatus::Running => "running",
-            OperationStatus::Completed => "completed",
-            OperationStatus::Cancelled => "cancelled",
-            OperationStatus::Failed => "failed",
-        }
-    }
-
-    /// `true` once the operation has ended, however it ended.
-    pub const fn is_finished(self) -> bool {
-        matches!(
-            self,
-            OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed
-        )
-    }
-}
-
-impl fmt::Display for OperationStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// An operation was cancelled: the reason, an optional message, the operation it hit and,
 /// for [`CancellationReason::Parent`], the parent's own cancellation as its cause.
 ///
@@ -163,17 +106,42 @@ impl Drop for ErrorInner {
 }
 
 impl CancellationError {
-    /// A cancellation for `reason`, with an optional message.
-    pub fn new(reason: CancellationReason, message: Option<String>) -> Self {
+    /// A cancellation for `reason`, with no message yet (see
+    /// [`with_message`](Self::with_message)).
+    ///
+    /// ```
+    /// use cancelable::{CancellationError, CancellationReason};
+    ///
+    /// let err = CancellationError::new(CancellationReason::Manual).with_message("deploy");
+    /// assert_eq!(err.reason(), CancellationReason::Manual);
+    /// assert_eq!(err.message(), Some("deploy"));
+    /// assert_eq!(err.to_string(), "operation cancelled: deploy");
+    /// ```
+    pub fn new(reason: CancellationReason) -> Self {
         CancellationError {
             inner: Arc::new(ErrorInner {
                 reason,
-                message: message.map(Cow::Owned),
+                message: None,
                 operation_id: None,
                 operation_name: None,
                 cause: None,
             }),
         }
+    }
+
+    /// The same cancellation with `message`; a `&'static str` is kept without a copy.
+    ///
+    /// ```
+    /// use cancelable::{CancellationError, CancellationReason};
+    ///
+    /// let quota = 90;
+    /// let err = CancellationError::new(CancellationReason::Condition)
+    ///     .with_message(format!("quota used: {quota}%"));
+    /// assert_eq!(err.message(), Some("quota used: 90%"));
+    /// ```
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        Arc::make_mut(&mut self.inner).message = Some(message.into());
+        self
     }
 
     /// A [`CancellationReason::Parent`] cancellation caused by `parent`.
@@ -191,10 +159,8 @@ impl CancellationError {
 
     /// A timeout that expired after `after`.
     pub(crate) fn timeout(after: Duration) -> Self {
-        CancellationError::new(
-            CancellationReason::Timeout,
-            Some(format!("timeout after {}", DisplayDuration(after))),
-        )
+        CancellationError::new(CancellationReason::Timeout)
+            .with_message(format!("timeout after {}", DisplayDuration(after)))
     }
 
     /// The same cancellation, attributed to an operation.

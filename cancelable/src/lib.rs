@@ -36,8 +36,8 @@
 //! # Observability
 //!
 //! * Lifecycle callbacks: [`on_start`](Cancelable::on_start),
-//!   [`on_complete`](Cancelable::on_complete), [`on_cancel`](Cancelable::on_cancel),
-//!   [`on_error`](Cancelable::on_error); exactly one of the last three fires per run.
+//!   [`on_completed`](Cancelable::on_completed), [`on_cancel`](Cancelable::on_cancel),
+//!   [`on_failed`](Cancelable::on_failed); exactly one of the last three fires per run.
 //! * Progress: [`report_progress`](Cancelable::report_progress) calls the
 //!   [`on_progress`](Cancelable::on_progress) callbacks with a [`ProgressEvent`]; free when
 //!   nobody listens.
@@ -79,11 +79,11 @@
 pub mod axum;
 mod callbacks;
 mod context;
-mod current;
 mod error;
 mod id;
 mod loom;
 mod operation;
+mod panic;
 mod progress;
 mod registry;
 #[cfg(feature = "resources")]
@@ -93,28 +93,38 @@ mod resources;
 pub mod retry;
 pub mod signal;
 mod source;
+mod status;
 mod stream;
 mod token;
 
 pub mod guide;
 
+mod private;
+
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+pub mod __private {
+    //! The code that `#[cancelable]`, `cancel_combine!` and `shielded!` expand to: not a public
+    //! API (see `private.rs`).
+    pub use crate::private::*;
+}
+
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
+pub mod test_util;
 
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::context::OperationContext;
-pub use crate::error::{CancellationError, CancellationReason, OperationStatus};
+pub use crate::context::{OperationContext, ProgressEvent};
+pub use crate::error::{CancellationError, CancellationReason};
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
-pub use crate::progress::ProgressEvent;
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
 #[cfg(feature = "resources")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]
 pub use crate::resources::ResourceLimits;
 pub use crate::signal::{ParseSignalError, Signal};
 pub use crate::source::CancellationSource;
+pub use crate::status::OperationStatus;
 pub use crate::stream::{CancelableChunks, CancelableStream};
 pub use crate::token::{CancellationToken, Cancelled};
 
@@ -143,13 +153,5 @@ pub async fn with_timeout<F: Future>(
     Cancelable::with_timeout(timeout).run(fut).await
 }
 
-/// The text of a caught panic.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = panic.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string panic payload"
-    }
-}
+/// The text of a caught panic (the token tree's name for [`panic::message`]).
+pub(crate) use crate::panic::message as panic_message;

@@ -1,9 +1,11 @@
-//! Support for the code that `#[cancelable]`, `cancel_combine!` and `shielded!` expand to.
+//! Support for the code that `#[cancelable]`, `cancel_combine!` and `shielded!` expand to,
+//! re-exported as `cancelable::__private`.
 //!
 //! /!\ WARNING: This is *not* a stable API! /!\
 //!
-//! Everything here is an implementation detail shared by `cancelable` and
-//! `cancelable-macros`, which are released in lockstep. Do not name these items.
+//! Everything here is the contract between `cancelable` and `cancelable-macros`, which are
+//! released in lockstep, and nothing else: the probes that tests and benchmarks use live in the
+//! hidden `test_util` module (feature `test-util`). Do not name these items.
 
 use core::fmt::Display;
 use core::future::Future;
@@ -203,72 +205,3 @@ macro_rules! __cancelable_signals {
     }};
 }
 pub use crate::__cancelable_signals as signals;
-
-/// For leak tests: (linked children, parked waiters) of `op`'s scope token.
-pub fn registrations(op: &Cancelable) -> (usize, usize) {
-    crate::operation::registrations(op)
-}
-
-/// For leak tests: (linked children, parked waiters) of `token`.
-pub fn token_registrations(token: &CancellationToken) -> (usize, usize) {
-    (token.node().child_count(), token.node().waiter_count())
-}
-
-/// For leak tests: process-wide signal listeners installed now.
-pub fn signal_listeners() -> usize {
-    #[cfg(all(unix, feature = "signal"))]
-    return crate::signal::listener::installed();
-    #[cfg(not(all(unix, feature = "signal")))]
-    0
-}
-
-/// For leak tests: watches whether the state behind a token or an operation is still
-/// allocated, without keeping it alive.
-pub struct Probe(Box<dyn Fn() -> bool + Send + Sync>);
-
-impl Probe {
-    /// `true` while something (a handle, a parent's link, a registry, a callback) still holds
-    /// the state.
-    pub fn is_alive(&self) -> bool {
-        (self.0)()
-    }
-}
-
-impl core::fmt::Debug for Probe {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Probe")
-            .field("alive", &self.is_alive())
-            .finish()
-    }
-}
-
-/// For leak tests: a [`Probe`] of `token`'s node in the cancellation tree.
-pub fn token_probe(token: &CancellationToken) -> Probe {
-    let node = std::sync::Arc::downgrade(token.node());
-    Probe(Box::new(move || node.strong_count() > 0))
-}
-
-/// For leak tests: a [`Probe`] of `op` itself (its scope token has its own, see
-/// [`token_probe`]).
-pub fn operation_probe(op: &Cancelable) -> Probe {
-    let operation = std::sync::Arc::downgrade(&op.inner);
-    Probe(Box::new(move || operation.strong_count() > 0))
-}
-
-/// For the benchmarks' memory report: sizes of the internal parts of an operation.
-pub fn internal_sizes() -> [(&'static str, usize); 3] {
-    [
-        (
-            "operation (one allocation)",
-            std::mem::size_of::<crate::operation::Operation>(),
-        ),
-        (
-            "token node (one allocation)",
-            std::mem::size_of::<crate::token::Node>(),
-        ),
-        (
-            "operation state (inline in the operation)",
-            crate::operation::state_size(),
-        ),
-    ]
-}

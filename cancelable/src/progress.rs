@@ -9,54 +9,11 @@
 //! the state lock and called with no lock held; the event is kept for the next report, so its
 //! id and name are copied once, not per report.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
-use crate::callbacks::isolated;
+use crate::context::ProgressEvent;
 use crate::operation::Cancelable;
-
-pub(crate) type ProgressCallback = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
-
-/// One progress report of an operation, as handed to [`Cancelable::on_progress`] callbacks.
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::{Arc, Mutex};
-/// use cancelable::{Cancelable, ProgressEvent};
-///
-/// let events: Arc<Mutex<Vec<ProgressEvent>>> = Arc::default();
-/// let op = Cancelable::new().named("import").operation_id("import-1");
-/// let sink = events.clone();
-/// op.on_progress(move |event| sink.lock().unwrap().push(event.clone()));
-///
-/// op.report_progress_with("rows loaded", serde_json::json!({ "rows": 1200 }));
-///
-/// let events = events.lock().unwrap();
-/// assert_eq!(events[0].operation_id, "import-1");
-/// assert_eq!(events[0].operation_name, "import");
-/// assert_eq!(events[0].message, "rows loaded");
-/// assert_eq!(events[0].metadata.as_ref().unwrap()["rows"], 1200);
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ProgressEvent {
-    /// The id of the operation that reported.
-    pub operation_id: String,
-    /// Its name (empty when unnamed).
-    pub operation_name: String,
-    /// What it said.
-    pub message: String,
-    /// Structured details, from [`Cancelable::report_progress_with`].
-    pub metadata: Option<serde_json::Value>,
-    /// When it was reported.
-    pub at: SystemTime,
-}
-
-// ===== impl Cancelable =====
+use crate::panic::isolated;
 
 impl Cancelable {
     /// Reports progress: calls the [`on_progress`](Self::on_progress) callbacks in order, on
@@ -113,12 +70,7 @@ impl Cancelable {
     /// assert_eq!(reports.load(Ordering::Relaxed), 2);
     /// ```
     pub fn on_progress(&self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> &Self {
-        let mut state = self.state();
-        let progress = &mut state.observers().callbacks.progress;
-        let mut listeners = progress.as_deref().map(<[_]>::to_vec).unwrap_or_default();
-        listeners.push(Arc::new(f));
-        *progress = Some(listeners.into());
-        self.inner.progress_listeners.store(true, Ordering::Release);
+        self.add_progress_listener(f);
         self
     }
 
@@ -128,7 +80,7 @@ impl Cancelable {
         use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
         // The global max level is one relaxed load; `enabled!` (a callsite check) only runs
         // when some subscriber could want INFO at all.
-        self.inner.progress_listeners.load(Ordering::Acquire)
+        self.has_progress_listeners()
             || (tracing::Level::INFO <= STATIC_MAX_LEVEL
                 && tracing::Level::INFO <= LevelFilter::current()
                 && tracing::enabled!(tracing::Level::INFO))
@@ -143,14 +95,8 @@ impl Cancelable {
 
     #[inline(never)]
     fn emit_progress(&self, message: String, metadata: Option<serde_json::Value>) {
-        let (listeners, span, spare) = match self.state().observers_mut() {
-            Some(observers) => (
-                observers.callbacks.progress.clone(),
-                observers.span.clone(),
-                observers.callbacks.spare_event.take(),
-            ),
-            None => (None, None, None),
-        };
+        let targets = self.progress_targets();
+        let (listeners, span, spare) = (targets.listeners, targets.span, targets.spare_event);
         let details = metadata.as_ref().map(tracing::field::display);
         match &span {
             Some(span) => tracing::info!(parent: span, progress.metadata = details, "{message}"),
@@ -174,8 +120,6 @@ impl Cancelable {
         for listener in listeners.iter() {
             isolated("on_progress", || listener(&event));
         }
-        if let Some(observers) = self.state().observers_mut() {
-            observers.callbacks.spare_event.get_or_insert(event);
-        }
+        self.keep_progress_event(event);
     }
 }

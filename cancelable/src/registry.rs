@@ -16,7 +16,9 @@
 //!
 //! # Deadlock safety
 //!
-//! An operation joins and leaves while holding its own state lock, so a registry lock is never
+//! This is the registry's side of the one two-way association between modules: operations
+//! join and leave from their `run` (`operation/run.rs`, "Registry"), and the registry lists and
+//! cancels them. An operation joins and leaves while holding its own state lock, so a registry lock is never
 //! held while locking an operation's state, calling user code or cancelling an operation:
 //! methods that act on operations (`list`, `find`, `cancel*`, `history`) copy the handles out
 //! first. An entry evicted from the history is handed back, to be dropped with no lock held.
@@ -35,8 +37,9 @@ use slab::Slab;
 
 pub use self::filter::OperationFilter;
 use crate::context::OperationContext;
-use crate::error::{CancellationReason, OperationStatus};
+use crate::error::CancellationReason;
 use crate::operation::Cancelable;
+use crate::status::OperationStatus;
 
 const SHARDS: usize = 16;
 const DEFAULT_HISTORY_LIMIT: usize = 1000;
@@ -99,7 +102,7 @@ struct Shard(Mutex<ShardData>);
 struct ShardData {
     running: Slab<Cancelable>,
     registered: u64,
-    finished: [u64; 5],
+    finished: [u64; OperationStatus::COUNT],
     completed_nanos: u64,
 }
 
@@ -122,7 +125,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn shard_of(op: &Cancelable) -> usize {
-    let address = Arc::as_ptr(&op.inner) as usize as u64;
+    let address = op.address() as u64;
     (address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize % SHARDS
 }
 

@@ -284,10 +284,9 @@ impl Future for Monitor {
         loop {
             ready!(measurer.ticks.poll_tick(cx));
             if let Some(message) = measurer.check(&this.limits) {
-                return Poll::Ready(CancellationError::new(
-                    CancellationReason::Condition,
-                    Some(message),
-                ));
+                return Poll::Ready(
+                    CancellationError::new(CancellationReason::Condition).with_message(message),
+                );
             }
         }
     }

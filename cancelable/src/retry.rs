@@ -59,7 +59,7 @@ use crate::token::Cancelled;
 /// let gave_up: RetryError<&str> = RetryError::Exhausted { attempts: 3, last: "busy" };
 /// assert_eq!(gave_up.to_string(), "gave up after 3 attempts: busy");
 /// let stopped: RetryError<&str> =
-///     RetryError::Cancelled(CancellationError::new(CancellationReason::Manual, None));
+///     RetryError::Cancelled(CancellationError::new(CancellationReason::Manual));
 /// assert!(stopped.is_cancelled());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -383,9 +383,10 @@ impl<BF, F, Fut, E, W, N> RetryProj<'_, BF, F, Fut, E, W, N> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
                 self.state.set(State::Done);
-                let error = self.op.check().err().unwrap_or_else(|| {
-                    CancellationError::new(crate::CancellationReason::Manual, None)
-                });
+                let error =
+                    self.op.check().err().unwrap_or_else(|| {
+                        CancellationError::new(crate::CancellationReason::Manual)
+                    });
                 Poll::Ready(Err(RetryError::Cancelled(error)))
             }
         }

@@ -49,7 +49,7 @@ use crate::token::{CancellationToken, Cancelled};
 /// let (tx, rx) = tokio::sync::oneshot::channel::<()>();
 /// let op = Cancelable::with_source(async move {
 ///     let _ = rx.await;
-///     CancellationError::new(CancellationReason::Manual, Some("shutdown requested".into()))
+///     CancellationError::new(CancellationReason::Manual).with_message("shutdown requested")
 /// });
 /// tx.send(()).unwrap();
 /// let err = op.run(std::future::pending::<()>()).await.unwrap_err();
@@ -239,26 +239,27 @@ fn min_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-/// The deadline to arm and the error it fires with.
+/// The deadline to arm and what kind of expiry it is.
 pub(crate) struct ArmedDeadline {
     pub(crate) at: Instant,
-    pub(crate) error: Deadline,
+    pub(crate) kind: Expiry,
 }
 
+/// How a deadline came to be, which its error message says.
 #[derive(Clone, Copy)]
-pub(crate) enum Deadline {
+pub(crate) enum Expiry {
+    /// A timeout of this length, counted from the start of `run`.
     Timeout(Duration),
+    /// An absolute deadline.
     At,
 }
 
-impl Deadline {
-    pub(crate) fn error(self) -> CancellationError {
+impl Expiry {
+    pub(crate) fn to_error(self) -> CancellationError {
         match self {
-            Deadline::Timeout(after) => CancellationError::timeout(after),
-            Deadline::At => CancellationError::new(
-                CancellationReason::Timeout,
-                Some(String::from("deadline exceeded")),
-            ),
+            Expiry::Timeout(after) => CancellationError::timeout(after),
+            Expiry::At => CancellationError::new(CancellationReason::Timeout)
+                .with_message("deadline exceeded"),
         }
     }
 }
@@ -272,12 +273,12 @@ fn earliest_deadline(
     let from_timeout = timeout.and_then(|after| {
         Some(ArmedDeadline {
             at: now.checked_add(after)?,
-            error: Deadline::Timeout(after),
+            kind: Expiry::Timeout(after),
         })
     });
     let from_deadline = deadline.map(|at| ArmedDeadline {
         at,
-        error: Deadline::At,
+        kind: Expiry::At,
     });
     match (from_timeout, from_deadline) {
         (Some(t), Some(d)) => Some(if d.at < t.at { d } else { t }),
@@ -472,18 +473,15 @@ fn ticks(interval: Duration) -> Interval {
 
 fn condition_met(name: &str, checks: u64) -> CancellationError {
     let plural = if checks == 1 { "" } else { "s" };
-    CancellationError::new(
-        CancellationReason::Condition,
-        Some(format!(
-            "condition `{name}` met after {checks} check{plural}"
-        )),
-    )
+    CancellationError::new(CancellationReason::Condition).with_message(format!(
+        "condition `{name}` met after {checks} check{plural}"
+    ))
 }
 
 fn predicate_panicked(name: &str, panic: &(dyn std::any::Any + Send)) {
     tracing::error!(
         condition = name,
-        panic = crate::panic_message(panic),
+        panic = crate::panic::message(panic),
         "a condition predicate panicked; counted as not met, monitoring goes on"
     );
 }
@@ -507,14 +505,14 @@ fn all_fired(members: &[AllOfMember]) -> CancellationError {
     let reason = last
         .and_then(|m| m.fired.as_ref())
         .map_or(CancellationReason::Manual, CancellationError::reason);
-    CancellationError::new(reason, Some(format!("all of: {}", parts.join("; "))))
+    CancellationError::new(reason).with_message(format!("all of: {}", parts.join("; ")))
 }
 
 /// One member of an all-of: fires when its token is cancelled or any of its sources fires.
 struct AllOfMember {
     wait: Cancelled,
     token: CancellationToken,
-    sleep: Option<(Pin<Box<Sleep>>, Deadline)>,
+    sleep: Option<(Pin<Box<Sleep>>, Expiry)>,
     armed: Option<Box<Armed>>,
     fired: Option<CancellationError>,
     order: u64,
@@ -523,7 +521,7 @@ struct AllOfMember {
 impl AllOfMember {
     fn arm(token: CancellationToken, sources: Sources) -> std::io::Result<AllOfMember> {
         let (deadline, armed) = sources.arm(Instant::now())?;
-        let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.error));
+        let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.kind));
         Ok(AllOfMember {
             wait: token.cancelled(),
             token,
@@ -540,7 +538,7 @@ impl AllOfMember {
         } else if let Some((sleep, deadline)) = &mut self.sleep
             && sleep.as_mut().poll(cx).is_ready()
         {
-            Some(deadline.error())
+            Some(deadline.to_error())
         } else if let Some(armed) = &mut self.armed
             && let Poll::Ready(error) = armed.poll_pollers(cx)
         {

@@ -12,33 +12,13 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use crate::error::CancellationError;
-use crate::operation::{Cancelable, Operation};
-
-// ===== impl Operation: stream accounting =====
-
-impl Operation {
-    fn attach_stream(&self) {
-        let _ = self
-            .items
-            .compare_exchange(u64::MAX, 0, Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    fn count_items(&self, n: u64) {
-        self.items.fetch_add(n, Ordering::AcqRel);
-    }
-
-    /// Items delivered by the operation's streams, if it has one.
-    pub(crate) fn items(&self) -> Option<u64> {
-        Some(self.items.load(Ordering::Acquire)).filter(|&n| n != u64::MAX)
-    }
-}
+use crate::operation::Cancelable;
 
 /// Checks the operation, and registers the waker on it when the inner stream is pending.
 #[derive(Debug)]
@@ -50,7 +30,7 @@ struct Watch {
 
 impl Watch {
     fn new(op: &Cancelable) -> Self {
-        op.inner.attach_stream();
+        op.items().attach();
         Watch {
             op: op.clone(),
             wait_key: None,
@@ -83,7 +63,7 @@ impl Watch {
     }
 
     fn exhausted(&mut self) {
-        self.op.inner.exhausted.store(true, Ordering::Release);
+        self.op.items().set_exhausted();
         self.end();
     }
 }
@@ -93,8 +73,6 @@ impl Drop for Watch {
         self.end();
     }
 }
-
-// ===== impl Cancelable =====
 
 impl Cancelable {
     /// Wraps `stream` so that it ends when the operation is cancelled: items pass through as
@@ -245,7 +223,7 @@ impl<S: Stream> Stream for CancelableStream<S> {
                 Poll::Ready(Some(item)) => {
                     *this.delivered += 1;
                     let op = &watch.op;
-                    op.inner.count_items(1);
+                    op.items().add(1);
                     let n = *this.delivered;
                     if *this.report_every != 0
                         && n.is_multiple_of(*this.report_every)
@@ -343,7 +321,7 @@ impl<S: Stream> Stream for CancelableChunks<S> {
                     }
                     Poll::Ready(None) => {
                         *this.source_done = true;
-                        watch.op.inner.exhausted.store(true, Ordering::Release);
+                        watch.op.items().set_exhausted();
                     }
                     Poll::Pending => {
                         if watch.poll_cancelled(cx).is_pending() {
@@ -362,7 +340,7 @@ impl<S: Stream> Stream for CancelableChunks<S> {
             *this.batches += 1;
             *this.delivered += len;
             let op = &watch.op;
-            op.inner.count_items(len);
+            op.items().add(len);
             if op.progress_observed() {
                 let (batch_no, items) = (*this.batches, *this.delivered);
                 op.report_progress_with(

@@ -68,7 +68,7 @@ impl CancellationToken {
     ///
     /// Returns `true` only for the call that cancelled.
     pub fn cancel(&self) -> bool {
-        self.cancel_error(CancellationError::new(CancellationReason::Manual, None))
+        self.cancel_error(CancellationError::new(CancellationReason::Manual))
     }
 
     /// Cancels with `reason` and `message`. Returns `true` only for the call that cancelled.
@@ -83,7 +83,7 @@ impl CancellationToken {
     /// assert_eq!(token.message().as_deref(), Some("disk full"));
     /// ```
     pub fn cancel_with(&self, reason: CancellationReason, message: impl Into<String>) -> bool {
-        self.cancel_error(CancellationError::new(reason, Some(message.into())))
+        self.cancel_error(CancellationError::new(reason).with_message(message.into()))
     }
 
     pub(crate) fn cancel_error(&self, error: CancellationError) -> bool {

@@ -4,8 +4,8 @@
 //!
 //! [`report_progress`](Cancelable::report_progress) calls the
 //! [`on_progress`](Cancelable::on_progress) callbacks with a [`ProgressEvent`] (and emits a
-//! tracing event); it costs nothing when nobody listens. `on_start`, `on_complete`, `on_cancel`
-//! and `on_error` see an [`OperationContext`] snapshot; exactly one of the last three fires.
+//! tracing event); it costs nothing when nobody listens. `on_start`, `on_completed`, `on_cancel`
+//! and `on_failed` see an [`OperationContext`] snapshot; exactly one of the last three fires.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@
 //! let log = seen.clone();
 //! op.on_progress(move |event| log.lock().unwrap().push(event.message.clone()));
 //! let log = seen.clone();
-//! op.on_complete(move |ctx| log.lock().unwrap().push(format!("{} {}", ctx.name, ctx.status)));
+//! op.on_completed(move |ctx| log.lock().unwrap().push(format!("{} {}", ctx.name, ctx.status)));
 //! op.run(async {
 //!     let cancel = Cancelable::current().unwrap();
 //!     cancel.report_progress("50%");

@@ -125,7 +125,7 @@
 //! let (quota_tx, quota_rx) = tokio::sync::oneshot::channel::<u32>();
 //! let op = Cancelable::with_source(async move {
 //!     let used = quota_rx.await.unwrap_or(0);
-//!     CancellationError::new(CancellationReason::Condition, Some(format!("quota used: {used}")))
+//!     CancellationError::new(CancellationReason::Condition).with_message(format!("quota used: {used}"))
 //! });
 //! quota_tx.send(1000).unwrap();
 //! let err = op.run(std::future::pending::<()>()).await.unwrap_err();

@@ -1,8 +1,8 @@
 //! [`OperationFilter`] and the name globs it matches.
 
 use crate::context::OperationContext;
-use crate::error::OperationStatus;
 use crate::operation::Cancelable;
+use crate::status::OperationStatus;
 
 /// Which operations [`OperationRegistry::find`](crate::OperationRegistry::find) returns: every
 /// condition set must hold.

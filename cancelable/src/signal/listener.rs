@@ -125,10 +125,10 @@ fn deliver(signal: Signal) {
         };
         std::mem::take(&mut listener.generation)
     };
-    token.cancel_error(CancellationError::new(
-        CancellationReason::Signal,
-        Some(format!("received signal {}", signal.name())),
-    ));
+    token.cancel_error(
+        CancellationError::new(CancellationReason::Signal)
+            .with_message(format!("received signal {}", signal.name())),
+    );
 }
 
 /// When `signal` has its default disposition now, arms a permanent action that re-enacts it
@@ -167,6 +167,7 @@ fn has_default_disposition(signal: Signal) -> bool {
 }
 
 /// How many listeners are installed right now (for leak tests).
+#[cfg(feature = "test-util")]
 pub(crate) fn installed() -> usize {
     listeners().iter().flatten().count()
 }

@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 
-use crate::operation::Cancelable;
+use super::Cancelable;
 
 thread_local! {
     static CURRENT: Cell<Option<Frame>> = const { Cell::new(None) };

@@ -1,0 +1,329 @@
+//! [`Cancelable`]: one operation, its scope and its sources.
+//!
+//! The handle, the state behind it and what can be read from it live here; each other part of
+//! an operation has a file of its own, with the invariants its code keeps:
+//!
+//! * `build.rs`: constructors (one per source) and the by-value builders.
+//! * `scope.rs`: the scope token, made when first needed, and the parent link; cancelling and
+//!   checking.
+//! * `run.rs`: [`Run`], the lifecycle from `start` to `finish`, and [`try_run`](Cancelable::try_run).
+//! * `shield.rs`: [`Shield`].
+//! * `spawn.rs`: [`spawn`](Cancelable::spawn), [`spawn_blocking`](Cancelable::spawn_blocking)
+//!   and [`OrCancelled`].
+//! * `current.rs`: the operation whose body this thread is polling.
+//! * `observers.rs`: the callbacks and span that watch an operation.
+//! * `items.rs`: what the operation's streams delivered.
+//!
+//! The public methods that observe an operation (`on_*`, `report_progress`, `stream`) and the
+//! integrations are written on top of this module, in their own modules; none of them reaches
+//! into the fields here. The one module this one depends on that also depends on it is the
+//! [registry](crate::OperationRegistry): an operation joins and leaves it from `run.rs`, and the
+//! registry lists and cancels operations (see `run.rs`, "Registry", and `registry.rs`,
+//! "Deadlock safety").
+//!
+//! # Invariants
+//!
+//! 1. Callbacks and the span live in a boxed `Observers`, absent until one is added, and the
+//!    registry handle in the state: an operation nobody observes pays a few `None` checks in
+//!    `start` and `finish`.
+//! 2. `status` is written only by `run.rs` (`start` sets `Running`, `finish` the final status),
+//!    always as an [`OperationStatus`] discriminant, so [`Cancelable::status`] decodes it with
+//!    [`OperationStatus::from_u8`].
+
+mod build;
+mod current;
+mod items;
+mod observers;
+mod run;
+mod scope;
+mod shield;
+mod spawn;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
+use std::time::SystemTime;
+
+use tokio::time::Instant;
+
+pub(crate) use self::items::Items;
+pub(crate) use self::observers::{Event, LifecycleCallback};
+pub use self::run::Run;
+pub use self::shield::Shield;
+pub use self::spawn::OrCancelled;
+use crate::context::OperationContext;
+use crate::error::{CancellationError, CancellationReason};
+use crate::id::OperationId;
+use crate::registry::{OperationRegistry, Slot};
+use crate::source::Sources;
+use crate::status::OperationStatus;
+use crate::token::CancellationToken;
+
+/// A handle to one cancelable operation.
+///
+/// Build it from its sources ([`with_timeout`](Self::with_timeout),
+/// [`with_token`](Self::with_token), [`with_signal`](Self::with_signal),
+/// [`with_condition`](Self::with_condition), [`any_of`](Self::any_of), …), name it, then
+/// [`run`](Self::run) a future inside it. Clones are cheap and share the operation: hand one to
+/// another task or thread to [`cancel`](Self::cancel) it or watch it.
+///
+/// Builder methods (`named`, `parent`, `metadata`, …) take and return the operation by value and
+/// must be called before it is cloned.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::{Cancelable, CancellationReason, CancellationToken};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let shutdown = CancellationToken::new();
+/// let op = Cancelable::with_timeout(Duration::from_secs(5))
+///     .combine(Cancelable::with_token(shutdown.clone()))
+///     .named("sync_inventory");
+///
+/// let result = op.run(async {
+///     tokio::time::sleep(Duration::from_secs(60)).await;
+///     "done"
+/// }).await;
+///
+/// let err = result.unwrap_err();
+/// assert_eq!(err.reason(), CancellationReason::Timeout);
+/// assert_eq!(err.operation_name(), Some("sync_inventory"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Cancelable {
+    inner: Arc<Operation>,
+}
+
+pub(crate) struct Operation {
+    /// The scope token, once made (`scope.rs`, invariant 2).
+    scope: OnceLock<CancellationToken>,
+    /// Set by the `parent` builder or adopted by `start` (`scope.rs`, invariant 3).
+    parent: OnceLock<Cancelable>,
+    id: OnceLock<OperationId>,
+    name: Cow<'static, str>,
+    /// An [`OperationStatus`] discriminant (invariant 2).
+    status: AtomicU8,
+    started: AtomicBool,
+    shields: AtomicUsize,
+    /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
+    progress_listeners: AtomicBool,
+    items: Items,
+    state: Mutex<State>,
+}
+
+/// What `run` touches on every operation. The rest waits in [`Cold`], allocated only for an
+/// operation that is observed, registered, given metadata, shielded, failed or cancelled.
+#[derive(Default)]
+pub(crate) struct State {
+    sources: Sources,
+    /// On tokio's clock (paused in tests); converted to `SystemTime` for contexts.
+    started_at: Option<Instant>,
+    ended_at: Option<Instant>,
+    /// The cancellation the operation ended with, attributed to it.
+    outcome: Option<CancellationError>,
+    /// The registry to join when `run` starts, until `finish` leaves it.
+    registry: Option<OperationRegistry>,
+    slot: Option<Slot>,
+    cold: Option<Box<Cold>>,
+}
+
+#[derive(Default)]
+struct Cold {
+    failure: Option<String>,
+    /// `try_run`'s body returned `Err` after the scope was cancelled: the error is a consequence
+    /// of the cancellation, which is the operation's outcome.
+    failed_after_cancel: bool,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    shielded_run: Option<Waker>,
+    observers: Option<Box<observers::Observers>>,
+}
+
+impl State {
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+}
+
+impl Default for Cancelable {
+    fn default() -> Self {
+        Cancelable::new()
+    }
+}
+
+impl Cancelable {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The operation id.
+    pub fn id(&self) -> &str {
+        self.inner.id.get_or_init(OperationId::generate).as_str()
+    }
+
+    /// The id, if it was set or generated already (this never generates one).
+    pub(crate) fn known_id(&self) -> Option<&str> {
+        self.inner.id.get().map(OperationId::as_str)
+    }
+
+    /// The operation name (empty when unnamed).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Where the operation is in its life.
+    pub fn status(&self) -> OperationStatus {
+        OperationStatus::from_u8(self.inner.status.load(Ordering::Acquire))
+    }
+
+    fn set_status(&self, status: OperationStatus) {
+        self.inner.status.store(status as u8, Ordering::Release);
+    }
+
+    /// Why the operation was cancelled, if it was (and not after it completed).
+    pub fn reason(&self) -> Option<CancellationReason> {
+        self.cancellation().map(|e| e.reason())
+    }
+
+    /// The operation's cancellation, attributed to it, if it was cancelled before it finished.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, CancellationReason};
+    ///
+    /// let op = Cancelable::new().named("import");
+    /// assert!(op.cancellation().is_none());
+    /// op.cancel_with(CancellationReason::Manual, "user pressed stop");
+    /// let cancellation = op.cancellation().unwrap();
+    /// assert_eq!(cancellation.message(), Some("user pressed stop"));
+    /// assert_eq!(cancellation.operation_name(), Some("import"));
+    /// ```
+    pub fn cancellation(&self) -> Option<CancellationError> {
+        match self.status() {
+            OperationStatus::Completed | OperationStatus::Failed => None,
+            OperationStatus::Cancelled => self.state().outcome.clone(),
+            _ if self.is_cancelled() => self.scope().node().with_error(|e| self.attribute(e)),
+            _ => None,
+        }
+    }
+
+    fn attribute(&self, error: &CancellationError) -> CancellationError {
+        error.for_operation(
+            self.inner.id.get_or_init(OperationId::generate),
+            &self.inner.name,
+        )
+    }
+
+    /// A snapshot of the operation.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, OperationStatus};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = Cancelable::new().named("import").metadata("rows", 1200);
+    /// op.run(async {}).await.unwrap();
+    /// let ctx = op.context();
+    /// assert_eq!((ctx.name.as_str(), ctx.status), ("import", OperationStatus::Completed));
+    /// assert_eq!(ctx.metadata["rows"], 1200);
+    /// # }
+    /// ```
+    pub fn context(&self) -> OperationContext {
+        let status = self.status();
+        let cancellation = self.cancellation();
+        let to_system_time = system_time_converter();
+        let items = self.inner.items.delivered();
+        let state = self.state();
+        OperationContext {
+            id: self.id().to_owned(),
+            name: self.name().to_owned(),
+            status,
+            reason: cancellation.as_ref().map(CancellationError::reason),
+            message: cancellation
+                .as_ref()
+                .and_then(|e| e.message().map(str::to_owned)),
+            failure: state.cold.as_ref().and_then(|c| c.failure.clone()),
+            parent_id: self.inner.parent.get().map(|parent| parent.id().to_owned()),
+            started_at: state.started_at.map(&to_system_time),
+            ended_at: state.ended_at.map(&to_system_time),
+            metadata: state
+                .cold
+                .as_ref()
+                .map(|c| c.metadata.clone())
+                .unwrap_or_default(),
+            items,
+            exhausted: items.map(|_| self.inner.items.exhausted()),
+        }
+    }
+
+    /// The innermost operation whose body is running in this task, if any.
+    ///
+    /// ```
+    /// use cancelable::Cancelable;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// assert!(Cancelable::current().is_none());
+    /// let op = Cancelable::new().named("outer");
+    /// op.run(async {
+    ///     assert_eq!(Cancelable::current().unwrap().name(), "outer");
+    /// }).await.unwrap();
+    /// # }
+    /// ```
+    pub fn current() -> Option<Cancelable> {
+        current::with(|frame| frame.map(|frame| frame.op.clone()))
+    }
+
+    /// What the operation's streams delivered.
+    pub(crate) fn items(&self) -> &Items {
+        &self.inner.items
+    }
+
+    /// A stable address for the operation, for hashing it into a registry shard.
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// The operation, without keeping it alive.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Operation> {
+        Arc::downgrade(&self.inner)
+    }
+}
+
+/// Converts instants on tokio's clock to wall-clock times, all against one reading of both
+/// clocks (so differences between converted times are exact).
+fn system_time_converter() -> impl Fn(Instant) -> SystemTime {
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    move |at| {
+        wall.checked_sub(now.saturating_duration_since(at))
+            .unwrap_or(wall)
+    }
+}
+
+impl fmt::Debug for Cancelable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelable")
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .field("cancelled", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Cancelable {
+    /// Two handles are equal when they share one operation.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Cancelable {}
+
+/// Sizes of an operation's parts, for the benchmarks' memory report.
+#[cfg(feature = "test-util")]
+pub(crate) fn internal_sizes() -> (usize, usize) {
+    (
+        std::mem::size_of::<Operation>(),
+        std::mem::size_of::<State>(),
+    )
+}

@@ -1,0 +1,442 @@
+//! Running an operation: [`Run`], the future of [`Cancelable::run`], with the lifecycle it
+//! drives (`start`, then `finish` however the run ends), and [`Cancelable::try_run`].
+//!
+//! # Invariants
+//!
+//! 1. `run` arms its sources when first polled (a timeout's clock starts then) and polls them
+//!    itself; the timer is created only when the body first returns `Pending`. Nothing is
+//!    spawned.
+//! 2. An operation runs once. However `run` ends (output, cancellation, panic, drop) its status
+//!    is final and everything it holds ([`Held`]: the body, the timer, the armed sources and
+//!    their signal subscriptions, the waker registration) is released together, before the
+//!    status is recorded.
+//! 3. `start` and `finish` each record the status, take the callbacks due and join or leave the
+//!    registry in one critical section of the state lock; then, with no lock held, they emit
+//!    the tracing event and call the callbacks. `finish` runs once, so exactly one of
+//!    completed/cancelled/failed fires, after the final status, reason and message are
+//!    recorded.
+//! 4. When woken, `run` polls signals and conditions before the body, so a delivery stops the
+//!    body before it runs again; on the first poll the body goes first, so a body ready at once
+//!    registers nothing.
+//!
+//! # Registry
+//!
+//! This is the operation's side of its one two-way association: `start` inserts the operation
+//! into its registry and `finish` removes it (the final context goes to the history), both under
+//! the operation's state lock. The registry never takes an operation's state lock while it holds
+//! its own (see `registry.rs`, "Deadlock safety"), so the order is always operation, then
+//! registry.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tracing::Span;
+
+use super::Cancelable;
+use super::current::{self, Frame};
+use super::observers::{self, Event};
+use crate::error::{CancellationError, CancellationReason};
+use crate::source::{Armed, ArmedDeadline};
+use crate::status::OperationStatus;
+use crate::token::Link;
+
+impl Cancelable {
+    /// Runs `fut` inside the operation.
+    ///
+    /// Arms the sources (a timeout's clock starts now), polls `fut` and the sources together,
+    /// and returns `Ok(output)`; when a source fires, `fut` is dropped at once (unless a
+    /// [`shield`](Self::shield) is running) and the cancellation is returned. Cancelled before it
+    /// starts: returns `Err` without polling `fut`. A scope started inside another's `run` in
+    /// the same task becomes its child.
+    ///
+    /// # Panics
+    ///
+    /// When the operation already ran: an operation runs once. A panic in `fut` marks the
+    /// operation `Failed` and propagates.
+    ///
+    /// # Cancellation safety
+    ///
+    /// Dropping the returned future drops `fut`, cancels the operation's scope (so its children
+    /// stop) and marks it `Cancelled`.
+    pub fn run<F: Future>(&self, fut: F) -> Run<'_, F> {
+        Run {
+            op: self,
+            held: Held {
+                body: Some(fut),
+                sleep: None,
+                armed: None,
+                wait_key: None,
+            },
+            deadline: None,
+            phase: Phase::Init,
+            span: Span::none(),
+            frame: None,
+        }
+    }
+
+    /// [`run`](Self::run) for a fallible body: a cancellation becomes `E::from(err)`, and an `Err`
+    /// from the body marks the operation `Failed` with the error's text.
+    ///
+    /// An `Err` that the body returns once its scope is already cancelled (say, a nested call
+    /// that failed with reason `Parent` right after a shield ended) is a consequence of that
+    /// cancellation: the operation ends `Cancelled` and the caller gets `E::from` of the
+    /// operation's own cancellation.
+    pub async fn try_run<T, E, F>(&self, fut: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<CancellationError> + fmt::Display,
+    {
+        let body = async {
+            let output = fut.await;
+            if let Err(error) = &output {
+                let mut state = self.state();
+                if self.is_cancelled() {
+                    state.cold().failed_after_cancel = true;
+                } else {
+                    state.cold().failure = Some(error.to_string());
+                }
+            }
+            output
+        };
+        match self.run(body).await {
+            Ok(Err(error)) => match self.state().outcome.clone() {
+                Some(cancellation) => Err(E::from(cancellation)),
+                None => Err(error),
+            },
+            Ok(output) => output,
+            Err(cancellation) => Err(E::from(cancellation)),
+        }
+    }
+
+    fn span(&self) -> Span {
+        let name = if self.name().is_empty() {
+            "operation"
+        } else {
+            self.name()
+        };
+        tracing::info_span!(
+            "operation",
+            operation.id = %self.id(),
+            operation.name = %self.name(),
+            otel.name = %name,
+        )
+    }
+
+    fn start(&self, span: &Span) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
+        let op = &self.inner;
+        if op.started.swap(true, Ordering::AcqRel) {
+            panic!(
+                "`Cancelable::run` called twice on operation {:?}: an operation runs once; \
+                 create a new one (or use `child()`) for the next run",
+                self.name()
+            );
+        }
+        let adopted = match op.parent.get() {
+            Some(_) => None,
+            None => {
+                current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()))
+            }
+        };
+        let mut state = self.state();
+        if let Some(parent) = adopted
+            && op.parent.set(parent).is_ok()
+            && let (Some(scope), Some(parent)) = (op.scope.get(), op.parent.get())
+        {
+            scope.node().link_to(parent.scope().node(), Link::Parent);
+        }
+        let started_at = Instant::now();
+        state.started_at = Some(started_at);
+        let sources = std::mem::take(&mut state.sources);
+        self.set_status(OperationStatus::Running);
+        if !span.is_disabled() {
+            state.observers().span = Some(span.clone());
+        }
+        if let Some(registry) = &state.registry {
+            state.slot = Some(registry.insert(self));
+        }
+        let on_start = state
+            .observers_mut()
+            .map(|observers| observers.take(Event::Start));
+        drop(state);
+        tracing::debug!("operation started");
+        if let Some(due) = on_start.filter(|due| !due.is_empty()) {
+            observers::run(Event::Start, due, || self.context());
+        }
+        if sources.is_empty() {
+            return (None, None);
+        }
+        match sources.arm(started_at) {
+            Ok(armed) => armed,
+            Err(error) => {
+                self.scope().cancel_error(
+                    CancellationError::new(CancellationReason::Signal)
+                        .with_message(format!("cannot listen for signals: {error}")),
+                );
+                (None, None)
+            }
+        }
+    }
+
+    /// Records the final status and tells every observer; returns the operation's cancellation,
+    /// if it ended cancelled.
+    fn finish(&self, status: OperationStatus) -> Option<CancellationError> {
+        // Made before the state lock: making a scope token takes it.
+        let scope =
+            (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
+        let mut state = self.state();
+        let ended_at = Instant::now();
+        state.ended_at = Some(ended_at);
+        let (failed, failed_after_cancel) = state.cold.as_deref().map_or((false, false), |c| {
+            (c.failure.is_some(), c.failed_after_cancel)
+        });
+        let status = match status {
+            OperationStatus::Completed if failed => OperationStatus::Failed,
+            OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
+            OperationStatus::Completed | OperationStatus::Cancelled => {
+                let outcome =
+                    scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)));
+                state.outcome = outcome;
+                OperationStatus::Cancelled
+            }
+            status => status,
+        };
+        self.set_status(status);
+        let event = Event::ending(status);
+        let started_at = state.started_at;
+        let duration = || started_at.map(|s| ended_at.saturating_duration_since(s));
+        let evicted = match (state.registry.take(), state.slot.take()) {
+            (Some(registry), Some(slot)) => registry.remove(slot, status, ended_at, duration()),
+            _ => None,
+        };
+        let observed = state
+            .observers_mut()
+            .map(|observers| (observers.take_ending(event), observers.span.take()));
+        let cold = state.cold.as_deref();
+        let outcome = state.outcome.clone();
+        let failure = match status {
+            OperationStatus::Failed => cold.and_then(|c| c.failure.clone()),
+            _ => None,
+        };
+        drop(state);
+        drop(evicted);
+        match event {
+            Event::Completed => tracing::debug!(duration = ?duration(), "operation completed"),
+            Event::Cancelled => tracing::info!(
+                cancellation.reason = outcome.as_ref().map(|e| e.reason().as_str()),
+                cancellation.message = outcome.as_ref().and_then(|e| e.message()),
+                "operation cancelled",
+            ),
+            Event::Failed | Event::Start => {
+                tracing::warn!(error = failure.as_deref(), "operation failed")
+            }
+        }
+        if let Some((due, span)) = observed {
+            if !due.is_empty() {
+                observers::run(event, due, || self.context());
+            }
+            drop(span);
+        }
+        outcome
+    }
+}
+
+/// Whether a subscriber may want an `INFO` span: tracing's own level check, without a callsite.
+#[inline]
+fn span_wanted() -> bool {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    tracing::Level::INFO <= STATIC_MAX_LEVEL && tracing::Level::INFO <= LevelFilter::current()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Init,
+    Running,
+    Done,
+}
+
+pin_project! {
+    /// What `run` holds until it ends, released together (invariant 2).
+    #[project = HeldProj]
+    struct Held<F> {
+        #[pin]
+        body: Option<F>,
+        #[pin]
+        sleep: Option<Sleep>,
+        armed: Option<Box<Armed>>,
+        wait_key: Option<usize>,
+    }
+}
+
+impl<F> HeldProj<'_, F> {
+    /// Drops the body, the timer and the other sources, and unregisters the waker.
+    fn release(&mut self, op: &Cancelable) {
+        self.body.set(None);
+        self.sleep.set(None);
+        // Only a present box is dropped: no drop call for the usual `None`.
+        if let Some(armed) = self.armed.take() {
+            drop(armed);
+        }
+        self.unregister(op);
+    }
+
+    fn unregister(&mut self, op: &Cancelable) {
+        if let Some(key) = self.wait_key.take()
+            && let Some(scope) = op.made_scope()
+        {
+            scope.node().remove_waiter(key);
+        }
+    }
+}
+
+pin_project! {
+    /// The future returned by [`Cancelable::run`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<'a, F> {
+        op: &'a Cancelable,
+        #[pin]
+        held: Held<F>,
+        deadline: Option<ArmedDeadline>,
+        phase: Phase,
+        span: Span,
+        frame: Option<Frame>,
+    }
+
+    impl<F> PinnedDrop for Run<'_, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.held.project().unregister(this.op);
+            if *this.phase == Phase::Running {
+                let _entered = this.span.enter();
+                this.op.scope().cancel_error(
+                    CancellationError::new(CancellationReason::Manual)
+                        .with_message("the operation's future was dropped before it finished"),
+                );
+                this.op.finish(OperationStatus::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Run<'_, F> {
+    type Output = Result<F::Output, CancellationError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let op: &Cancelable = this.op;
+        if *this.phase == Phase::Init && span_wanted() {
+            *this.span = op.span();
+        }
+        // The span stays entered until the end of the poll, releases and callbacks included.
+        let _entered = this.span.enter();
+        let mut held = this.held.project();
+        let resumed = *this.phase == Phase::Running;
+        match *this.phase {
+            Phase::Running => {}
+            Phase::Init => {
+                *this.frame = Some(Frame {
+                    op: op.clone(),
+                    adopts_children: true,
+                });
+                let (deadline, armed) = op.start(this.span);
+                *this.deadline = deadline;
+                if armed.is_some() {
+                    *held.armed = armed;
+                }
+                *this.phase = Phase::Running;
+            }
+            Phase::Done => panic!("`Run` polled after it completed"),
+        }
+        loop {
+            // Invariant 4: when woken, signals and conditions before the body.
+            if resumed
+                && let Some(armed) = held.armed.as_mut()
+                && !op.is_cancelled()
+                && let Poll::Ready(error) = armed.poll_pollers(cx)
+            {
+                op.scope().node().cancel(op.attribute(&error));
+            }
+            if op.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
+                held.release(op);
+                *this.phase = Phase::Done;
+                let error = op.finish(OperationStatus::Cancelled);
+                return Poll::Ready(Err(
+                    error.unwrap_or_else(|| CancellationError::new(CancellationReason::Manual))
+                ));
+            }
+            if let Some(body) = held.body.as_mut().as_pin_mut() {
+                let polled = current::enter(this.frame, || {
+                    catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+                });
+                match polled {
+                    Ok(Poll::Pending) => {}
+                    Ok(Poll::Ready(output)) => {
+                        held.release(op);
+                        *this.phase = Phase::Done;
+                        op.finish(OperationStatus::Completed);
+                        return Poll::Ready(Ok(output));
+                    }
+                    Err(panic) => {
+                        // Released before unwinding: whoever catches the panic may keep this
+                        // future.
+                        held.release(op);
+                        *this.phase = Phase::Done;
+                        op.state().cold().failure =
+                            Some(format!("panicked: {}", crate::panic::message(&*panic)));
+                        op.finish(OperationStatus::Failed);
+                        resume_unwind(panic);
+                    }
+                }
+            }
+            if op.is_cancelled() {
+                if op.inner.shields.load(Ordering::Acquire) == 0 {
+                    continue;
+                }
+                op.state().cold().shielded_run = Some(cx.waker().clone());
+                if op.inner.shields.load(Ordering::Acquire) == 0 {
+                    continue;
+                }
+                return Poll::Pending;
+            }
+            // Invariant 4: on the first poll, after the body.
+            if !resumed
+                && let Some(armed) = held.armed.as_mut()
+                && let Poll::Ready(error) = armed.poll_pollers(cx)
+            {
+                op.scope().node().cancel(op.attribute(&error));
+                continue;
+            }
+            if let Some(deadline) = this.deadline.as_ref() {
+                if held.sleep.is_none() {
+                    held.sleep.set(Some(tokio::time::sleep_until(deadline.at)));
+                }
+                if let Some(sleep) = held.sleep.as_mut().as_pin_mut()
+                    && sleep.poll(cx).is_ready()
+                {
+                    op.scope()
+                        .node()
+                        .cancel(op.attribute(&deadline.kind.to_error()));
+                    continue;
+                }
+            }
+            match op.scope().node().poll_cancelled(held.wait_key, cx) {
+                Poll::Ready(()) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for Run<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("op", self.op)
+            .field("phase", &self.phase)
+            .finish()
+    }
+}
