@@ -1,5 +1,5 @@
-//! An axum server whose requests are operations (feature `axum`): the FastAPI integration of
-//! hother-cancelable, without a watcher task per request.
+//! An axum server whose requests are operations (feature `axum`), with no watcher task per
+//! request.
 //!
 //! The server serves a few requests to itself over real TCP, then shuts down:
 //!

@@ -1,6 +1,4 @@
-//! Retries that can be cancelled from outside the loop (feature `backon`): the Rust version of
-//! hother-cancelable's Tenacity guide, which notes that Tenacity alone "can't cancel retries
-//! from outside the retry loop".
+//! Retries that can be cancelled from outside the loop (feature `backon`).
 //!
 //! One scope wraps an exponential backoff with jitter: an overall timeout, a user's token, `SIGTERM`,
 //! and a circuit breaker (a condition) that stops the retries once too many calls failed.

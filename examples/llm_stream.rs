@@ -1,7 +1,7 @@
 //! A streaming, LLM-style response under cancellation: the partial answer is never lost.
 //!
 //! The model's reply arrives as chunks of uneven size and pace, with bursts and stalls (like
-//! the stream simulator of hother-cancelable). Four runs:
+//! a real model's output). Four runs:
 //!
 //! 1. the whole reply, with progress every 10 chunks;
 //! 2. the user presses "stop" mid-answer (a token cancelled by another task): the text so far

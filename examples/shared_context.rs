@@ -5,7 +5,7 @@
 //!    operation's callbacks, and a stage that finds bad input cancels the whole pipeline.
 //! 2. The operation's context is a serializable snapshot: id, name, status, reason, message,
 //!    metadata, parent, times; `Cancelable::current()` finds the scope the code runs in.
-//! 3. Lifecycle callbacks (`on_start`, `on_completed`, `on_cancel`, `on_failed`).
+//! 3. Lifecycle callbacks (`on_start`, `on_completed`, `on_cancelled`, `on_failed`).
 //!
 //! Run it with `cargo run --example shared_context` (under a second).
 
@@ -32,7 +32,7 @@ async fn main() {
     pipeline.on_start(|ctx| println!("3. on_start: {} is {}", ctx.name, ctx.status));
     pipeline.on_cancelled(|ctx| {
         println!(
-            "3. on_cancel: {} {} ({:?})",
+            "3. on_cancelled: {} {} ({:?})",
             ctx.name,
             ctx.status,
             ctx.message.as_deref().unwrap_or_default()

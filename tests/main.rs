@@ -2,14 +2,19 @@
 //!
 //! Time-based tests run on tokio's paused clock; signal tests signal their own process.
 
+#[cfg(feature = "axum")]
+mod axum;
+mod callbacks;
+mod capture;
 mod composition;
 mod conditions;
+mod context;
 mod errors;
 mod leaks;
 mod lifecycle;
 mod macros;
 mod nesting;
-mod observability;
+mod progress;
 mod registry;
 #[cfg(feature = "resources")]
 mod resources;
@@ -18,11 +23,10 @@ mod retry;
 mod shield;
 #[cfg(unix)]
 mod signals;
+mod spans;
 mod streams;
 mod timeout;
 mod token;
-#[cfg(feature = "axum")]
-mod web;
 
 /// Polls `fut` once with a no-op waker.
 pub(crate) fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {

@@ -36,7 +36,7 @@
 //! # Observability
 //!
 //! * Lifecycle callbacks: [`on_start`](Cancelable::on_start),
-//!   [`on_completed`](Cancelable::on_completed), [`on_cancel`](Cancelable::on_cancel),
+//!   [`on_completed`](Cancelable::on_completed), [`on_cancelled`](Cancelable::on_cancelled),
 //!   [`on_failed`](Cancelable::on_failed); exactly one of the last three fires per run.
 //! * Progress: [`report_progress`](Cancelable::report_progress) calls the
 //!   [`on_progress`](Cancelable::on_progress) callbacks with a [`ProgressEvent`]; free when
@@ -70,7 +70,6 @@
 //! [backon]: https://docs.rs/backon
 //! [sysinfo]: https://docs.rs/sysinfo
 
-#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
@@ -91,7 +90,7 @@ mod resources;
 #[cfg(feature = "backon")]
 #[cfg_attr(docsrs, doc(cfg(feature = "backon")))]
 pub mod retry;
-pub mod signal;
+mod signal;
 mod source;
 mod status;
 mod stream;

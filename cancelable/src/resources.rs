@@ -1,9 +1,8 @@
 //! Resource limits as a source of cancellation: [`Cancelable::with_resource_limits`], measured
 //! through [`sysinfo`].
 //!
-//! The counterpart of hother-cancelable's `ResourceConditionSource`, with what its docs
-//! promised: a disk limit on any path, and a message that names the limit crossed and the
-//! value measured.
+//! Memory, CPU and the disk of any path, each with its own threshold; the cancellation message
+//! names the limit crossed and the value measured.
 //!
 //! [`sysinfo`]: https://docs.rs/sysinfo
 

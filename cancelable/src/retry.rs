@@ -1,7 +1,6 @@
 //! Retries that a cancellation stops at once: [`Cancelable::retry`] with any [`backon`] backoff.
 //!
-//! The Rust counterpart of the Tenacity guide of hother-cancelable, done in the library: the
-//! retry loop belongs to the operation, so a cancellation from any source (a timeout, a token
+//! The retry loop belongs to the operation, so a cancellation from any source (a timeout, a token
 //! cancelled from another thread, a signal, a condition, a parent, the registry) ends it at
 //! once — between attempts, in the middle of an attempt, or in the middle of a backoff sleep —
 //! and the caller can tell "cancelled" from "gave up" ([`RetryError`]).

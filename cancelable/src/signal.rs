@@ -4,23 +4,8 @@
 //! [`Cancelable::with_signal`](crate::Cancelable::with_signal) cancels an operation when the
 //! process receives one of them.
 //!
-//! # How signals are delivered
-//!
-//! There is one process-wide listener per signal, shared by every operation waiting on it: the
-//! first operation to listen installs it (through `signal-hook`) and starts one small OS thread
-//! that turns deliveries into a cancel of a shared token; the `run` of every listening operation
-//! waits on that token beside its body (no link, no task) and cancels its operation when woken,
-//! before polling the body again. When the last listening operation ends, the listener is removed, its thread ends, and
-//! the signal's previous disposition is back: a program that no longer listens for `SIGINT` dies
-//! on Ctrl+C again.
-//!
-//! `signal-hook` cannot uninstall the process's handler once installed, so "back" works like
-//! this: when `cancelable` first listens to a signal, it reads the signal's disposition (from
-//! `/proc/self/status` on Linux). If it was the default action, a permanent `signal-hook` action
-//! re-enacts the default action whenever nobody listens. If the signal was ignored or already
-//! handled (say by your own `signal-hook` or raw handler installed *before*), that handler keeps
-//! running, chained, and nothing is re-enacted. A handler installed through `signal-hook` or
-//! `tokio::signal` *after* `cancelable` first listened is not seen: install yours first.
+//! How deliveries reach operations, and what "the previous disposition is back" means, is
+//! documented on [`Signal`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +16,24 @@ pub(crate) mod listener;
 /// A catchable OS signal.
 ///
 /// `SIGKILL` and `SIGSTOP` cannot be caught and are not listed.
+///
+///
+///
+/// There is one process-wide listener per signal, shared by every operation waiting on it: the
+/// first operation to listen installs it (through `signal-hook`) and starts one small OS thread
+/// that turns deliveries into a cancel of a shared token; the `run` of every listening operation
+/// waits on that token beside its body (no link, no task) and cancels its operation when woken,
+/// before polling the body again. When the last listening operation ends, the listener is
+/// removed, its thread ends, and the signal's previous disposition is back: a program that no
+/// longer listens for `SIGINT` dies on Ctrl+C again.
+///
+/// `signal-hook` cannot uninstall the process's handler once installed, so "back" works like
+/// this: when `cancelable` first listens to a signal, it reads the signal's disposition (from
+/// `/proc/self/status` on Linux). If it was the default action, a permanent `signal-hook` action
+/// re-enacts the default action whenever nobody listens. If the signal was ignored or already
+/// handled (say by your own `signal-hook` or raw handler installed *before*), that handler keeps
+/// running, chained, and nothing is re-enacted. A handler installed through `signal-hook` or
+/// `tokio::signal` *after* `cancelable` first listened is not seen: install yours first.
 ///
 /// # Examples
 ///
@@ -205,5 +208,19 @@ mod tests {
         assert!(SignalSet::default().is_empty());
         let both = set.union([Signal::Term].into_iter().collect());
         assert_eq!(both.iter().count(), 3);
+    }
+
+    /// The macro crate keeps its own copy of this list (a proc-macro crate cannot use the
+    /// runtime's types) and pins the same names in the same order in its own test: a signal
+    /// added on one side only fails one of the two.
+    #[test]
+    fn the_six_names_the_macros_accept() {
+        let names = Signal::ALL.map(Signal::name);
+        assert_eq!(
+            names,
+            [
+                "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"
+            ]
+        );
     }
 }

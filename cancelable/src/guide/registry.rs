@@ -4,8 +4,8 @@
 //!
 //! [`report_progress`](Cancelable::report_progress) calls the
 //! [`on_progress`](Cancelable::on_progress) callbacks with a [`ProgressEvent`] (and emits a
-//! tracing event); it costs nothing when nobody listens. `on_start`, `on_completed`, `on_cancel`
-//! and `on_failed` see an [`OperationContext`] snapshot; exactly one of the last three fires.
+//! tracing event); it costs nothing when nobody listens. `on_start`, `on_completed`,
+//! `on_cancelled` and `on_failed` see an [`OperationContext`] snapshot; exactly one of the last three fires.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};

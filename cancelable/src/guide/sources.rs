@@ -79,7 +79,7 @@
 //! ```
 //!
 //! One process-wide listener per signal is shared by every operation waiting on it; when the
-//! last one ends, the signal's previous disposition is back (see [`crate::signal`]).
+//! last one ends, the signal's previous disposition is back (see [`Signal`](crate::Signal)).
 //!
 //! ## Conditions
 //!

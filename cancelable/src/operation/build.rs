@@ -105,7 +105,7 @@ impl Cancelable {
     /// Cancelled with reason `Signal` when the process receives one of `signals`.
     ///
     /// Operations listening to the same signal share one process-wide listener; when the last
-    /// one ends, the signal's previous disposition is back (see [`crate::signal`]).
+    /// one ends, the signal's previous disposition is back (see [`Signal`](crate::Signal)).
     ///
     /// ```no_run
     /// use cancelable::{Cancelable, Signal};

@@ -12,8 +12,8 @@
 //! * for comparison, the usual workaround for disconnects: a middleware that spawns a task
 //!   per request.
 //!
-//! Run it with `cargo run --release --example axum_throughput -- --requests 100000
-//! --connections 8 --rounds 5`; the defaults are small, so that CI runs it in seconds.
+//! Run it with `cargo run --release -p cancelable-bench --bin axum-throughput -- --requests
+//! 100000 --connections 8 --rounds 5`; the defaults are small, so that CI runs it in seconds.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ fn args() -> Args {
             ("--rounds", Some(v)) => args.rounds = v,
             ("--only", _) if value.is_some() => args.only = value,
             _ => panic!(
-                "usage: axum_throughput [--requests N] [--connections K] [--rounds R] [--only NAME]"
+                "usage: axum-throughput [--requests N] [--connections K] [--rounds R] [--only NAME]"
             ),
         }
     }
