@@ -81,6 +81,7 @@ mod callbacks;
 mod context;
 mod current;
 mod error;
+mod future_ext;
 mod id;
 mod loom;
 mod operation;
@@ -107,6 +108,9 @@ use std::time::Duration;
 
 pub use crate::context::OperationContext;
 pub use crate::error::{CancellationError, CancellationReason, OperationStatus};
+pub use crate::future_ext::{
+    FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,
+};
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
 pub use crate::progress::ProgressEvent;
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
@@ -117,6 +121,9 @@ pub use crate::signal::{ParseSignalError, Signal};
 pub use crate::source::CancellationSource;
 pub use crate::stream::{CancelableChunks, CancelableStream};
 pub use crate::token::{CancellationToken, Cancelled};
+pub use crate::token::{
+    DropGuard, DropGuardRef, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 #[cfg(feature = "macros")]
 #[doc(inline)]
