@@ -21,6 +21,7 @@ mod signals;
 mod streams;
 mod timeout;
 mod token;
+mod tokio_util_parity;
 #[cfg(feature = "axum")]
 mod web;
 
