@@ -72,15 +72,17 @@ impl CancellationToken {
     /// A token cancelled (reason [`CancellationReason::Manual`], no message) when `tokio_token`
     /// is, directly or through one of its parents. Needs no runtime: it can be called anywhere.
     ///
-    /// The cancellation is forwarded by a waker registered on `tokio_token`, inside
-    /// `tokio_token`'s `cancel` and on its thread: when that returns, this token is cancelled
-    /// for every observer ([`is_cancelled`](Self::is_cancelled),
+    /// The cancellation is forwarded by a waker registered on `tokio_token`, inside the
+    /// `cancel` call that cancels it (its own or an ancestor's) and on that thread: when that
+    /// call returns, this token is cancelled for every observer ([`is_cancelled`](Self::is_cancelled),
     /// [`cancelled`](Self::cancelled), [`check`](Self::check),
     /// [`wait_blocking`](Self::wait_blocking), children, and [`on_cancel`](Self::on_cancel)
     /// callbacks, which run on that thread). No task or thread is spawned. The registration
     /// ends when either token is cancelled or this one is dropped; until then this token keeps
-    /// one handle to `tokio_token`. The mechanism is described in the module `token::interop`
-    /// source docs.
+    /// one handle to `tokio_token` (as a clone would). (A concurrent `cancel` of `tokio_token`
+    /// that finds it already cancelled may return before the winning call has forwarded, as it
+    /// may return before `tokio_util`'s own waiters are woken.) The mechanism and its
+    /// invariants are described in `src/token/interop.rs`.
     ///
     /// ```
     /// use cancelable::{CancellationReason, CancellationToken};
