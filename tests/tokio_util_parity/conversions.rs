@@ -172,3 +172,24 @@ fn tokio_util_interop_round_trip() {
     theirs.cancel();
     assert!(back.is_cancelled());
 }
+
+#[test]
+fn the_auto_traits_match_tokio_utils() {
+    fn assert_traits<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_traits::<TokioToken>();
+    assert_traits::<CancellationToken>();
+    assert_send_sync::<cancelable::WaitForCancellationFutureOwned>();
+    assert_send_sync::<cancelable::DropGuard>();
+    assert_send_sync::<cancelable::DropGuardRef<'static>>();
+    assert_send_sync::<cancelable::WithCancellationTokenFuture<std::future::Ready<()>>>();
+    assert_send_sync::<cancelable::WithCancellationTokenFutureOwned<std::future::Ready<()>>>();
+    let token = CancellationToken::new();
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&token.run_until_cancelled(std::future::ready(())));
+    assert_send(
+        &token
+            .clone()
+            .run_until_cancelled_owned(std::future::ready(())),
+    );
+}
