@@ -73,7 +73,7 @@ async fn main() {
         b.is_cancelled()
     );
     parent.cancel_with(CancellationReason::Manual, "shutdown");
-    let err = b.error().unwrap();
+    let err = b.cancellation().unwrap();
     println!(
         "4. child b: reason {}, cause: {}",
         err.reason(),

@@ -27,6 +27,7 @@ mod spans;
 mod streams;
 mod timeout;
 mod token;
+mod tokio_util_parity;
 
 /// Polls `fut` once with a no-op waker.
 pub(crate) fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {

@@ -162,11 +162,11 @@ fn child_tokens_get_parent_reason_with_cause() {
     );
 
     parent.cancel_with(CancellationReason::Timeout, "timeout after 1s");
-    let err = child.error().unwrap();
+    let err = child.cancellation().unwrap();
     assert_eq!(err.reason(), CancellationReason::Parent);
     assert_eq!(err.cause().unwrap().reason(), CancellationReason::Timeout);
     assert_eq!(err.cause().unwrap().message(), Some("timeout after 1s"));
-    let deep = grandchild.error().unwrap();
+    let deep = grandchild.cancellation().unwrap();
     assert_eq!(deep.reason(), CancellationReason::Parent);
     assert_eq!(deep.root_cause().reason(), CancellationReason::Timeout);
     assert!(std::error::Error::source(&deep).is_some());

@@ -79,6 +79,7 @@ pub mod axum;
 mod callbacks;
 mod context;
 mod error;
+mod future_ext;
 mod id;
 mod loom;
 mod operation;
@@ -116,6 +117,9 @@ use std::time::Duration;
 
 pub use crate::context::{OperationContext, ProgressEvent};
 pub use crate::error::{CancellationError, CancellationReason};
+pub use crate::future_ext::{
+    FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,
+};
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
 #[cfg(feature = "resources")]
@@ -126,6 +130,9 @@ pub use crate::source::CancellationSource;
 pub use crate::status::OperationStatus;
 pub use crate::stream::{CancelableChunks, CancelableStream};
 pub use crate::token::{CancellationToken, Cancelled};
+pub use crate::token::{
+    DropGuard, DropGuardRef, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 #[cfg(feature = "macros")]
 #[doc(inline)]
@@ -151,6 +158,3 @@ pub async fn with_timeout<F: Future>(
 ) -> Result<F::Output, CancellationError> {
     Cancelable::with_timeout(timeout).run(fut).await
 }
-
-/// The text of a caught panic (the token tree's name for [`panic::message`]).
-pub(crate) use crate::panic::message as panic_message;

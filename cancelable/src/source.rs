@@ -307,7 +307,7 @@ impl SignalWait {
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
         ready!(Pin::new(&mut self.wait).poll(cx));
-        match self.wait.error() {
+        match self.wait.cancellation() {
             Some(error) => Poll::Ready(error),
             None => Poll::Pending,
         }
@@ -534,7 +534,7 @@ impl AllOfMember {
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
         let error = if Pin::new(&mut self.wait).poll(cx).is_ready() {
-            self.token.error()
+            self.token.cancellation()
         } else if let Some((sleep, deadline)) = &mut self.sleep
             && sleep.as_mut().poll(cx).is_ready()
         {

@@ -1,11 +1,21 @@
 //! [`CancellationToken`]: a cancel-once flag with a reason, shared by cheap clones, that any
 //! thread can set and any task or thread can wait on.
 //!
+//! It has `tokio_util::sync::CancellationToken`'s whole API under the same names and with the
+//! same documented semantics ([`cancelled_owned`](CancellationToken::cancelled_owned),
+//! [`run_until_cancelled`](CancellationToken::run_until_cancelled) and its fairness,
+//! [`drop_guard`](CancellationToken::drop_guard), `Hash`, [`FutureExt`](crate::FutureExt)):
+//! code written against `tokio_util`'s token ports by changing its `use` lines. Ported
+//! `tokio_util` tests run in `tests/tokio_util_parity/`.
+//!
 //! # Cancellation safety
 //!
 //! Every future in this module is cancel-safe: dropping it unregisters its waker and loses
-//! nothing.
+//! nothing. [`run_until_cancelled`](CancellationToken::run_until_cancelled) is as cancel-safe
+//! as the future it runs.
 
+mod guard;
+mod interop;
 mod tree;
 
 #[cfg(all(test, loom))]
@@ -13,14 +23,17 @@ mod loom_tests;
 
 use std::fmt;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+pub use self::guard::{DropGuard, DropGuardRef};
 pub(crate) use self::tree::{Link, Node};
 use crate::error::{CancellationError, CancellationReason};
+use crate::future_ext::RunUntilCancelledFuture;
 
 /// A handle to a cancel-once flag that carries why it was set.
 ///
@@ -56,6 +69,11 @@ impl Default for CancellationToken {
 
 impl CancellationToken {
     /// A new, uncancelled token.
+    ///
+    /// ```
+    /// let token = cancelable::CancellationToken::new();
+    /// assert!(!token.is_cancelled());
+    /// ```
     pub fn new() -> Self {
         CancellationToken { node: Node::new() }
     }
@@ -66,7 +84,15 @@ impl CancellationToken {
 
     /// Cancels with reason [`CancellationReason::Manual`] and no message.
     ///
-    /// Returns `true` only for the call that cancelled.
+    /// Returns `true` only for the call that cancelled. (`tokio_util`'s returns `()`; a port
+    /// that writes `token.cancel();` compiles the same.)
+    ///
+    /// ```
+    /// let token = cancelable::CancellationToken::new();
+    /// assert!(token.cancel());
+    /// assert!(!token.cancel());
+    /// assert!(token.reason().unwrap() == cancelable::CancellationReason::Manual);
+    /// ```
     pub fn cancel(&self) -> bool {
         self.cancel_error(CancellationError::new(CancellationReason::Manual))
     }
@@ -91,17 +117,39 @@ impl CancellationToken {
     }
 
     /// `true` once cancelled. One atomic load; never blocks.
+    ///
+    /// ```
+    /// let token = cancelable::CancellationToken::new();
+    /// let clone = token.clone();
+    /// clone.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
     #[inline]
     pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
     }
 
     /// Why it was cancelled, once it is.
+    ///
+    /// ```
+    /// use cancelable::{CancellationReason, CancellationToken};
+    /// let token = CancellationToken::new();
+    /// assert_eq!(token.reason(), None);
+    /// token.cancel_with(CancellationReason::Timeout, "slow");
+    /// assert_eq!(token.reason(), Some(CancellationReason::Timeout));
+    /// ```
     pub fn reason(&self) -> Option<CancellationReason> {
         self.node.with_error(CancellationError::reason)
     }
 
     /// The message given by whoever cancelled, once cancelled.
+    ///
+    /// ```
+    /// use cancelable::{CancellationReason, CancellationToken};
+    /// let token = CancellationToken::new();
+    /// token.cancel_with(CancellationReason::Manual, "deploy");
+    /// assert_eq!(token.message().as_deref(), Some("deploy"));
+    /// ```
     pub fn message(&self) -> Option<String> {
         self.node
             .with_error(|e| e.message().map(str::to_owned))
@@ -109,7 +157,14 @@ impl CancellationToken {
     }
 
     /// The whole cancellation, once cancelled.
-    pub fn error(&self) -> Option<CancellationError> {
+    ///
+    /// ```
+    /// let token = cancelable::CancellationToken::new();
+    /// assert!(token.cancellation().is_none());
+    /// token.cancel();
+    /// assert!(token.cancellation().unwrap().is_manual());
+    /// ```
+    pub fn cancellation(&self) -> Option<CancellationError> {
         self.node.error()
     }
 
@@ -130,12 +185,152 @@ impl CancellationToken {
 
     /// Completes when the token is cancelled (at once if it already is).
     ///
-    /// The future owns a clone of the token, so it is `'static`.
+    /// The future holds its own reference to the token's state, so it is `'static` (it is
+    /// also `tokio_util`'s [`WaitForCancellationFuture`], a name kept for ports).
+    ///
+    /// # Cancellation safety
+    ///
+    /// Cancel-safe: dropping it unregisters its waker; a cancellation is never consumed, so a
+    /// new `cancelled()` completes at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = cancelable::CancellationToken::new();
+    /// let waiter = tokio::spawn(token.cancelled());
+    /// token.cancel();
+    /// waiter.await.unwrap();
+    /// # }
+    /// ```
     pub fn cancelled(&self) -> Cancelled {
         Cancelled {
             node: self.node.clone(),
             key: None,
         }
+    }
+
+    /// [`cancelled`](Self::cancelled), taking the token by value, as `tokio_util`'s
+    /// `cancelled_owned` does: the future owns the token and is `'static`.
+    ///
+    /// # Cancellation safety
+    ///
+    /// Cancel-safe, as [`cancelled`](Self::cancelled).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = cancelable::CancellationToken::new();
+    /// let waiter = tokio::spawn(token.clone().cancelled_owned());
+    /// token.cancel();
+    /// waiter.await.unwrap();
+    /// # }
+    /// ```
+    pub fn cancelled_owned(self) -> WaitForCancellationFutureOwned {
+        // `Cancelled` holds the shared state itself: the handle can go.
+        self.cancelled()
+    }
+
+    /// Runs `fut` until it completes (`Some(output)`) or this token is cancelled (`None`, and
+    /// `fut` is dropped).
+    ///
+    /// # Fairness
+    ///
+    /// As `tokio_util` 0.7.20's: the token is checked when the returned future is *first
+    /// polled* (not when this is called). Cancelled by then: `Ready(None)`, and `fut` is
+    /// dropped without ever being polled. Otherwise, on that first poll and on every later
+    /// one, `fut` is polled first and the token second: when `fut` is ready it wins, even if the
+    /// token was cancelled since the last poll (biased towards completion). The token's waker is
+    /// registered only while `fut` is pending.
+    ///
+    /// [`Cancelable::run`](crate::Cancelable::run) is the opposite: a fired source always wins,
+    /// checked before each poll of the body, and the body is not polled again once a source
+    /// fired (unless a shield runs). Use `run` for a cancellation that must stop work at once,
+    /// `run_until_cancelled` where a port needs `tokio_util`'s behaviour.
+    ///
+    /// # Cancellation safety
+    ///
+    /// Only as cancel-safe as `fut`: dropping the returned future drops `fut` (and unregisters
+    /// from the token).
+    ///
+    /// ```
+    /// use cancelable::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancellationToken::new();
+    /// assert_eq!(token.run_until_cancelled(async { 1 }).await, Some(1));
+    ///
+    /// let pending = token.run_until_cancelled(std::future::pending::<()>());
+    /// token.cancel(); // before the first poll: `fut` is never polled
+    /// assert_eq!(pending.await, None);
+    /// # }
+    /// ```
+    pub async fn run_until_cancelled<F>(&self, fut: F) -> Option<F::Output>
+    where
+        F: Future,
+    {
+        if self.is_cancelled() {
+            None
+        } else {
+            RunUntilCancelledFuture::new(self, fut).await
+        }
+    }
+
+    /// [`run_until_cancelled`](Self::run_until_cancelled), taking the token by value: the
+    /// future owns it.
+    ///
+    /// # Fairness
+    ///
+    /// As [`run_until_cancelled`](Self::run_until_cancelled): checked on the first poll, then
+    /// `fut` first on every poll.
+    ///
+    /// # Cancellation safety
+    ///
+    /// Only as cancel-safe as `fut`: dropping the returned future drops `fut`.
+    ///
+    /// ```
+    /// use cancelable::CancellationToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancellationToken::new();
+    /// let task = tokio::spawn(
+    ///     token.clone().run_until_cancelled_owned(std::future::pending::<()>()),
+    /// );
+    /// token.cancel();
+    /// assert_eq!(task.await.unwrap(), None);
+    /// # }
+    /// ```
+    pub async fn run_until_cancelled_owned<F>(self, fut: F) -> Option<F::Output>
+    where
+        F: Future,
+    {
+        self.run_until_cancelled(fut).await
+    }
+
+    /// A guard that cancels this token (reason [`CancellationReason::Manual`]) when dropped,
+    /// unless [disarmed](DropGuard::disarm), which gives the token back.
+    ///
+    /// ```
+    /// let token = cancelable::CancellationToken::new();
+    /// let guard = token.clone().drop_guard();
+    /// let token = guard.disarm();
+    /// assert!(!token.is_cancelled());
+    /// drop(token.clone().drop_guard());
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn drop_guard(self) -> DropGuard {
+        DropGuard { inner: Some(self) }
+    }
+
+    /// A guard borrowing this token that cancels it (reason [`CancellationReason::Manual`])
+    /// when dropped, unless [disarmed](DropGuardRef::disarm), which gives the reference back.
+    ///
+    /// ```
+    /// let token = cancelable::CancellationToken::new();
+    /// let same: &cancelable::CancellationToken = token.drop_guard_ref().disarm();
+    /// assert!(!same.is_cancelled());
+    /// drop(token.drop_guard_ref());
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn drop_guard_ref(&self) -> DropGuardRef<'_> {
+        DropGuardRef { inner: Some(self) }
     }
 
     /// A token cancelled with reason [`CancellationReason::Parent`] (this token's error as its
@@ -151,7 +346,7 @@ impl CancellationToken {
     ///
     /// let child = parent.child_token();
     /// parent.cancel_with(CancellationReason::Signal, "received signal SIGTERM");
-    /// let err = child.error().unwrap();
+    /// let err = child.cancellation().unwrap();
     /// assert_eq!(err.reason(), CancellationReason::Parent);
     /// assert_eq!(err.cause().unwrap().message(), Some("received signal SIGTERM"));
     /// ```
@@ -221,74 +416,11 @@ impl CancellationToken {
             }
         }
     }
-
-    /// A `tokio_util` token cancelled when this one is.
-    ///
-    /// ```
-    /// let token = cancelable::CancellationToken::new();
-    /// let tokio_token = token.to_tokio_util();
-    /// token.cancel();
-    /// assert!(tokio_token.is_cancelled());
-    /// ```
-    pub fn to_tokio_util(&self) -> tokio_util::sync::CancellationToken {
-        let tokio_token = tokio_util::sync::CancellationToken::new();
-        let t = tokio_token.clone();
-        self.on_cancel(move |_| t.cancel());
-        tokio_token
-    }
-
-    /// A token cancelled (reason [`CancellationReason::Manual`]) when `tokio_token` is.
-    ///
-    /// A `tokio_util` token has no callbacks, so this spawns one small task on the current
-    /// tokio runtime that waits for it; the task ends when either token is cancelled.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime, unless `tokio_token` is already cancelled.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tokio_token = tokio_util::sync::CancellationToken::new();
-    /// let token = cancelable::CancellationToken::from_tokio_util(tokio_token.clone());
-    /// tokio_token.cancel();
-    /// token.cancelled().await;
-    /// # }
-    /// ```
-    pub fn from_tokio_util(tokio_token: tokio_util::sync::CancellationToken) -> Self {
-        let token = CancellationToken::new();
-        if tokio_token.is_cancelled() {
-            token.cancel();
-            return token;
-        }
-        let t = token.clone();
-        tokio::spawn(async move {
-            if tokio_token
-                .run_until_cancelled(t.cancelled())
-                .await
-                .is_none()
-            {
-                t.cancel();
-            }
-        });
-        token
-    }
 }
 
 impl From<&CancellationToken> for CancellationToken {
     fn from(token: &CancellationToken) -> Self {
         token.clone()
-    }
-}
-
-impl From<tokio_util::sync::CancellationToken> for CancellationToken {
-    fn from(token: tokio_util::sync::CancellationToken) -> Self {
-        CancellationToken::from_tokio_util(token)
-    }
-}
-
-impl From<CancellationToken> for tokio_util::sync::CancellationToken {
-    fn from(token: CancellationToken) -> Self {
-        token.to_tokio_util()
     }
 }
 
@@ -300,6 +432,21 @@ impl PartialEq for CancellationToken {
 }
 
 impl Eq for CancellationToken {}
+
+impl Hash for CancellationToken {
+    /// The address of the shared state, as `tokio_util`'s: consistent with `Eq` (clones hash
+    /// alike, children and independent tokens do not).
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// let token = cancelable::CancellationToken::new();
+    /// let set: HashSet<_> = [token.clone(), token.clone(), token.child_token()].into();
+    /// assert_eq!(set.len(), 2);
+    /// ```
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.node).hash(state);
+    }
+}
 
 impl fmt::Debug for CancellationToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -321,7 +468,52 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// The future returned by [`CancellationToken::cancelled`].
+/// `tokio_util`'s name for the future of [`CancellationToken::cancelled`]: here it is
+/// [`Cancelled`], which borrows nothing (the lifetime is only there so that ported code naming
+/// `WaitForCancellationFuture<'a>` compiles).
+///
+/// ```
+/// use cancelable::{CancellationToken, WaitForCancellationFuture};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let token = CancellationToken::new();
+/// token.cancel();
+/// let fut: WaitForCancellationFuture<'_> = token.cancelled();
+/// fut.await;
+/// # }
+/// ```
+pub type WaitForCancellationFuture<'a> = Cancelled;
+
+/// `tokio_util`'s name for the future of [`CancellationToken::cancelled_owned`]: here it is
+/// [`Cancelled`].
+///
+/// ```
+/// use cancelable::{CancellationToken, WaitForCancellationFutureOwned};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let token = CancellationToken::new();
+/// let fut: WaitForCancellationFutureOwned = token.clone().cancelled_owned();
+/// token.cancel();
+/// fut.await;
+/// # }
+/// ```
+pub type WaitForCancellationFutureOwned = Cancelled;
+
+/// The future returned by [`CancellationToken::cancelled`] and
+/// [`cancelled_owned`](CancellationToken::cancelled_owned): completes once the token is
+/// cancelled.
+///
+/// # Cancellation safety
+///
+/// Cancel-safe: dropping it unregisters its waker.
+///
+/// ```
+/// use cancelable::{CancellationToken, Cancelled};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let token = CancellationToken::new();
+/// let fut: Cancelled = token.cancelled();
+/// token.cancel();
+/// fut.await;
+/// # }
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
     node: Arc<Node>,
@@ -330,8 +522,8 @@ pub struct Cancelled {
 
 #[cfg(all(unix, feature = "signal"))]
 impl Cancelled {
-    /// The token's error, once it is cancelled.
-    pub(crate) fn error(&self) -> Option<CancellationError> {
+    /// The token's cancellation, once it is cancelled.
+    pub(crate) fn cancellation(&self) -> Option<CancellationError> {
         self.node.error()
     }
 }

@@ -123,11 +123,14 @@ fn cancel_racing_child_creation() {
         assert!(canceller.join().unwrap());
         for token in [&child, &grandchild] {
             let error = token
-                .error()
+                .cancellation()
                 .expect("a child created during a cancel ends cancelled");
             assert_eq!(error.reason(), CancellationReason::Parent);
         }
-        let cause = child.error().and_then(|e| e.cause().cloned()).unwrap();
+        let cause = child
+            .cancellation()
+            .and_then(|e| e.cause().cloned())
+            .unwrap();
         assert_eq!(cause.reason(), CancellationReason::Signal);
         assert_eq!(cause.message(), Some("stop"));
         assert_eq!(parent.node().child_count(), 0);
@@ -194,7 +197,7 @@ fn racing_cancels_have_one_winner_and_one_reason() {
         let winner = winners[0];
         assert_eq!(token.reason(), Some(winner));
         assert_eq!(token.message().as_deref(), Some(winner.as_str()));
-        let child_error = child.error().unwrap();
+        let child_error = child.cancellation().unwrap();
         assert_eq!(child_error.reason(), CancellationReason::Parent);
         assert_eq!(child_error.cause().map(|c| c.reason()), Some(winner));
         assert_eq!(read_calls(), 1);
@@ -219,7 +222,7 @@ fn racing_leaders_cancel_a_follower_once() {
         second.cancel_with(CancellationReason::Manual, "second");
         other.join().unwrap();
 
-        let error = follower.error().unwrap();
+        let error = follower.cancellation().unwrap();
         match error.message() {
             Some("first") => assert_eq!(error.reason(), CancellationReason::Timeout),
             Some("second") => assert_eq!(error.reason(), CancellationReason::Manual),

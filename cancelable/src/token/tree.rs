@@ -330,10 +330,12 @@ impl Node {
         }
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn child_count(&self) -> usize {
         self.lock().children.len()
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn waiter_count(&self) -> usize {
         let inner = self.lock();
         usize::from(inner.waiter.is_some()) + inner.more.as_ref().map_or(0, |m| m.waiters.len())
@@ -375,7 +377,7 @@ impl Drop for Node {
 fn run_callback(callback: Callback, error: &CancellationError) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| callback(error))) {
         tracing::error!(
-            panic = crate::panic_message(&panic),
+            panic = crate::panic::message(&panic),
             "an on_cancel callback panicked; the other callbacks still run"
         );
     }
