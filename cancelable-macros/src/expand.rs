@@ -48,9 +48,11 @@ use syn::visit_mut::VisitMut;
 use syn::{FnArg, LitStr, PatType, ReturnType, Token, Type};
 
 use crate::args::Options;
+use crate::builder;
 use crate::fallback;
 use crate::item::{self, ItemFn, Plan};
 use crate::path::Private;
+use crate::ungroup;
 
 /// Entry point of `#[cancelable(...)]`.
 pub(crate) fn cancelable(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -107,7 +109,7 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
             FnArg::Typed(PatType { attrs, pat, ty, .. }) if plan.cancel_params.contains(&index) => {
                 // The user's own path to `Cancelable` (so their import stays used), without a
                 // lifetime: the operation is a local of the function.
-                let ty = match item::ungroup(ty) {
+                let ty = match ungroup::ty(ty) {
                     Type::Reference(reference) => {
                         let and_token = reference.and_token;
                         let elem = &reference.elem;
@@ -184,7 +186,10 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
         Some(name) => name.clone(),
         None => LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span()),
     };
-    let builder = operation_builder(options, private, Some(&name), false);
+    let operation = builder::lone_timeout(options, private, &name).unwrap_or_else(|| {
+        let chain = builder::chain(options, private, Some(&name));
+        quote!(#chain.build())
+    });
 
     let constness = &sig.constness;
     let asyncness = &sig.asyncness;
@@ -209,75 +214,12 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
     brace_token.surround(&mut tokens, |tokens| {
         tokens.append_all(inner_attrs);
         tokens.extend(quote! {
-            let #op = #builder;
+            let #op = #operation;
             #bindings
             #run
         });
     });
     tokens
-}
-
-/// `OperationBuilder::new(name).timeout(..)….build()`: the operation described
-/// by the options, with `members` (for `cancel_combine!`) appended by the caller
-/// before `build`. Shared with `cancel_combine!`.
-pub(crate) fn operation_builder(
-    options: &Options,
-    private: Private<'_>,
-    name: Option<&LitStr>,
-    open: bool,
-) -> TokenStream {
-    if let (Some(name), Some(timeout), false) = (name, &options.timeout, open)
-        && options.signal.is_none()
-        && options.token.is_none()
-        && options.condition.is_none()
-        && options.parent.is_none()
-        && options.register.is_none()
-    {
-        let millis = timeout.millis;
-        return quote_spanned!(timeout.key=>
-            #private::timeout_operation(#name, ::core::time::Duration::from_millis(#millis))
-        );
-    }
-    let mut builder = match name {
-        Some(name) => quote!(#private::OperationBuilder::new(#name)),
-        None => quote!(#private::OperationBuilder::unnamed()),
-    };
-    if let Some(signal) = &options.signal {
-        // A macro of the runtime crate, so that a crate built without the
-        // `signal` feature gets a readable error at the `signal` option.
-        let span = signal.key;
-        let path = private.spanned(span);
-        let variants = signal
-            .signals
-            .iter()
-            .map(|signal| Ident::new(signal.variant(), span));
-        builder = quote_spanned!(span=> #path::signals!(#builder, [#(#variants),*]));
-    }
-    if let Some(timeout) = &options.timeout {
-        let millis = timeout.millis;
-        builder = quote_spanned!(timeout.key=> #builder.timeout(::core::time::Duration::from_millis(#millis)));
-    }
-    if let Some(token) = &options.token {
-        builder = quote!(#builder.token(#token));
-    }
-    if let Some(condition) = &options.condition {
-        let millis = options
-            .check_interval
-            .map_or(100, |interval| interval.millis);
-        builder =
-            quote!(#builder.condition(#condition, ::core::time::Duration::from_millis(#millis)));
-    }
-    if let Some(parent) = &options.parent {
-        builder = quote!(#builder.parent(#parent));
-    }
-    if let Some(span) = options.register {
-        builder = quote_spanned!(span=> #builder.register());
-    }
-    if open {
-        builder
-    } else {
-        quote!(#builder.build())
-    }
 }
 
 /// `impl Trait` becomes `_`: a `let` cannot name it, inference fills it in.
