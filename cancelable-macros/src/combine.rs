@@ -47,7 +47,6 @@ fn grammar() -> String {
         .filter(|spec| spec.is_source)
         .map(|spec| spec.form())
         .collect();
-    let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
     format!(
         "`cancel_combine!` needs at least one source; expected `cancel_combine!(source, …)` \
          (the first to fire cancels) or `cancel_combine!(all: source, …)` (cancels once every \
