@@ -1,62 +1,35 @@
-//! The options of `#[cancelable(...)]`, also accepted by `cancel_combine!(...)`.
+//! The options of the macros: `#[cancelable(...)]`, the options among the
+//! arguments of `cancel_combine!(...)`, and `crate` in `shielded!(...)`.
 //!
 //! Parsing is split in two: darling's `NestedMeta` reads the `key = value`
-//! syntax, then [`Options::from_items`] checks every option against the table
-//! below. Validation never stops at the first error: every problem is pushed to
-//! the accumulator with the span of the offending token, and an option whose
-//! value is rejected is left out, so the caller can still expand as if it had
-//! not been written.
+//! syntax, then [`Options::from_items`] checks every option against
+//! [`table::OPTIONS`]. Validation never stops at the first error: every problem
+//! is pushed to the accumulator with the span of the offending token, and an
+//! option whose value is rejected is left out, so the caller can still expand
+//! as if it had not been written.
+
+mod table;
+mod value;
 
 use darling::Error;
 use darling::ast::NestedMeta;
 use darling::error::Accumulator;
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Lit, LitStr, Meta, Path};
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, Ident, LitStr, Meta, MetaNameValue, Path, Token};
 
-use crate::signal::{self, Signal};
-use crate::{duration, suggest};
-
-/// Every option of `#[cancelable]`, in the order the docs list them.
-pub(crate) const ATTRIBUTE_OPTIONS: &[&str] = &[
-    "timeout",
-    "signal",
-    "name",
-    "token",
-    "condition",
-    "check_interval",
-    "parent",
-    "register",
-    "crate",
-];
-
-/// The options of `cancel_combine!`: `register` is a flag, not `key = value`.
-pub(crate) const COMBINE_OPTIONS: &[&str] = &[
-    "timeout",
-    "signal",
-    "name",
-    "token",
-    "condition",
-    "check_interval",
-    "parent",
-    "crate",
-];
+use crate::signal::Signal;
+use crate::suggest;
+pub(crate) use table::{OPTIONS, OptionSpec, lookup};
+use value::Value;
 
 /// Which macro the options belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Context {
     Attribute,
     Combine,
-}
-
-impl Context {
-    fn options(self) -> &'static [&'static str] {
-        match self {
-            Context::Attribute => ATTRIBUTE_OPTIONS,
-            Context::Combine => COMBINE_OPTIONS,
-        }
-    }
+    Shield,
 }
 
 /// `timeout = "…"` or `check_interval = "…"`, checked.
@@ -88,19 +61,6 @@ pub(crate) struct Options {
     pub(crate) krate: Option<Path>,
 }
 
-/// What follows an option's name.
-#[derive(Clone, Copy)]
-enum Value<'a> {
-    /// `register`
-    Word,
-    /// `timeout("30s")`
-    List,
-    /// `timeout = "30s"`
-    Expr(&'a Expr),
-    /// `token = pub(crate)`: not an expression; darling kept the parse error.
-    Invalid(&'a Error),
-}
-
 impl Options {
     /// Parses the arguments of `#[cancelable(...)]`.
     pub(crate) fn parse_attribute(args: TokenStream, errors: &mut Accumulator) -> Options {
@@ -120,16 +80,17 @@ impl Options {
         errors: &mut Accumulator,
     ) -> Options {
         let mut options = Options::default();
-        let mut seen: Vec<String> = Vec::new();
-        let mut check_interval: Option<&Path> = None;
+        // Written and taken by this macro, whether or not the value was valid.
+        let mut seen: Vec<(&OptionSpec, &Path)> = Vec::new();
 
         for item in items {
             let (path, value) = match item {
                 NestedMeta::Lit(lit) => {
                     errors.push(
-                        Error::custom(
-                            "expected an option such as `timeout = \"30s\"`, found a literal",
-                        )
+                        Error::custom(format!(
+                            "expected an option such as `{}`, found a literal",
+                            OPTIONS[0].example
+                        ))
                         .with_span(lit),
                     );
                     continue;
@@ -144,78 +105,43 @@ impl Options {
                 }
             };
 
-            let Some(key) = path.get_ident().map(|ident| ident.unraw().to_string()) else {
+            let spec = path
+                .get_ident()
+                .and_then(|ident| lookup(&ident.unraw().to_string()));
+            let Some(spec) = spec else {
                 errors.push(unknown_option(path, context));
                 continue;
             };
-            if key == "register" && context == Context::Combine {
+            if !context.accepts(spec) {
+                errors.push(Error::custom(context.refusal(spec)).with_span(path));
+                continue;
+            }
+            if seen.iter().any(|(other, _)| other.name == spec.name) {
                 errors.push(
-                    Error::custom(
-                        "`register` is not an option of `cancel_combine!`; call `.register()` on the `Cancelable` it returns",
-                    )
-                    .with_span(path),
+                    Error::custom(format!("duplicate option `{}`", spec.name)).with_span(path),
                 );
                 continue;
             }
-            if !context.options().contains(&key.as_str()) {
-                errors.push(unknown_option(path, context));
-                continue;
-            }
-            if seen.contains(&key) {
-                errors.push(Error::custom(format!("duplicate option `{key}`")).with_span(path));
-                continue;
-            }
-            seen.push(key.clone());
-
-            let key = key.as_str();
-            let checked = match key {
-                "timeout" => duration_option(key, path, value).map(|d| options.timeout = Some(d)),
-                "check_interval" => {
-                    check_interval = Some(path);
-                    duration_option(key, path, value).map(|d| options.check_interval = Some(d))
-                }
-                "signal" => signal_option(path, value).map(|s| options.signal = Some(s)),
-                "name" => name_option(path, value).map(|n| options.name = Some(n)),
-                "token" => expr_option(key, path, value).map(|e| options.token = Some(e.clone())),
-                "condition" => {
-                    expr_option(key, path, value).map(|e| options.condition = Some(e.clone()))
-                }
-                "parent" => expr_option(key, path, value).map(|e| options.parent = Some(e.clone())),
-                "register" => {
-                    flag_option(key, path, value).map(|span| options.register = Some(span))
-                }
-                "crate" => crate_option(path, value).map(|p| options.krate = Some(p)),
-                _ => unreachable!("`{key}` is in the option table"),
-            };
-            errors.handle(checked);
+            seen.push((spec, path));
+            errors.handle(spec.read(path, value, &mut options));
         }
 
-        if let Some(path) = check_interval
-            && !seen.iter().any(|key| key == "condition")
-        {
-            errors.push(
-                Error::custom("`check_interval` only applies to `condition`; add `condition = …` or remove it")
+        for &(spec, path) in &seen {
+            let Some(required) = spec.requires else {
+                continue;
+            };
+            if seen.iter().all(|(other, _)| other.name != required) {
+                errors.push(
+                    Error::custom(format!(
+                        "`{}` only applies to `{required}`; add `{required} = …` or remove it",
+                        spec.name
+                    ))
                     .with_span(path),
-            );
-            options.check_interval = None;
+                );
+                spec.clear(&mut options);
+            }
         }
         options
-    }
-}
-
-/// `key = value` with what the option expects, for error messages.
-fn example(key: &str) -> &'static str {
-    match key {
-        "timeout" => "timeout = \"30s\"",
-        "check_interval" => "check_interval = \"100ms\"",
-        "signal" => "signal = \"SIGTERM\"",
-        "name" => "name = \"fetch_user\"",
-        "token" => "token = self.shutdown.clone()",
-        "condition" => "condition = move || done.load(Ordering::Relaxed)",
-        "parent" => "parent = &outer",
-        "register" => "register",
-        "crate" => "crate = \"my_crate::cancelable\"",
-        _ => "timeout = \"30s\"",
     }
 }
 
@@ -230,163 +156,71 @@ fn unknown_option(path: &Path, context: Context) -> Error {
         }
         text.push_str(&segment.ident.unraw().to_string());
     }
-    let message = match suggest::did_you_mean(&text, context.options()) {
+    let names = context.names();
+    let message = match suggest::did_you_mean(&text, &names) {
         Some(suggestion) => format!("unknown option `{text}`; did you mean `{suggestion}`?"),
         None => format!(
             "unknown option `{text}`; expected {}",
-            suggest::one_of(context.options())
+            suggest::one_of(&names)
         ),
     };
     Error::custom(message).with_span(path)
 }
 
-/// The value of a `key = value` option.
-fn expr_option<'a>(key: &str, path: &Path, value: Value<'a>) -> Result<&'a Expr, Error> {
-    match value {
-        Value::Expr(expr) => Ok(expr),
-        Value::Word => {
-            Err(Error::custom(format!("`{key}` needs a value: `{}`", example(key))).with_span(path))
-        }
-        Value::List => Err(Error::custom(format!(
-            "`{key}` takes its value after `=`: `{}`",
-            example(key)
-        ))
-        .with_span(path)),
-        Value::Invalid(error) => Err(error.clone()),
-    }
+/// The arguments of a function-like macro, `cancel_combine!` or `shielded!`:
+/// options and expressions, comma-separated, in any order.
+///
+/// An argument is an option when it reads `name = value`, which is never a
+/// `Cancelable` nor a block, or is the keyword `crate` alone, which is never an
+/// expression; anything else is an expression.
+pub(crate) struct MacroArgs {
+    pub(crate) options: Vec<NestedMeta>,
+    pub(crate) exprs: Vec<Expr>,
 }
 
-/// The string literal of a `key = "value"` option.
-fn string_option(key: &str, path: &Path, value: Value<'_>) -> Result<LitStr, Error> {
-    let expr = expr_option(key, path, value)?;
-    match ungroup(expr) {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => Ok(lit.clone()),
-        other => Err(Error::custom(format!(
-            "`{key}` expects a string literal: `{}`",
-            example(key)
-        ))
-        .with_span(other)),
-    }
-}
-
-fn flag_option(key: &str, path: &Path, value: Value<'_>) -> Result<Span, Error> {
-    match value {
-        Value::Word => Ok(path.span()),
-        Value::Expr(expr) => Err(Error::custom(format!(
-            "`{key}` is a flag and takes no value; write `{key}` alone"
-        ))
-        .with_span(expr)),
-        Value::List | Value::Invalid(_) => Err(Error::custom(format!(
-            "`{key}` is a flag and takes no value; write `{key}` alone"
-        ))
-        .with_span(path)),
-    }
-}
-
-fn duration_option(key: &str, path: &Path, value: Value<'_>) -> Result<DurationOption, Error> {
-    let lit = string_option(key, path, value)?;
-    let text = lit.value();
-    match duration::parse(&text) {
-        Ok(millis) => Ok(DurationOption {
-            millis,
-            key: path.span(),
-        }),
-        Err(duration::DurationError::Zero) => Err(Error::custom(format!(
-            "`{key}` must be greater than zero, found `{text}`"
-        ))
-        .with_span(&lit)),
-        Err(error) if error.wants_forms() => Err(Error::custom(format!(
-            "invalid duration `{text}`: {error}; {}",
-            duration::EXPECTED
-        ))
-        .with_span(&lit)),
-        Err(error) => {
-            Err(Error::custom(format!("invalid duration `{text}`: {error}")).with_span(&lit))
-        }
-    }
-}
-
-fn signal_option(path: &Path, value: Value<'_>) -> Result<SignalOption, Error> {
-    const EXPECTED: &str = "`signal` expects a signal name or a list of them: `signal = \"SIGTERM\"` or `signal = [\"SIGINT\", \"SIGTERM\"]`";
-
-    let expr = expr_option("signal", path, value)?;
-    let literals: Vec<&Expr> = match ungroup(expr) {
-        Expr::Array(array) if array.elems.is_empty() => {
-            return Err(Error::custom(EXPECTED).with_span(array));
-        }
-        Expr::Array(array) => array.elems.iter().collect(),
-        single => vec![single],
-    };
-
-    let mut errors = Error::accumulator();
-    let mut signals = Vec::new();
-    for literal in literals {
-        let Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) = ungroup(literal)
-        else {
-            errors.push(Error::custom(EXPECTED).with_span(literal));
-            continue;
-        };
-        match signal::parse(&lit.value()) {
-            Ok(signal) if signals.contains(&signal) => {
-                errors.push(
-                    Error::custom(format!("`{}` is listed twice", signal.name())).with_span(lit),
-                );
+impl Parse for MacroArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut options = Vec::new();
+        let mut exprs = Vec::new();
+        while !input.is_empty() {
+            if input.peek(Ident::peek_any)
+                && input.peek2(Token![=])
+                && !input.peek2(Token![==])
+                && !input.peek2(Token![=>])
+            {
+                let key = Ident::parse_any(input)?;
+                let eq_token = input.parse()?;
+                let value = input.parse()?;
+                options.push(NestedMeta::Meta(Meta::NameValue(MetaNameValue {
+                    path: key.into(),
+                    eq_token,
+                    value,
+                })));
+            } else if is_bare_crate(input) {
+                let key = Ident::parse_any(input)?;
+                options.push(NestedMeta::Meta(Meta::Path(key.into())));
+            } else {
+                exprs.push(input.parse()?);
             }
-            Ok(signal) => signals.push(signal),
-            Err(error) => errors.push(Error::custom(error).with_span(lit)),
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
         }
-    }
-    errors.finish_with(SignalOption {
-        signals,
-        key: path.span(),
-    })
-}
-
-fn name_option(path: &Path, value: Value<'_>) -> Result<LitStr, Error> {
-    let lit = string_option("name", path, value)?;
-    if lit.value().is_empty() {
-        return Err(Error::custom("the operation name must not be empty").with_span(&lit));
-    }
-    Ok(lit)
-}
-
-/// `crate = "path"`, also accepted unquoted: `crate = my_crate::cancelable`.
-fn crate_option(path: &Path, value: Value<'_>) -> Result<Path, Error> {
-    let expr = expr_option("crate", path, value)?;
-    match ungroup(expr) {
-        Expr::Path(expr) if expr.qself.is_none() && expr.attrs.is_empty() => Ok(expr.path.clone()),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(lit), ..
-        }) => lit.parse::<Path>().map_err(|_| {
-            Error::custom(format!(
-                "`{}` is not a path; expected the path of the `cancelable` crate: `{}`",
-                lit.value(),
-                example("crate")
-            ))
-            .with_span(lit)
-        }),
-        other => Err(
-            Error::custom(format!("`crate` expects a path: `{}`", example("crate")))
-                .with_span(other),
-        ),
+        Ok(MacroArgs { options, exprs })
     }
 }
 
-/// Looks through the invisible groups that `macro_rules!` puts around `$x:expr`.
-fn ungroup(mut expr: &Expr) -> &Expr {
-    while let Expr::Group(group) = expr {
-        expr = &group.expr;
-    }
-    expr
+/// `crate` followed by `,` or by nothing.
+fn is_bare_crate(input: ParseStream<'_>) -> bool {
+    let fork = input.fork();
+    fork.parse::<Token![crate]>().is_ok() && (fork.is_empty() || fork.peek(Token![,]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::duration;
     use quote::quote;
 
     fn parse(args: TokenStream) -> (Options, Vec<String>) {

@@ -21,36 +21,44 @@
 //!     .build_all()
 //! ```
 //!
-//! An item is an option when it reads `name = value` (an assignment is never a
-//! `Cancelable`); anything else is a `Cancelable` expression.
+//! The arguments after `all:` are read by [`MacroArgs`]: the options among
+//! them by the table of options, the rest are `Cancelable` expressions.
 
 use darling::Error;
 use darling::ast::NestedMeta;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::Token;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
-use syn::{Expr, Ident, Meta, MetaNameValue, Token};
 
-use crate::args::{Context, Options};
-use crate::expand::operation_builder;
-use crate::fallback;
+use crate::args::{Context, MacroArgs, OPTIONS, Options, lookup};
 use crate::path::Private;
+use crate::{builder, fallback, suggest};
 
 mod kw {
     syn::custom_keyword!(all);
 }
 
-const GRAMMAR: &str = "`cancel_combine!` needs at least one source; expected \
-    `cancel_combine!(source, …)` (the first to fire cancels) or `cancel_combine!(all: source, …)` \
-    (cancels once every one has fired), where a source is a `Cancelable` expression or one of the \
-    options `timeout = \"30s\"`, `signal = \"SIGTERM\"`, `token = …` and `condition = …`";
+/// The whole grammar, for an invocation without a source.
+fn grammar() -> String {
+    let sources: Vec<String> = OPTIONS
+        .iter()
+        .filter(|spec| spec.is_source)
+        .map(|spec| spec.form())
+        .collect();
+    format!(
+        "`cancel_combine!` needs at least one source; expected `cancel_combine!(source, …)` \
+         (the first to fire cancels) or `cancel_combine!(all: source, …)` (cancels once every \
+         one has fired), where a source is a `Cancelable` expression or one of the options {}",
+        suggest::one_of(&sources)
+    )
+}
 
 struct Input {
     /// `all:` and its span.
     all: Option<Span>,
-    options: Vec<NestedMeta>,
-    members: Vec<Expr>,
+    args: MacroArgs,
 }
 
 impl Parse for Input {
@@ -61,34 +69,9 @@ impl Parse for Input {
             input.parse::<Token![:]>()?;
             all = Some(keyword.span);
         }
-        let mut options = Vec::new();
-        let mut members = Vec::new();
-        while !input.is_empty() {
-            if input.peek(Ident::peek_any)
-                && input.peek2(Token![=])
-                && !input.peek2(Token![==])
-                && !input.peek2(Token![=>])
-            {
-                let key = Ident::parse_any(input)?;
-                let eq_token = input.parse()?;
-                let value = input.parse()?;
-                options.push(NestedMeta::Meta(Meta::NameValue(MetaNameValue {
-                    path: key.into(),
-                    eq_token,
-                    value,
-                })));
-            } else {
-                members.push(input.parse()?);
-            }
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
         Ok(Input {
             all,
-            options,
-            members,
+            args: input.parse()?,
         })
     }
 }
@@ -97,10 +80,10 @@ impl Parse for Input {
 pub(crate) fn cancel_combine(input: TokenStream) -> TokenStream {
     let mut errors = Error::accumulator();
     if input.is_empty() {
-        errors.push(Error::custom(GRAMMAR).with_span(&Span::call_site()));
+        errors.push(Error::custom(grammar()).with_span(&Span::call_site()));
         return fallback::expression(errors, fallback_operation(Private::new(None)));
     }
-    let input = match Input::parse.parse2(input) {
+    let Input { all, args } = match Input::parse.parse2(input) {
         Ok(input) => input,
         Err(error) => {
             errors.push(error.into());
@@ -108,28 +91,23 @@ pub(crate) fn cancel_combine(input: TokenStream) -> TokenStream {
         }
     };
 
-    let options = Options::from_items(&input.options, Context::Combine, &mut errors);
+    let options = Options::from_items(&args.options, Context::Combine, &mut errors);
     let private = Private::new(options.krate.as_ref());
     // A source whose value was rejected still counts: its own error says what is wrong.
-    let source_written = !input.members.is_empty()
-        || input
-            .options
-            .iter()
-            .filter_map(option_key)
-            .any(|key| ["timeout", "signal", "token", "condition"].contains(&key.as_str()));
+    let source_written = !args.exprs.is_empty() || args.options.iter().any(is_source);
     if !source_written {
-        let span = input.all.unwrap_or_else(Span::call_site);
-        errors.push(Error::custom(GRAMMAR).with_span(&span));
+        let span = all.unwrap_or_else(Span::call_site);
+        errors.push(Error::custom(grammar()).with_span(&span));
     }
 
-    let builder = operation_builder(&options, private, options.name.as_ref(), true);
-    let members = &input.members;
-    let build = if input.all.is_some() {
+    let chain = builder::chain(&options, private, options.name.as_ref());
+    let members = &args.exprs;
+    let build = if all.is_some() {
         quote!(build_all)
     } else {
         quote!(build)
     };
-    fallback::expression(errors, quote!(#builder #(.member(#members))* .#build()))
+    fallback::expression(errors, quote!(#chain #(.member(#members))* .#build()))
 }
 
 /// An operation with no source: the expression the fallback evaluates to.
@@ -137,15 +115,15 @@ fn fallback_operation(private: Private<'_>) -> TokenStream {
     quote!(#private::OperationBuilder::unnamed().build())
 }
 
-/// The option's name, if it is one word.
-fn option_key(option: &NestedMeta) -> Option<String> {
-    match option {
-        NestedMeta::Meta(meta) => meta
-            .path()
-            .get_ident()
-            .map(|ident| ident.unraw().to_string()),
-        _ => None,
-    }
+/// Whether the option is one of the table's sources, whatever its value.
+fn is_source(option: &NestedMeta) -> bool {
+    let NestedMeta::Meta(meta) = option else {
+        return false;
+    };
+    meta.path()
+        .get_ident()
+        .and_then(|ident| lookup(&ident.unraw().to_string()))
+        .is_some_and(|spec| spec.is_source)
 }
 
 #[cfg(test)]

@@ -48,9 +48,11 @@ use syn::visit_mut::VisitMut;
 use syn::{FnArg, LitStr, PatType, ReturnType, Token, Type};
 
 use crate::args::Options;
+use crate::builder;
 use crate::fallback;
 use crate::item::{self, ItemFn, Plan};
 use crate::path::Private;
+use crate::ungroup;
 
 /// Entry point of `#[cancelable(...)]`.
 pub(crate) fn cancelable(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -107,7 +109,7 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
             FnArg::Typed(PatType { attrs, pat, ty, .. }) if plan.cancel_params.contains(&index) => {
                 // The user's own path to `Cancelable` (so their import stays used), without a
                 // lifetime: the operation is a local of the function.
-                let ty = match item::ungroup(ty) {
+                let ty = match ungroup::ty(ty) {
                     Type::Reference(reference) => {
                         let and_token = reference.and_token;
                         let elem = &reference.elem;
@@ -184,7 +186,10 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
         Some(name) => name.clone(),
         None => LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span()),
     };
-    let builder = operation_builder(options, private, Some(&name), false);
+    let operation = builder::lone_timeout(options, private, &name).unwrap_or_else(|| {
+        let chain = builder::chain(options, private, Some(&name));
+        quote!(#chain.build())
+    });
 
     let constness = &sig.constness;
     let asyncness = &sig.asyncness;
@@ -209,75 +214,12 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
     brace_token.surround(&mut tokens, |tokens| {
         tokens.append_all(inner_attrs);
         tokens.extend(quote! {
-            let #op = #builder;
+            let #op = #operation;
             #bindings
             #run
         });
     });
     tokens
-}
-
-/// `OperationBuilder::new(name).timeout(..)….build()`: the operation described
-/// by the options, with `members` (for `cancel_combine!`) appended by the caller
-/// before `build`. Shared with `cancel_combine!`.
-pub(crate) fn operation_builder(
-    options: &Options,
-    private: Private<'_>,
-    name: Option<&LitStr>,
-    open: bool,
-) -> TokenStream {
-    if let (Some(name), Some(timeout), false) = (name, &options.timeout, open)
-        && options.signal.is_none()
-        && options.token.is_none()
-        && options.condition.is_none()
-        && options.parent.is_none()
-        && options.register.is_none()
-    {
-        let millis = timeout.millis;
-        return quote_spanned!(timeout.key=>
-            #private::timeout_operation(#name, ::core::time::Duration::from_millis(#millis))
-        );
-    }
-    let mut builder = match name {
-        Some(name) => quote!(#private::OperationBuilder::new(#name)),
-        None => quote!(#private::OperationBuilder::unnamed()),
-    };
-    if let Some(signal) = &options.signal {
-        // A macro of the runtime crate, so that a crate built without the
-        // `signal` feature gets a readable error at the `signal` option.
-        let span = signal.key;
-        let path = private.spanned(span);
-        let variants = signal
-            .signals
-            .iter()
-            .map(|signal| Ident::new(signal.variant(), span));
-        builder = quote_spanned!(span=> #path::signals!(#builder, [#(#variants),*]));
-    }
-    if let Some(timeout) = &options.timeout {
-        let millis = timeout.millis;
-        builder = quote_spanned!(timeout.key=> #builder.timeout(::core::time::Duration::from_millis(#millis)));
-    }
-    if let Some(token) = &options.token {
-        builder = quote!(#builder.token(#token));
-    }
-    if let Some(condition) = &options.condition {
-        let millis = options
-            .check_interval
-            .map_or(100, |interval| interval.millis);
-        builder =
-            quote!(#builder.condition(#condition, ::core::time::Duration::from_millis(#millis)));
-    }
-    if let Some(parent) = &options.parent {
-        builder = quote!(#builder.parent(#parent));
-    }
-    if let Some(span) = options.register {
-        builder = quote_spanned!(span=> #builder.register());
-    }
-    if open {
-        builder
-    } else {
-        quote!(#builder.build())
-    }
 }
 
 /// `impl Trait` becomes `_`: a `let` cannot name it, inference fills it in.
@@ -304,15 +246,66 @@ fn erase_impl_trait(ty: &Type) -> TokenStream {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    fn expand(args: TokenStream, item: TokenStream) -> String {
-        cancelable(args, item).to_string()
+    /// `text` without whitespace: the tests compare tokens, not spacing.
+    fn squash(text: &str) -> String {
+        text.split_whitespace().collect()
+    }
+
+    /// Whether `out` contains the tokens written in `fragment`.
+    fn has(out: &TokenStream, fragment: &str) -> bool {
+        squash(&out.to_string()).contains(&squash(fragment))
+    }
+
+    fn count(out: &TokenStream, fragment: &str) -> usize {
+        squash(&out.to_string()).matches(&squash(fragment)).count()
+    }
+
+    fn starts_with(out: &TokenStream, fragment: &str) -> bool {
+        squash(&out.to_string()).starts_with(&squash(fragment))
+    }
+
+    /// The expansion of `#[cancelable(args)] item`, formatted by prettyplease,
+    /// compared with `tests/expand/<case>.expanded.rs`; with
+    /// `SNAPSHOTS=overwrite` the file is written instead. Returns the expansion.
+    fn snapshot(case: &str, args: TokenStream, item: TokenStream) -> TokenStream {
+        let output = cancelable(args.clone(), item.clone());
+        let pretty = |tokens: TokenStream| {
+            prettyplease::unparse(&syn::parse2(tokens).expect("a list of items"))
+        };
+        let input = pretty(quote!(#[cancelable(#args)] #item));
+        let expanded = pretty(output.clone());
+        let text = format!(
+            "// Input:\n//\n{}//\n// Output:\n\n{expanded}",
+            input
+                .lines()
+                .map(|line| format!("// {line}\n").replace("// \n", "//\n"))
+                .collect::<String>()
+        );
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/expand")
+            .join(format!("{case}.expanded.rs"));
+        if std::env::var_os("SNAPSHOTS").is_some_and(|value| value == "overwrite") {
+            std::fs::write(&path, &text).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                text == expected,
+                "{} differs from the expansion; check it, then rerun with \
+                 SNAPSHOTS=overwrite:\n{text}",
+                path.display()
+            );
+        }
+        output
     }
 
     #[test]
     fn result_fn_keeps_its_signature() {
-        let out = expand(
+        let out = snapshot(
+            "result-fn",
             quote!(timeout = "30s"),
             quote!(
                 async fn fetch(id: u64, cancel: &Cancelable) -> Result<u32, E> {
@@ -321,44 +314,52 @@ mod tests {
             ),
         );
         assert!(
-            out.starts_with("async fn fetch (id : u64) -> Result < u32 , E >"),
+            starts_with(&out, "async fn fetch(id: u64) -> Result<u32, E>"),
             "{out}"
         );
         assert!(
-            out.contains(
-                ":: cancelable :: __private :: timeout_operation (\"fetch\" , :: core :: time :: Duration :: from_millis (30000u64))"
+            has(
+                &out,
+                r#"::cancelable::__private::timeout_operation("fetch", ::core::time::Duration::from_millis(30000u64))"#
             ),
             "a lone timeout is built directly: {out}"
         );
         assert!(
-            out.contains("let cancel : & Cancelable = & __cancelable_op ;"),
+            has(&out, "let cancel: &Cancelable = &__cancelable_op;"),
             "{out}"
         );
         assert!(
-            out.contains(":: cancelable :: __private :: try_run (& __cancelable_op , async move"),
+            has(
+                &out,
+                "::cancelable::__private::try_run(&__cancelable_op, async move"
+            ),
             "{out}"
         );
-        assert!(!out.contains("compile_error"), "{out}");
+        assert!(!has(&out, "compile_error"), "{out}");
     }
 
     #[test]
     fn the_binding_keeps_the_users_path_without_lifetime() {
-        let out = expand(
+        let out = cancelable(
             quote!(),
             quote!(
                 async fn f<'a>(cancel: &'a cancelable::Cancelable) {}
             ),
         );
         assert!(
-            out.contains("let cancel : & cancelable :: Cancelable = & __cancelable_op ;"),
+            has(
+                &out,
+                "let cancel: &cancelable::Cancelable = &__cancelable_op;"
+            ),
             "{out}"
         );
-        assert!(out.starts_with("async fn f < 'a > ()"), "{out}");
+        assert!(starts_with(&out, "async fn f<'a>()"), "{out}");
     }
 
     #[test]
     fn other_return_types_are_wrapped() {
-        let out = expand(
+        let out = snapshot(
+            "wrapped-return",
             quote!(),
             quote!(
                 pub async fn f() -> u32 {
@@ -367,28 +368,28 @@ mod tests {
             ),
         );
         assert!(
-            out.contains("-> :: core :: result :: Result < u32 , :: cancelable :: __private :: CancellationError >"),
+            has(
+                &out,
+                "-> ::core::result::Result<u32, ::cancelable::__private::CancellationError>"
+            ),
             "{out}"
         );
         assert!(
-            out.contains(":: cancelable :: __private :: run (& __cancelable_op"),
+            has(&out, "::cancelable::__private::run(&__cancelable_op"),
             "{out}"
         );
-        let out = expand(
+        let out = cancelable(
             quote!(),
             quote!(
                 async fn f() {}
             ),
         );
-        assert!(
-            out.contains("-> :: core :: result :: Result < () ,"),
-            "{out}"
-        );
+        assert!(has(&out, "-> ::core::result::Result<(),"), "{out}");
     }
 
     #[test]
     fn impl_trait_is_erased_in_the_fake_return() {
-        let out = expand(
+        let out = cancelable(
             quote!(),
             quote!(
                 async fn f() -> impl Display {
@@ -397,14 +398,15 @@ mod tests {
             ),
         );
         assert!(
-            out.contains("let __cancelable_fake_return : _ = loop { } ;"),
+            has(&out, "let __cancelable_fake_return: _ = loop {};"),
             "{out}"
         );
     }
 
     #[test]
     fn options_become_builder_calls() {
-        let out = expand(
+        let out = snapshot(
+            "every-option",
             quote!(
                 signal = ["SIGINT", "SIGTERM"],
                 name = "custom",
@@ -418,63 +420,62 @@ mod tests {
                 async fn f(&self) {}
             ),
         );
-        assert!(out.contains("my :: cancelable :: __private :: signals ! (my :: cancelable :: __private :: OperationBuilder :: new (\"custom\") , [Int , Term])"), "{out}");
         assert!(
-            out.contains(". token (self . shutdown . clone ())"),
-            "{out}"
-        );
-        assert!(
-            out.contains(
-                ". condition (| | false , :: core :: time :: Duration :: from_millis (100u64))"
+            has(
+                &out,
+                r#"my::cancelable::__private::signals!(my::cancelable::__private::OperationBuilder::new("custom"), [Int, Term])"#
             ),
             "{out}"
         );
+        assert!(has(&out, ".token(self.shutdown.clone())"), "{out}");
         assert!(
-            out.contains(". parent (& outer) . register () . build ()"),
+            has(
+                &out,
+                ".condition(|| false, ::core::time::Duration::from_millis(100u64))"
+            ),
             "{out}"
         );
+        assert!(has(&out, ".parent(&outer).register().build()"), "{out}");
         assert_eq!(
-            out.matches(":: cancelable :: __private").count(),
-            out.matches("my :: cancelable :: __private").count()
+            count(&out, "::cancelable::__private"),
+            count(&out, "my::cancelable::__private"),
+            "every path goes through `crate`: {out}"
         );
     }
 
     #[test]
     fn errors_still_expand() {
-        let out = expand(
+        let out = cancelable(
             quote!(timout = "1s", timeout = "0s"),
             quote!(
                 async fn f(c: &Cancelable) {}
             ),
         );
-        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
-        assert!(
-            out.contains("let c : & Cancelable = & __cancelable_op"),
-            "{out}"
-        );
+        assert_eq!(count(&out, "compile_error"), 2, "{out}");
+        assert!(has(&out, "let c: &Cancelable = &__cancelable_op"), "{out}");
     }
 
     #[test]
     fn not_async_is_left_alone() {
-        let out = expand(
+        let out = cancelable(
             quote!(timeout = "1s"),
             quote!(
                 fn f(c: &Cancelable) {}
             ),
         );
-        assert!(out.starts_with("fn f (c : & Cancelable) { }"), "{out}");
-        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(starts_with(&out, "fn f(c: &Cancelable) {}"), "{out}");
+        assert_eq!(count(&out, "compile_error"), 1, "{out}");
     }
 
     #[test]
     fn not_a_function_at_all() {
-        let out = expand(
+        let out = cancelable(
             quote!(),
             quote!(
                 struct S;
             ),
         );
-        assert!(out.starts_with("struct S ;"), "{out}");
-        assert!(out.contains("can only be used on an `async fn`"), "{out}");
+        assert!(starts_with(&out, "struct S;"), "{out}");
+        assert!(has(&out, "can only be used on an `async fn`"), "{out}");
     }
 }

@@ -32,11 +32,32 @@ pub(crate) fn errors(errors: Accumulator) -> TokenStream {
 }
 
 /// `{ errors; expr }`: an expression position with errors in front.
-pub(crate) fn expression(errors: Accumulator, expr: TokenStream) -> TokenStream {
-    let errors = self::errors(errors);
+pub(crate) fn expression(errors: impl CompileErrors, expr: TokenStream) -> TokenStream {
+    let errors = errors.into_compile_errors();
     if errors.is_empty() {
         expr
     } else {
         quote::quote!({ #errors #expr })
+    }
+}
+
+/// Errors, as the `compile_error!`s that report them.
+///
+/// `shielded!` keeps `syn::Error`s: `new_spanned` underlines a whole
+/// expression on stable Rust, while darling's errors point at one span, and
+/// turning one into the other keeps only its first token.
+pub(crate) trait CompileErrors {
+    fn into_compile_errors(self) -> TokenStream;
+}
+
+impl CompileErrors for Accumulator {
+    fn into_compile_errors(self) -> TokenStream {
+        errors(self)
+    }
+}
+
+impl CompileErrors for Option<syn::Error> {
+    fn into_compile_errors(self) -> TokenStream {
+        self.map(syn::Error::into_compile_error).unwrap_or_default()
     }
 }

@@ -13,6 +13,8 @@ use syn::{
     Visibility, braced,
 };
 
+use crate::ungroup;
+
 /// An `fn` item, an inherent method or a trait-impl method, with a body.
 pub(crate) struct ItemFn {
     pub(crate) outer_attrs: Vec<Attribute>,
@@ -90,7 +92,7 @@ pub(crate) fn check(item: &ItemFn, errors: &mut Accumulator) -> Option<Plan> {
     let mut cancel_params = Vec::new();
     for (index, input) in sig.inputs.iter().enumerate() {
         let FnArg::Typed(typed) = input else { continue };
-        let Type::Reference(reference) = ungroup(&typed.ty) else {
+        let Type::Reference(reference) = ungroup::ty(&typed.ty) else {
             continue;
         };
         if !is_cancelable(&reference.elem) {
@@ -129,7 +131,7 @@ pub(crate) fn check(item: &ItemFn, errors: &mut Accumulator) -> Option<Plan> {
 
 /// `Cancelable` or `path::to::Cancelable`, without generic arguments.
 fn is_cancelable(ty: &Type) -> bool {
-    match ungroup(ty) {
+    match ungroup::ty(ty) {
         Type::Path(path) => {
             path.qself.is_none()
                 && path
@@ -152,7 +154,7 @@ pub(crate) fn result_error_type(output: &ReturnType) -> Option<&Type> {
     let ReturnType::Type(_, ty) = output else {
         return None;
     };
-    let Type::Path(path) = ungroup(ty) else {
+    let Type::Path(path) = ungroup::ty(ty) else {
         return None;
     };
     let last = path.path.segments.last()?;
@@ -165,17 +167,6 @@ pub(crate) fn result_error_type(output: &ReturnType) -> Option<&Type> {
     match (&arguments.args[0], &arguments.args[1]) {
         (GenericArgument::Type(_), GenericArgument::Type(error)) => Some(error),
         _ => None,
-    }
-}
-
-/// Looks through the invisible groups and parentheses around a type.
-pub(crate) fn ungroup(mut ty: &Type) -> &Type {
-    loop {
-        match ty {
-            Type::Group(group) => ty = &group.elem,
-            Type::Paren(paren) => ty = &paren.elem,
-            _ => return ty,
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod args;
+mod builder;
 mod combine;
 mod duration;
 mod expand;
@@ -20,6 +21,7 @@ mod proptests;
 mod shield;
 mod signal;
 mod suggest;
+mod ungroup;
 
 use proc_macro::TokenStream;
 
@@ -256,6 +258,11 @@ pub fn cancel_combine(input: TokenStream) -> TokenStream {
 /// block. A shield only holds off this library's cancellation: a future dropped
 /// from outside (an outer `tokio::time::timeout`, a dropped request) still
 /// stops.
+///
+/// A crate that re-exports `cancelable` passes its path first, as it does to
+/// `#[cancelable(crate = "…")]`: `shielded!(crate = "my_crate::cancelable",
+/// cancel, { … })`, or `shielded!(crate = "my_crate::cancelable", { … })`. The
+/// path may also be written unquoted, and `crate` is the only option.
 ///
 /// `shielded!(cancel, { body })` expands to `cancel.shield(async { body }).await`.
 #[proc_macro]

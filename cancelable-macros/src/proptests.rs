@@ -12,7 +12,7 @@ use darling::Error;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use proptest::prelude::*;
 
-use crate::args::{Context, Options};
+use crate::args::{Context, OPTIONS, Options};
 use crate::duration::{self, DurationError};
 
 // ===== generators =====
@@ -20,16 +20,7 @@ use crate::duration::{self, DurationError};
 /// A fragment of an attribute's arguments: option names and near misses, punctuation,
 /// literals of every kind.
 fn fragment() -> impl Strategy<Value = String> {
-    let words = prop::sample::select(vec![
-        "timeout",
-        "signal",
-        "name",
-        "token",
-        "condition",
-        "check_interval",
-        "parent",
-        "register",
-        "crate",
+    let words = prop::sample::select(option_names([
         "r#timeout",
         "r#crate",
         "timout",
@@ -44,7 +35,7 @@ fn fragment() -> impl Strategy<Value = String> {
         "x",
         "ſignal",
         "時間",
-    ])
+    ]))
     .prop_map(str::to_owned);
     let punct = prop::sample::select(vec![
         "=", ",", ":", "::", ";", "#", "&", ".", "|", "||", "->", "=>", "==", "!", "?", "*", "'a",
@@ -80,6 +71,11 @@ fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![3 => words, 3 => punct, 2 => literal]
 }
 
+/// Every option of the table, then `extra`.
+fn option_names<const N: usize>(extra: [&'static str; N]) -> Vec<&'static str> {
+    OPTIONS.iter().map(|spec| spec.name).chain(extra).collect()
+}
+
 /// Balanced token-stream text, with nested groups.
 fn token_text() -> impl Strategy<Value = String> {
     let leaf = prop::collection::vec(fragment(), 0..8).prop_map(|parts| parts.join(" "));
@@ -99,18 +95,7 @@ fn token_text() -> impl Strategy<Value = String> {
 
 /// `key = value, …` lists: shaped like options, so that validation is reached.
 fn option_list_text() -> impl Strategy<Value = String> {
-    let key = prop::sample::select(vec![
-        "timeout",
-        "signal",
-        "name",
-        "token",
-        "condition",
-        "check_interval",
-        "parent",
-        "register",
-        "crate",
-        "timout",
-    ]);
+    let key = prop::sample::select(option_names(["timout"]));
     let item = (key, prop::option::of(token_text())).prop_map(|(key, value)| match value {
         Some(value) => format!("{key} = {value}"),
         None => key.to_owned(),
@@ -198,13 +183,15 @@ fn parse_options(text: &str, context: Context) -> Option<(Options, Vec<(String, 
     let mut errors = Error::accumulator();
     let options = match context {
         Context::Attribute => Options::parse_attribute(stream, &mut errors),
-        Context::Combine => match darling::ast::NestedMeta::parse_meta_list(stream) {
-            Ok(items) => Options::from_items(&items, Context::Combine, &mut errors),
-            Err(error) => {
-                errors.push(error.into());
-                Options::default()
+        Context::Combine | Context::Shield => {
+            match darling::ast::NestedMeta::parse_meta_list(stream) {
+                Ok(items) => Options::from_items(&items, context, &mut errors),
+                Err(error) => {
+                    errors.push(error.into());
+                    Options::default()
+                }
             }
-        },
+        }
     };
     Some((options, errors_of(errors)))
 }
@@ -293,7 +280,7 @@ proptest! {
     /// Arbitrary token streams: no panic, every error points into the input.
     #[test]
     fn options_never_panic_and_errors_are_spanned(text in token_text()) {
-        for context in [Context::Attribute, Context::Combine] {
+        for context in [Context::Attribute, Context::Combine, Context::Shield] {
             if let Some((_, errors)) = parse_options(&text, context) {
                 assert_spanned(&text, &errors)?;
             }
@@ -303,7 +290,7 @@ proptest! {
     /// Option-shaped lists reach validation: the same holds.
     #[test]
     fn option_lists_never_panic_and_errors_are_spanned(text in option_list_text()) {
-        for context in [Context::Attribute, Context::Combine] {
+        for context in [Context::Attribute, Context::Combine, Context::Shield] {
             if let Some((_, errors)) = parse_options(&text, context) {
                 assert_spanned(&text, &errors)?;
             }

@@ -5,6 +5,7 @@
 //! ```text
 //! shielded!(cancel, { audit::record(id).await })
 //! shielded!({ flush().await })
+//! shielded!(crate = "my_crate::cancelable", cancel, { flush().await })
 //! ```
 //!
 //! Output:
@@ -12,44 +13,55 @@
 //! ```text
 //! ::cancelable::__private::shield(&cancel, async { audit::record(id).await }).await
 //! ::cancelable::__private::shield_current(async { flush().await }).await
+//! my_crate::cancelable::__private::shield(&cancel, async { flush().await }).await
 //! ```
 //!
 //! The block becomes a non-`move` `async` block, so it borrows and mutates the
 //! surrounding locals like an ordinary block; `return`, `?` and `break` inside
-//! it apply to the block.
+//! it apply to the block. The arguments are read by [`MacroArgs`], like those of
+//! `cancel_combine!`: `crate = "…"` is an option of the table, and the
+//! expressions left are the operation, if any, and the block.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
+use syn::Expr;
 use syn::spanned::Spanned;
-use syn::{Expr, Token};
 
+use crate::args::{Context, MacroArgs, Options};
 use crate::path::Private;
+use crate::{fallback, ungroup};
 
 const GRAMMAR: &str =
     "`shielded!(cancel, { … })` shields the operation `cancel`, `shielded!({ … })` the current one";
 
 /// Entry point of `shielded!(...)`.
 ///
-/// Errors are `syn::Error`s rather than darling's: `new_spanned` underlines a
-/// whole expression on stable Rust, darling's spans stop at its first token.
+/// Errors are `syn::Error`s rather than darling's, for their spans (see
+/// [`fallback::CompileErrors`]); the option errors are converted.
 pub(crate) fn shielded(input: TokenStream) -> TokenStream {
-    let private = Private::new(None);
-    let mut errors: Option<syn::Error> = None;
+    let args = match syn::parse2::<MacroArgs>(input) {
+        Ok(args) => args,
+        Err(error) => return fallback::expression(Some(error), quote!(())),
+    };
+
+    let mut option_errors = darling::Error::accumulator();
+    let options = Options::from_items(&args.options, Context::Shield, &mut option_errors);
+    let private = Private::new(options.krate.as_ref());
+    let mut errors: Option<syn::Error> = option_errors.finish().err().map(syn::Error::from);
     let mut push = |error: syn::Error| match &mut errors {
         Some(errors) => errors.combine(error),
         None => errors = Some(error),
     };
 
-    let args = match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(input) {
-        Ok(args) => args.into_iter().collect::<Vec<_>>(),
-        Err(error) => return with_errors(Some(error), quote!(())),
-    };
-    let (operation, body) = match args.as_slice() {
+    let (operation, body) = match args.exprs.as_slice() {
         [] => {
-            let error = syn::Error::new(Span::call_site(), format!("missing block: {GRAMMAR}"));
-            return with_errors(Some(error), quote!(()));
+            push(syn::Error::new(
+                Span::call_site(),
+                format!(
+                    "missing block: {GRAMMAR}; `crate = \"…\"` may come first, for a crate that re-exports `cancelable`"
+                ),
+            ));
+            return fallback::expression(errors, quote!(()));
         }
         [body] => (None, body),
         [operation, body, rest @ ..] => {
@@ -63,7 +75,7 @@ pub(crate) fn shielded(input: TokenStream) -> TokenStream {
         }
     };
 
-    let body = match ungroup(body) {
+    let body = match ungroup::expr(body) {
         Expr::Block(block) if block.label.is_none() => block.to_token_stream(),
         Expr::Async(async_block) => {
             push(syn::Error::new_spanned(
@@ -92,26 +104,7 @@ pub(crate) fn shielded(input: TokenStream) -> TokenStream {
         }
         None => quote!(#private::shield_current(#future)),
     };
-    with_errors(errors, quote!(#call.await))
-}
-
-/// `{ errors; expr }`, or `expr` when there is no error.
-fn with_errors(errors: Option<syn::Error>, expr: TokenStream) -> TokenStream {
-    match errors {
-        Some(errors) => {
-            let errors = errors.into_compile_error();
-            quote!({ #errors #expr })
-        }
-        None => expr,
-    }
-}
-
-/// Looks through the invisible groups that `macro_rules!` puts around `$x:expr`.
-fn ungroup(mut expr: &Expr) -> &Expr {
-    while let Expr::Group(group) = expr {
-        expr = &group.expr;
-    }
-    expr
+    fallback::expression(errors, quote!(#call.await))
 }
 
 #[cfg(test)]
@@ -149,6 +142,47 @@ mod tests {
         assert!(out.contains("async { flush () . await }"), "{out}");
         let out = expand(quote!(cancel, async { 1 }));
         assert!(out.contains("already runs it as an `async` block"), "{out}");
+    }
+
+    #[test]
+    fn crate_path() {
+        assert_eq!(
+            expand(quote!(crate = "my::cancelable", cancel, { 1 })),
+            "my :: cancelable :: __private :: shield (& cancel , async { 1 }) . await"
+        );
+        assert_eq!(
+            expand(quote!(crate = my::cancelable, { 1 })),
+            "my :: cancelable :: __private :: shield_current (async { 1 }) . await"
+        );
+    }
+
+    #[test]
+    fn bad_options() {
+        let out = expand(quote!(crate = "not a path", { 1 }));
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(out.contains("`not a path` is not a path"), "{out}");
+        assert!(
+            out.contains(":: cancelable :: __private :: shield_current"),
+            "{out}"
+        );
+        let out = expand(quote!(crate, cancel, { 1 }));
+        assert!(out.contains("`crate` needs a value"), "{out}");
+        assert!(out.contains("shield (& cancel"), "{out}");
+        let out = expand(quote!(krate = "x", { 1 }));
+        assert!(
+            out.contains("unknown option `krate`; did you mean `crate`?"),
+            "{out}"
+        );
+        let out = expand(quote!(timeout = "1s", { 1 }));
+        assert!(
+            out.contains("`timeout` is not an option of `shielded!`"),
+            "{out}"
+        );
+        let out = expand(quote!(crate = "a", crate = "b", { 1 }));
+        assert!(out.contains("duplicate option `crate`"), "{out}");
+        assert!(out.contains("a :: __private :: shield_current"), "{out}");
+        let out = expand(quote!(crate = "a"));
+        assert!(out.contains("missing block"), "{out}");
     }
 
     #[test]

@@ -28,14 +28,14 @@ pub(crate) fn did_you_mean<'a>(given: &str, candidates: &[&'a str]) -> Option<&'
 }
 
 /// `a`, `b` and `c` → "`a`, `b` or `c`".
-pub(crate) fn one_of(names: &[&str]) -> String {
+pub(crate) fn one_of(names: &[impl AsRef<str>]) -> String {
     let mut out = String::new();
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
             out.push_str(if i + 1 == names.len() { " or " } else { ", " });
         }
         out.push('`');
-        out.push_str(name);
+        out.push_str(name.as_ref());
         out.push('`');
     }
     out

@@ -5,11 +5,15 @@ mod reexport {
     pub use ::cancelable as inner;
 }
 
-use reexport::inner::{Cancelable, cancel_combine, cancelable};
+use reexport::inner::{Cancelable, cancel_combine, cancelable, shielded};
 
 #[cancelable(crate = "crate::reexport::inner", timeout = "1s")]
 async fn quoted(cancel: &Cancelable) -> bool {
-    cancel.is_cancelled()
+    let shielded = shielded!(crate = "crate::reexport::inner", cancel, {
+        tokio::task::yield_now().await;
+        cancel.is_cancelled()
+    });
+    shielded || shielded!(crate = crate::reexport::inner, { cancel.is_cancelled() })
 }
 
 #[cancelable(crate = crate::reexport::inner, signal = "SIGUSR2")]
