@@ -157,6 +157,17 @@ pub(crate) fn parse(given: &str) -> Result<Signal, SignalError> {
 mod tests {
     use super::*;
 
+    /// The runtime's `Signal` pins the same names in the same order in its own test
+    /// (`cancelable/src/signal.rs`): a signal added on one side only fails one of the two.
+    #[test]
+    fn the_six_names_the_runtime_knows() {
+        assert_eq!(
+            Signal::ALL.map(Signal::name),
+            ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]
+        );
+        assert_eq!(Signal::NAMES, Signal::ALL.map(Signal::name));
+    }
+
     #[test]
     fn accepted_spellings() {
         for (text, signal) in [
