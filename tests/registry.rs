@@ -3,7 +3,6 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use cancelable::__private::OperationBuilder;
 use cancelable::{
     Cancelable, CancellationReason, OperationFilter, OperationRegistry, OperationStatus,
 };
@@ -387,19 +386,19 @@ async fn register_joins_the_global_registry_and_unregistered_operations_stay_out
 
 #[tokio::test]
 async fn the_macro_option_register_joins_the_global_registry() {
-    let op = OperationBuilder::new("macro_registered_job_51c2")
-        .register()
-        .build();
-    op.run(async {
+    #[cancelable::cancelable(register, name = "macro_registered_job_51c2")]
+    async fn registered() -> usize {
         let found = OperationRegistry::global()
             .find(&OperationFilter::new().name("macro_registered_job_51c2"));
-        assert_eq!(found.len(), 1);
         assert_eq!(found[0].status, OperationStatus::Running);
-    })
-    .await
-    .unwrap();
-    let unregistered = OperationBuilder::new("macro_unregistered_job_51c2").build();
-    unregistered.run(async {}).await.unwrap();
+        found.len()
+    }
+
+    #[cancelable::cancelable(name = "macro_unregistered_job_51c2")]
+    async fn unregistered() {}
+
+    assert_eq!(registered().await, Ok(1));
+    unregistered().await.unwrap();
     let filter = OperationFilter::new().name("macro_unregistered_job_51c2");
     assert!(OperationRegistry::global().find(&filter).is_empty());
 }

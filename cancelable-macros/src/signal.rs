@@ -163,7 +163,9 @@ mod tests {
     fn the_six_names_the_runtime_knows() {
         assert_eq!(
             Signal::ALL.map(Signal::name),
-            ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]
+            [
+                "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"
+            ]
         );
         assert_eq!(Signal::NAMES, Signal::ALL.map(Signal::name));
     }

@@ -152,6 +152,10 @@ pub use cancelable_macros::{cancel_combine, cancelable, shielded};
 /// assert_eq!(cancelable::with_timeout(Duration::from_secs(1), async { 7 }).await, Ok(7));
 /// # }
 /// ```
+///
+/// # Cancellation safety
+///
+/// As [`Cancelable::run`]: dropping the returned future drops `fut`.
 pub async fn with_timeout<F: Future>(
     timeout: Duration,
     fut: F,

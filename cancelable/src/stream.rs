@@ -139,6 +139,13 @@ impl Cancelable {
     /// assert_eq!(op.context().exhausted, Some(true));
     /// # }
     /// ```
+    ///
+    /// # Cancellation safety
+    ///
+    /// Items of a batch that is still being filled are lost when the stream is dropped, or when
+    /// the operation is cancelled mid-batch (the inner stream yielded them, the batch was never
+    /// handed out), and the context does not count them as delivered. Use
+    /// [`stream`](Self::stream) where no item may be lost.
     pub fn stream_chunks<S: Stream>(&self, stream: S, size: usize) -> CancelableChunks<S> {
         assert!(size > 0, "`stream_chunks` needs a batch size of at least 1");
         CancelableChunks {

@@ -8,6 +8,28 @@
 //! code written against `tokio_util`'s token ports by changing its `use` lines. Ported
 //! `tokio_util` tests run in `tests/tokio_util_parity/`.
 //!
+//! # Differences from `tokio_util`
+//!
+//! What a port may notice, all of it on purpose:
+//!
+//! * [`cancel`](CancellationToken::cancel) returns `bool`: `true` only for the call that
+//!   cancelled. A closure that must return `()` needs a `;` (`move || { token.cancel(); }`).
+//! * A cancellation carries a [reason and a message](CancellationToken::cancel_with), which
+//!   children see as the cause of their own; [`check`](CancellationToken::check),
+//!   [`on_cancel`](CancellationToken::on_cancel) and
+//!   [`wait_blocking`](CancellationToken::wait_blocking) come on top.
+//! * [`is_cancelled`](CancellationToken::is_cancelled) is one atomic load; `tokio_util`'s takes
+//!   a mutex.
+//! * The future of [`cancelled`](CancellationToken::cancelled) owns its state, so it is
+//!   `'static` even when borrowed: `WaitForCancellationFuture<'a>` and
+//!   `WaitForCancellationFutureOwned` are both names of [`Cancelled`].
+//! * An operation's [`Cancelable::run`](crate::Cancelable::run) and
+//!   [`Cancelable::run_until_cancelled`](crate::Cancelable::run_until_cancelled) let a fired
+//!   cancellation win a tie; the token's `run_until_cancelled` keeps `tokio_util`'s bias
+//!   towards the future.
+//! * A token made from a `tokio_util` one is cancelled with reason `Manual` and no message:
+//!   `tokio_util`'s token has neither.
+//!
 //! # Cancellation safety
 //!
 //! Every future in this module is cancel-safe: dropping it unregisters its waker and loses

@@ -37,6 +37,12 @@ impl Cancelable {
     /// }
     /// # let _: axum::Router = axum::Router::new().route("/ticks", axum::routing::get(ticks));
     /// ```
+    ///
+    /// # Cancellation safety
+    ///
+    /// The response owns `events`: when hyper drops it (the client went away), `events` is
+    /// dropped and, behind a [`CancelableLayer`], the operation is cancelled with reason
+    /// `Disconnect`.
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn sse<S>(&self, events: S) -> Sse<CancelableEvents<S>>
     where

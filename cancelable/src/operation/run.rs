@@ -87,6 +87,34 @@ impl Cancelable {
     /// that failed with reason `Parent` right after a shield ended) is a consequence of that
     /// cancellation: the operation ends `Cancelled` and the caller gets `E::from` of the
     /// operation's own cancellation.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, CancellationError, OperationStatus};
+    ///
+    /// #[derive(Debug)]
+    /// enum AppError { NotFound, Cancelled(CancellationError) }
+    /// impl From<CancellationError> for AppError {
+    ///     fn from(e: CancellationError) -> Self { AppError::Cancelled(e) }
+    /// }
+    /// impl std::fmt::Display for AppError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "{self:?}")
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let op = Cancelable::new().named("lookup");
+    /// let result: Result<u32, AppError> = op.try_run(async { Err(AppError::NotFound) }).await;
+    /// assert!(matches!(result, Err(AppError::NotFound)));
+    /// assert_eq!(op.status(), OperationStatus::Failed);
+    /// assert_eq!(op.context().failure.as_deref(), Some("NotFound"));
+    /// # }
+    /// ```
+    ///
+    /// # Cancellation safety
+    ///
+    /// As [`run`](Self::run): dropping the returned future drops `fut`, cancels the operation's
+    /// scope and marks it `Cancelled`.
     pub async fn try_run<T, E, F>(&self, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
