@@ -67,7 +67,7 @@ impl OperationContext {
     }
 }
 
-/// One progress report of an operation, as handed to [`Cancelable::on_progress`] callbacks.
+/// One progress report of an operation, as handed to [`Cancelable::on_progress`](crate::Cancelable::on_progress) callbacks.
 ///
 /// # Examples
 ///
@@ -97,7 +97,7 @@ pub struct ProgressEvent {
     pub operation_name: String,
     /// What it said.
     pub message: String,
-    /// Structured details, from [`Cancelable::report_progress_with`].
+    /// Structured details, from [`Cancelable::report_progress_with`](crate::Cancelable::report_progress_with).
     pub metadata: Option<serde_json::Value>,
     /// When it was reported.
     pub at: SystemTime,

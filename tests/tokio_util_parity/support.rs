@@ -81,7 +81,8 @@ fn the_count_waker_counts_every_wake() {
     let (waker, count) = new_count_waker();
     assert_eq!(count, 0);
     waker.wake_by_ref();
-    waker.clone().wake();
+    let clone = waker.clone();
+    clone.wake();
     assert_eq!(count, 2);
     assert_pending!(std::task::Poll::<()>::Pending);
     assert_ready_eq!(std::task::Poll::Ready(3), 3);

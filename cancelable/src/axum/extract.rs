@@ -15,7 +15,7 @@ use crate::operation::Cancelable;
 #[derive(Clone)]
 pub(super) struct RequestOp(pub(super) Cancelable);
 
-/// The request's operation, for a handler behind a [`CancelableLayer`].
+/// The request's operation, for a handler behind a [`CancelableLayer`](super::CancelableLayer).
 ///
 /// ```
 /// use cancelable::axum::RequestCancelable;
@@ -50,7 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCancelable {
     }
 }
 
-/// The rejection of [`RequestCancelable`] on a route without a [`CancelableLayer`]: a `500`.
+/// The rejection of [`RequestCancelable`] on a route without a [`CancelableLayer`](super::CancelableLayer): a `500`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MissingCancelableLayer;

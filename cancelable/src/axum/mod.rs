@@ -7,7 +7,7 @@
 //! * When the client goes away before the response is complete, the server drops the request's
 //!   future (or its response body): the operation is cancelled with reason
 //!   [`Disconnect`](crate::CancellationReason::Disconnect) and its children stop.
-//! * [`CancellationError`] is a response: `504` for a timeout, `499` for a disconnect, `503`
+//! * [`CancellationError`](crate::CancellationError) is a response: `504` for a timeout, `499` for a disconnect, `503`
 //!   otherwise.
 //! * [`Cancelable::sse`] streams server-sent events until the operation is cancelled, then
 //!   sends one `event: cancelled` frame.

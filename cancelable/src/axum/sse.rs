@@ -18,7 +18,7 @@ impl Cancelable {
     /// with one last frame `event: cancelled` whose data is
     /// `{"reason": "timeout", "message": "…"}`.
     ///
-    /// Behind a [`CancelableLayer`], the request's operation lasts as long as the stream, so
+    /// Behind a [`CancelableLayer`](super::CancelableLayer), the request's operation lasts as long as the stream, so
     /// the layer's timeout, the registry and a disconnect all end it. Add a keep-alive with
     /// `Sse::keep_alive` (axum's `tokio` feature).
     ///
@@ -41,7 +41,7 @@ impl Cancelable {
     /// # Cancellation safety
     ///
     /// The response owns `events`: when hyper drops it (the client went away), `events` is
-    /// dropped and, behind a [`CancelableLayer`], the operation is cancelled with reason
+    /// dropped and, behind a [`CancelableLayer`](super::CancelableLayer), the operation is cancelled with reason
     /// `Disconnect`.
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     pub fn sse<S>(&self, events: S) -> Sse<CancelableEvents<S>>
