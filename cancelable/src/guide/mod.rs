@@ -8,6 +8,7 @@
 //! 5. [Registry](registry): progress, callbacks and the operation registry.
 //! 6. [Streams](streams): streams that end on cancellation and keep count.
 //! 7. [Integrations](integrations): retries with backon, axum, resource limits.
+//! 8. [Coming from tokio-util](tokio_util): a port is a change of `use` lines.
 //!
 //! The pages hold no items: they are documentation only.
 
@@ -18,3 +19,4 @@ pub mod registry;
 pub mod shields;
 pub mod sources;
 pub mod streams;
+pub mod tokio_util;

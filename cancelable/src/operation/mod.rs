@@ -319,6 +319,13 @@ impl PartialEq for Cancelable {
 
 impl Eq for Cancelable {}
 
+impl std::hash::Hash for Cancelable {
+    /// The operation's address, consistent with `Eq`: clones hash alike.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.inner).hash(state);
+    }
+}
+
 /// Sizes of an operation's parts, for the benchmarks' memory report.
 #[cfg(feature = "test-util")]
 pub(crate) fn internal_sizes() -> (usize, usize) {
