@@ -4,6 +4,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs the callback `f`, named `what` in the log; a panic is logged and goes no further.
+#[inline]
 pub(crate) fn isolated(what: &str, f: impl FnOnce()) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
         tracing::error!(

@@ -9,11 +9,8 @@
 //! the state lock and called with no lock held; the event is kept for the next report, so its
 //! id and name are copied once, not per report.
 
-use std::time::SystemTime;
-
 use crate::context::ProgressEvent;
 use crate::operation::Cancelable;
-use crate::panic::isolated;
 
 impl Cancelable {
     /// Reports progress: calls the [`on_progress`](Self::on_progress) callbacks in order, on
@@ -91,35 +88,5 @@ impl Cancelable {
     #[inline(never)]
     fn emit_progress_of(&self, message: impl Into<String>, metadata: Option<serde_json::Value>) {
         self.emit_progress(message.into(), metadata);
-    }
-
-    #[inline(never)]
-    fn emit_progress(&self, message: String, metadata: Option<serde_json::Value>) {
-        let targets = self.progress_targets();
-        let (listeners, span, spare) = (targets.listeners, targets.span, targets.spare_event);
-        let details = metadata.as_ref().map(tracing::field::display);
-        match &span {
-            Some(span) => tracing::info!(parent: span, progress.metadata = details, "{message}"),
-            None => tracing::info!(progress.metadata = details, "{message}"),
-        }
-        let Some(listeners) = listeners else { return };
-        let at = SystemTime::now();
-        let event = match spare {
-            Some(mut event) => {
-                (event.message, event.metadata, event.at) = (message, metadata, at);
-                event
-            }
-            None => Box::new(ProgressEvent {
-                operation_id: self.id().to_owned(),
-                operation_name: self.name().to_owned(),
-                message,
-                metadata,
-                at,
-            }),
-        };
-        for listener in listeners.iter() {
-            isolated("on_progress", || listener(&event));
-        }
-        self.keep_progress_event(event);
     }
 }

@@ -27,26 +27,31 @@ impl Default for Items {
 
 impl Items {
     /// A stream now counts here (invariant 1).
+    #[inline]
     pub(crate) fn attach(&self) {
         let _ = self
             .delivered
             .compare_exchange(u64::MAX, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 
+    #[inline]
     pub(crate) fn add(&self, n: u64) {
         self.delivered.fetch_add(n, Ordering::AcqRel);
     }
 
     /// Items delivered so far, if a stream was ever attached.
+    #[inline]
     pub(crate) fn delivered(&self) -> Option<u64> {
         Some(self.delivered.load(Ordering::Acquire)).filter(|&n| n != u64::MAX)
     }
 
     /// One of the streams ran to its end (invariant 2).
+    #[inline]
     pub(crate) fn set_exhausted(&self) {
         self.exhausted.store(true, Ordering::Release);
     }
 
+    #[inline]
     pub(crate) fn exhausted(&self) -> bool {
         self.exhausted.load(Ordering::Acquire)
     }

@@ -144,6 +144,7 @@ struct Cold {
 }
 
 impl State {
+    #[inline]
     fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
     }
@@ -156,6 +157,7 @@ impl Default for Cancelable {
 }
 
 impl Cancelable {
+    #[inline]
     fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -176,10 +178,12 @@ impl Cancelable {
     }
 
     /// Where the operation is in its life.
+    #[inline]
     pub fn status(&self) -> OperationStatus {
         OperationStatus::from_u8(self.inner.status.load(Ordering::Acquire))
     }
 
+    #[inline]
     fn set_status(&self, status: OperationStatus) {
         self.inner.status.store(status as u8, Ordering::Release);
     }
@@ -210,6 +214,7 @@ impl Cancelable {
         }
     }
 
+    #[inline]
     fn attribute(&self, error: &CancellationError) -> CancellationError {
         error.for_operation(
             self.inner.id.get_or_init(OperationId::generate),
@@ -274,6 +279,7 @@ impl Cancelable {
     }
 
     /// What the operation's streams delivered.
+    #[inline]
     pub(crate) fn items(&self) -> &Items {
         &self.inner.items
     }

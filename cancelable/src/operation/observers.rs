@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
 use tracing::Span;
 
@@ -39,6 +40,7 @@ pub(crate) enum Event {
 
 impl Event {
     /// The event that ends an operation with `status`.
+    #[inline]
     pub(super) fn ending(status: OperationStatus) -> Event {
         match status {
             OperationStatus::Completed => Event::Completed,
@@ -80,12 +82,14 @@ pub(super) struct Observers {
 }
 
 impl Observers {
+    #[inline]
     pub(super) fn take(&mut self, event: Event) -> Vec<LifecycleCallback> {
         std::mem::take(&mut self.lifecycle[event as usize])
     }
 
     /// The callbacks for the event that ends the operation; the other endings' are dropped
     /// (invariant 2).
+    #[inline]
     pub(super) fn take_ending(&mut self, event: Event) -> Vec<LifecycleCallback> {
         let due = self.take(event);
         self.lifecycle = Default::default();
@@ -94,11 +98,13 @@ impl Observers {
 }
 
 impl State {
+    #[inline]
     pub(super) fn observers(&mut self) -> &mut Observers {
         self.cold().observers.get_or_insert_with(Box::default)
     }
 
     /// The observers, if anything was ever set up on this operation.
+    #[inline]
     pub(super) fn observers_mut(&mut self) -> Option<&mut Observers> {
         self.cold
             .as_deref_mut()
@@ -116,13 +122,6 @@ pub(super) fn run(
     for callback in due {
         isolated(event.callback_name(), || callback(&context));
     }
-}
-
-/// A progress report ready to be handed out: the listeners and the event to fill in.
-pub(crate) struct ProgressTargets {
-    pub(crate) listeners: Option<Arc<[ProgressCallback]>>,
-    pub(crate) span: Option<Span>,
-    pub(crate) spare_event: Option<Box<ProgressEvent>>,
 }
 
 impl Cancelable {
@@ -157,24 +156,40 @@ impl Cancelable {
         self.inner.progress_listeners.load(Ordering::Acquire)
     }
 
-    /// Who a progress report goes to, copied out so it is handed out with no lock held.
-    pub(crate) fn progress_targets(&self) -> ProgressTargets {
-        match self.state().observers_mut() {
-            Some(observers) => ProgressTargets {
-                listeners: observers.progress.clone(),
-                span: observers.span.clone(),
-                spare_event: observers.spare_event.take(),
-            },
-            None => ProgressTargets {
-                listeners: None,
-                span: None,
-                spare_event: None,
-            },
+    /// Hands one report to the listeners and the span (invariant 4).
+    #[inline(never)]
+    pub(crate) fn emit_progress(&self, message: String, metadata: Option<serde_json::Value>) {
+        let (listeners, span, spare) = match self.state().observers_mut() {
+            Some(observers) => (
+                observers.progress.clone(),
+                observers.span.clone(),
+                observers.spare_event.take(),
+            ),
+            None => (None, None, None),
+        };
+        let details = metadata.as_ref().map(tracing::field::display);
+        match &span {
+            Some(span) => tracing::info!(parent: span, progress.metadata = details, "{message}"),
+            None => tracing::info!(progress.metadata = details, "{message}"),
         }
-    }
-
-    /// Keeps `event` for the next report.
-    pub(crate) fn keep_progress_event(&self, event: Box<ProgressEvent>) {
+        let Some(listeners) = listeners else { return };
+        let at = SystemTime::now();
+        let event = match spare {
+            Some(mut event) => {
+                (event.message, event.metadata, event.at) = (message, metadata, at);
+                event
+            }
+            None => Box::new(ProgressEvent {
+                operation_id: self.id().to_owned(),
+                operation_name: self.name().to_owned(),
+                message,
+                metadata,
+                at,
+            }),
+        };
+        for listener in listeners.iter() {
+            isolated("on_progress", || listener(&event));
+        }
         if let Some(observers) = self.state().observers_mut() {
             observers.spare_event.get_or_insert(event);
         }

@@ -98,7 +98,10 @@ impl Cancelable {
     /// }
     /// impl std::fmt::Display for AppError {
     ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    ///         write!(f, "{self:?}")
+    ///         match self {
+    ///             AppError::NotFound => f.write_str("not found"),
+    ///             AppError::Cancelled(e) => write!(f, "{e}"),
+    ///         }
     ///     }
     /// }
     ///
@@ -107,7 +110,7 @@ impl Cancelable {
     /// let result: Result<u32, AppError> = op.try_run(async { Err(AppError::NotFound) }).await;
     /// assert!(matches!(result, Err(AppError::NotFound)));
     /// assert_eq!(op.status(), OperationStatus::Failed);
-    /// assert_eq!(op.context().failure.as_deref(), Some("NotFound"));
+    /// assert_eq!(op.context().failure.as_deref(), Some("not found"));
     /// # }
     /// ```
     ///
@@ -303,6 +306,7 @@ pin_project! {
 
 impl<F> HeldProj<'_, F> {
     /// Drops the body, the timer and the other sources, and unregisters the waker.
+    #[inline]
     fn release(&mut self, op: &Cancelable) {
         self.body.set(None);
         self.sleep.set(None);
@@ -313,6 +317,7 @@ impl<F> HeldProj<'_, F> {
         self.unregister(op);
     }
 
+    #[inline]
     fn unregister(&mut self, op: &Cancelable) {
         if let Some(key) = self.wait_key.take()
             && let Some(scope) = op.made_scope()
@@ -338,6 +343,9 @@ pin_project! {
     impl<F> PinnedDrop for Run<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            if *this.phase == Phase::Done {
+                return; // released when it ended (invariant 2)
+            }
             this.held.project().unregister(this.op);
             if *this.phase == Phase::Running {
                 let _entered = this.span.enter();

@@ -107,6 +107,7 @@ impl Cancelable {
     }
 
     /// The scope token if it was made (nothing can be registered on one that was not).
+    #[inline]
     pub(crate) fn made_scope(&self) -> Option<&CancellationToken> {
         self.inner.scope.get()
     }
