@@ -22,6 +22,8 @@ mod resources;
 mod retry;
 mod shield;
 #[cfg(unix)]
+mod shutdown;
+#[cfg(unix)]
 mod signals;
 mod spans;
 mod streams;

@@ -157,6 +157,16 @@ impl CancellationError {
         }
     }
 
+    /// The same cancellation, caused by `cause` (a forcing error caused by the cancellation it
+    /// cut short).
+    pub(crate) fn caused_by(&self, cause: CancellationError) -> Self {
+        let mut inner = (*self.inner).clone();
+        inner.cause = Some(cause);
+        CancellationError {
+            inner: Arc::new(inner),
+        }
+    }
+
     /// A timeout that expired after `after`.
     pub(crate) fn timeout(after: Duration) -> Self {
         CancellationError::new(CancellationReason::Timeout)

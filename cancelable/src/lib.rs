@@ -91,6 +91,7 @@ mod resources;
 #[cfg(feature = "backon")]
 #[cfg_attr(docsrs, doc(cfg(feature = "backon")))]
 pub mod retry;
+pub mod shutdown;
 mod signal;
 mod source;
 mod status;

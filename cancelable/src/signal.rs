@@ -152,6 +152,13 @@ impl fmt::Display for Signal {
     }
 }
 
+impl serde::Serialize for Signal {
+    /// As its name: `"SIGTERM"`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// A string that names no catchable [`Signal`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseSignalError {

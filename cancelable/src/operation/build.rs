@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Cancelable, Items, Operation, State};
+use super::{Admissions, Cancelable, Items, Operation, State};
 use crate::id::OperationId;
 use crate::registry::OperationRegistry;
 use crate::source::{CancellationSource, Sources, predicate_name};
@@ -46,6 +46,7 @@ impl Cancelable {
                 shields: AtomicUsize::new(0),
                 progress_listeners: AtomicBool::new(false),
                 items: Items::default(),
+                children: Admissions::default(),
                 state: Mutex::new(State {
                     sources,
                     ..State::default()
@@ -306,13 +307,51 @@ impl Cancelable {
         let op = self.configure();
         if op.parent.get().is_none() && op.scope.get().is_none() {
             op.parent = OnceLock::from(parent.clone());
+            self.join(parent);
             return self;
         }
         // A second parent, or a scope token made already (`with_token`, `any_of`): link now.
         self.scope()
             .node()
             .link_to(parent.scope().node(), Link::Parent);
-        let _ = self.inner.parent.set(parent.clone());
+        if self.inner.parent.set(parent.clone()).is_ok() {
+            self.join(parent);
+        }
+        self
+    }
+
+    /// Keeps polling the body for up to `grace` once the operation is cancelled, so that it
+    /// can see [`is_cancelled`](Self::is_cancelled), [`cancelled`](Self::cancelled) or
+    /// [`check`](Self::check) and clean up with its locals at hand. When the body returns,
+    /// `run` returns the cancellation (status `Cancelled`); when the grace runs out, the body
+    /// is dropped. Under a [shutdown](crate::shutdown), forcing ends every grace.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::Cancelable;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let op = Cancelable::with_timeout(Duration::from_secs(1)).grace(Duration::from_secs(5));
+    /// let mut flushed = false;
+    /// let err = op
+    ///     .run(async {
+    ///         op.cancelled().await; // the timeout fired: the body is still polled
+    ///         tokio::time::sleep(Duration::from_secs(2)).await; // flush what it holds
+    ///         flushed = true;
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(err.is_timeout() && flushed);
+    /// # }
+    /// ```
+    pub fn grace(mut self, grace: Duration) -> Self {
+        let state = self
+            .configure()
+            .state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner());
+        state.cold().grace = Some(grace);
+        self.inner.children.set_grace();
         self
     }
 

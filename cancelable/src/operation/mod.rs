@@ -31,6 +31,7 @@
 //!    [`OperationStatus::from_u8`].
 
 mod build;
+mod children;
 mod current;
 mod items;
 mod observers;
@@ -38,21 +39,24 @@ mod run;
 mod scope;
 mod shield;
 mod spawn;
+mod supervisor;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+pub(crate) use self::children::Admissions;
 pub(crate) use self::items::Items;
 pub(crate) use self::observers::{Event, LifecycleCallback};
 pub use self::run::Run;
 pub use self::shield::Shield;
 pub use self::spawn::OrCancelled;
+pub(crate) use self::supervisor::Supervisor;
 use crate::context::OperationContext;
 use crate::error::{CancellationError, CancellationReason};
 use crate::id::OperationId;
@@ -113,7 +117,16 @@ pub(crate) struct Operation {
     /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
     progress_listeners: AtomicBool,
     items: Items,
+    /// Admitted children and the operation's own end (`children.rs`).
+    children: Admissions,
     state: Mutex<State>,
+}
+
+impl Drop for Operation {
+    /// An operation dropped without running ends here (`children.rs`, invariant 2).
+    fn drop(&mut self) {
+        self.leave();
+    }
 }
 
 /// What `run` touches on every operation. The rest waits in [`Cold`], allocated only for an
@@ -141,6 +154,14 @@ struct Cold {
     metadata: serde_json::Map<String, serde_json::Value>,
     shielded_run: Option<Waker>,
     observers: Option<Box<observers::Observers>>,
+    /// How long a cancelled body keeps being polled (`run.rs`, invariant 5).
+    grace: Option<Duration>,
+    /// Woken when the admitted children reach zero (`children.rs`, invariant 4).
+    children_done: Option<children::ChildrenDone>,
+    /// For a shutdown root: what the operations under it report to (`supervisor.rs`).
+    supervisor: Option<std::sync::Arc<Supervisor>>,
+    /// The last progress message, kept when a supervisor wants it.
+    last_progress: Option<String>,
 }
 
 impl State {

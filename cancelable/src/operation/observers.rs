@@ -13,7 +13,8 @@
 //! 3. Callbacks run with no lock held, in registration order, each isolated
 //!    ([`crate::panic::isolated`]): a panic is logged and the next callback still runs.
 //! 4. Progress listeners are copied on write, so a report calls them with no lock held; the
-//!    `progress_listeners` flag is set after the first one is in place, never cleared.
+//!    `progress_listeners` flag is set after the first one is in place, or when the operation
+//!    records its progress for a supervisor, and is never cleared.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -150,6 +151,11 @@ impl Cancelable {
         self.inner.progress_listeners.store(true, Ordering::Release);
     }
 
+    /// Keeps the last progress message from now on (for a supervisor's report).
+    pub(crate) fn record_progress(&self) {
+        self.inner.progress_listeners.store(true, Ordering::Release);
+    }
+
     /// Whether an `on_progress` listener was ever added: one atomic load.
     #[inline]
     pub(crate) fn has_progress_listeners(&self) -> bool {
@@ -159,13 +165,19 @@ impl Cancelable {
     /// Hands one report to the listeners and the span (invariant 4).
     #[inline(never)]
     pub(crate) fn emit_progress(&self, message: String, metadata: Option<serde_json::Value>) {
-        let (listeners, span, spare) = match self.state().observers_mut() {
-            Some(observers) => (
-                observers.progress.clone(),
-                observers.span.clone(),
-                observers.spare_event.take(),
-            ),
-            None => (None, None, None),
+        let (listeners, span, spare) = {
+            let mut state = self.state();
+            if self.inner.children.is_recording() {
+                state.cold().last_progress = Some(message.clone());
+            }
+            match state.observers_mut() {
+                Some(observers) => (
+                    observers.progress.clone(),
+                    observers.span.clone(),
+                    observers.spare_event.take(),
+                ),
+                None => (None, None, None),
+            }
         };
         let details = metadata.as_ref().map(tracing::field::display);
         match &span {

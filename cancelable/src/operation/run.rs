@@ -18,6 +18,14 @@
 //! 4. When woken, `run` polls signals and conditions before the body, so a delivery stops the
 //!    body before it runs again; on the first poll the body goes first, so a body ready at once
 //!    registers nothing.
+//! 5. A cancelled `run` drops its body at once, unless it has a reason to keep it: a shield is
+//!    open (`shield.rs`), or the operation has a grace period, which starts when `run` first
+//!    finds it cancelled and runs on the timer the timeout used. A kept body that returns makes
+//!    `run` return the cancellation (status `Cancelled`); a grace period that runs out drops
+//!    the body. Only a cancelled run ever looks the grace up (one flag is read before).
+//! 6. A kept body under a supervisor also waits on its forcing: once forced, `run` drops the
+//!    body and ends with the forcing error, caused by the cancellation it cut short, and
+//!    records itself for the shutdown's report.
 //!
 //! # Registry
 //!
@@ -31,6 +39,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
@@ -38,13 +47,13 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tracing::Span;
 
-use super::Cancelable;
 use super::current::{self, Frame};
 use super::observers::{self, Event};
+use super::{Cancelable, Supervisor};
 use crate::error::{CancellationError, CancellationReason};
 use crate::source::{Armed, ArmedDeadline};
 use crate::status::OperationStatus;
-use crate::token::Link;
+use crate::token::{Cancelled, Link};
 
 impl Cancelable {
     /// Runs `fut` inside the operation.
@@ -72,6 +81,7 @@ impl Cancelable {
                 sleep: None,
                 armed: None,
                 wait_key: None,
+                kept: None,
             },
             deadline: None,
             phase: Phase::Init,
@@ -177,9 +187,12 @@ impl Cancelable {
         let mut state = self.state();
         if let Some(parent) = adopted
             && op.parent.set(parent).is_ok()
-            && let (Some(scope), Some(parent)) = (op.scope.get(), op.parent.get())
+            && let Some(parent) = op.parent.get()
         {
-            scope.node().link_to(parent.scope().node(), Link::Parent);
+            self.join(parent);
+            if let Some(scope) = op.scope.get() {
+                scope.node().link_to(parent.scope().node(), Link::Parent);
+            }
         }
         let started_at = Instant::now();
         state.started_at = Some(started_at);
@@ -217,6 +230,15 @@ impl Cancelable {
     /// Records the final status and tells every observer; returns the operation's cancellation,
     /// if it ended cancelled.
     fn finish(&self, status: OperationStatus) -> Option<CancellationError> {
+        self.finish_with(status, None)
+    }
+
+    /// [`finish`](Self::finish), with the outcome of a forced run in place of the scope's.
+    fn finish_with(
+        &self,
+        status: OperationStatus,
+        forced: Option<CancellationError>,
+    ) -> Option<CancellationError> {
         // Made before the state lock: making a scope token takes it.
         let scope =
             (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
@@ -230,8 +252,9 @@ impl Cancelable {
             OperationStatus::Completed if failed => OperationStatus::Failed,
             OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
             OperationStatus::Completed | OperationStatus::Cancelled => {
-                let outcome =
-                    scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)));
+                let outcome = forced.or_else(|| {
+                    scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)))
+                });
                 state.outcome = outcome;
                 OperationStatus::Cancelled
             }
@@ -273,6 +296,7 @@ impl Cancelable {
             }
             drop(span);
         }
+        self.leave();
         outcome
     }
 }
@@ -297,10 +321,49 @@ pin_project! {
     struct Held<F> {
         #[pin]
         body: Option<F>,
+        // The timeout's timer, then the grace period's (invariant 5).
         #[pin]
         sleep: Option<Sleep>,
         armed: Option<Box<Armed>>,
         wait_key: Option<usize>,
+        kept: Option<Box<Kept>>,
+    }
+}
+
+/// A cancelled `run` that keeps polling its body: a shield is open, or a grace period runs
+/// (invariant 5).
+struct Kept {
+    /// The end of the grace period; `None` without one, or when it is too far to represent.
+    grace_until: Option<Instant>,
+    /// The operation has a grace period (it may still be running).
+    graceful: bool,
+    /// The supervisor's forcing, when the operation is under one (`supervisor.rs`).
+    force: Option<(Arc<Supervisor>, Cancelled)>,
+}
+
+impl Kept {
+    /// Looks up the grace period and the supervisor: once per run, on a rare path.
+    #[cold]
+    fn new(op: &Cancelable) -> Box<Kept> {
+        let grace = op.state().cold.as_ref().and_then(|cold| cold.grace);
+        let force = op.supervisor().map(|supervisor| {
+            let wait = supervisor.force_token().cancelled();
+            (supervisor, wait)
+        });
+        Box::new(Kept {
+            grace_until: grace.and_then(|grace| Instant::now().checked_add(grace)),
+            graceful: grace.is_some(),
+            force,
+        })
+    }
+
+    /// The forcing error, once the supervisor forced (invariant 6).
+    fn poll_forced(&mut self, cx: &mut Context<'_>) -> Option<CancellationError> {
+        let (supervisor, wait) = self.force.as_mut()?;
+        match Pin::new(wait).poll(cx) {
+            Poll::Ready(()) => supervisor.force_token().cancellation(),
+            Poll::Pending => None,
+        }
     }
 }
 
@@ -314,6 +377,9 @@ impl<F> HeldProj<'_, F> {
         if let Some(armed) = self.armed.take() {
             drop(armed);
         }
+        if let Some(kept) = self.kept.take() {
+            drop(kept);
+        }
         self.unregister(op);
     }
 
@@ -323,6 +389,31 @@ impl<F> HeldProj<'_, F> {
             && let Some(scope) = op.made_scope()
         {
             scope.node().remove_waiter(key);
+        }
+    }
+
+    /// Keeps the body of a cancelled run that has a reason to (invariant 5); `true` if kept.
+    fn keep(&mut self, op: &Cancelable, shields: usize) -> bool {
+        if self.kept.is_none() && (shields > 0 || op.inner.children.has_grace()) {
+            let kept = Kept::new(op);
+            let timer = kept.grace_until.map(tokio::time::sleep_until);
+            self.sleep.set(timer);
+            *self.kept = Some(kept);
+        }
+        self.kept.is_some()
+    }
+
+    /// Whether the grace period of a kept body is over (or it never had one).
+    fn grace_over(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(kept) = self.kept.as_ref() else {
+            return true;
+        };
+        if !kept.graceful {
+            return true;
+        }
+        match self.sleep.as_mut().as_pin_mut() {
+            Some(sleep) => sleep.poll(cx).is_ready(),
+            None => false,
         }
     }
 }
@@ -357,6 +448,35 @@ pin_project! {
             }
         }
     }
+}
+
+/// Ends a run that its supervisor forced (invariant 6): drops the body, records the forcing
+/// error (caused by the cancellation it cut short) as the outcome, and reports the run.
+fn cut<F>(
+    op: &Cancelable,
+    held: &mut HeldProj<'_, F>,
+    phase: &mut Phase,
+    forced: CancellationError,
+    in_shield: bool,
+) -> CancellationError {
+    let supervisor = held
+        .kept
+        .as_ref()
+        .and_then(|kept| kept.force.as_ref())
+        .map(|(s, _)| s.clone());
+    held.release(op);
+    *phase = Phase::Done;
+    let cause = op.scope().node().with_error(|e| op.attribute(e));
+    let error = match cause {
+        Some(cause) => forced.caused_by(cause),
+        None => forced,
+    };
+    let error = op.attribute(&error);
+    op.finish_with(OperationStatus::Cancelled, Some(error.clone()));
+    if let Some(supervisor) = supervisor {
+        op.record_forced(&supervisor, error.clone(), in_shield);
+    }
+    error
 }
 
 impl<F: Future> Future for Run<'_, F> {
@@ -397,13 +517,21 @@ impl<F: Future> Future for Run<'_, F> {
             {
                 op.scope().node().cancel(op.attribute(&error));
             }
-            if op.is_cancelled() && op.inner.shields.load(Ordering::Acquire) == 0 {
-                held.release(op);
-                *this.phase = Phase::Done;
-                let error = op.finish(OperationStatus::Cancelled);
-                return Poll::Ready(Err(
-                    error.unwrap_or_else(|| CancellationError::new(CancellationReason::Manual))
-                ));
+            if op.is_cancelled() {
+                let shields = op.inner.shields.load(Ordering::Acquire);
+                if held.keep(op, shields)
+                    && let Some(forced) = held.kept.as_mut().and_then(|k| k.poll_forced(cx))
+                {
+                    return Poll::Ready(Err(cut(op, &mut held, this.phase, forced, shields > 0)));
+                }
+                if shields == 0 && held.grace_over(cx) {
+                    held.release(op);
+                    *this.phase = Phase::Done;
+                    let error = op.finish(OperationStatus::Cancelled);
+                    return Poll::Ready(Err(
+                        error.unwrap_or_else(|| CancellationError::new(CancellationReason::Manual))
+                    ));
+                }
             }
             if let Some(body) = held.body.as_mut().as_pin_mut() {
                 let polled = current::enter(this.frame, || {
@@ -412,8 +540,16 @@ impl<F: Future> Future for Run<'_, F> {
                 match polled {
                     Ok(Poll::Pending) => {}
                     Ok(Poll::Ready(output)) => {
+                        let kept = held.kept.is_some() || op.inner.children.landed();
                         held.release(op);
                         *this.phase = Phase::Done;
+                        if kept {
+                            // A kept body that returns hands back the cancellation (invariant 5).
+                            let error = op.finish(OperationStatus::Cancelled);
+                            return Poll::Ready(Err(error.unwrap_or_else(|| {
+                                CancellationError::new(CancellationReason::Manual)
+                            })));
+                        }
                         op.finish(OperationStatus::Completed);
                         return Poll::Ready(Ok(output));
                     }
@@ -430,8 +566,18 @@ impl<F: Future> Future for Run<'_, F> {
                 }
             }
             if op.is_cancelled() {
-                if op.inner.shields.load(Ordering::Acquire) == 0 {
+                let shields = op.inner.shields.load(Ordering::Acquire);
+                if shields == 0 {
+                    if held.kept.as_ref().is_some_and(|kept| kept.graceful) {
+                        // In its grace period: woken by the body, the timer or the forcing.
+                        return Poll::Pending;
+                    }
                     continue;
+                }
+                if held.keep(op, shields)
+                    && let Some(forced) = held.kept.as_mut().and_then(|k| k.poll_forced(cx))
+                {
+                    return Poll::Ready(Err(cut(op, &mut held, this.phase, forced, true)));
                 }
                 op.state().cold().shielded_run = Some(cx.waker().clone());
                 if op.inner.shields.load(Ordering::Acquire) == 0 {

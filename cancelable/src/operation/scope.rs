@@ -39,6 +39,12 @@ impl Cancelable {
         self.cancel_error(CancellationError::new(reason).with_message(message.into()))
     }
 
+    /// Cancels the scope even if the operation already finished: its children, which may
+    /// outlive it, see it (a shutdown's root whose body ended).
+    pub(crate) fn cancel_scope(&self, error: CancellationError) -> bool {
+        self.scope().cancel_error(self.attribute(&error))
+    }
+
     pub(crate) fn cancel_error(&self, error: CancellationError) -> bool {
         if self.status().is_finished() || self.is_cancelled() {
             return false;

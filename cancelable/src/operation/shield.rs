@@ -6,8 +6,9 @@
 //! 1. While `shields > 0`, `run` keeps polling the body even though the scope token is
 //!    cancelled; it drops the body at the first poll that sees `shields == 0`.
 //! 2. A shield counts itself from its first poll until it completes or is dropped, whichever
-//!    comes first, exactly once. The last one to leave wakes a cancelled `run` that parked on
-//!    the shield (`shielded_run`), so the cancellation lands right after it.
+//!    comes first, exactly once. The last one to leave a cancelled operation marks the
+//!    cancellation as landed and wakes a `run` that parked on the shield (`shielded_run`), so
+//!    the cancellation lands right after it, even when the body returns in that same poll.
 //! 3. Inside a shield the current frame does not adopt children: scopes started there are not
 //!    children of the shielded operation, so its cancellation does not reach them.
 
@@ -62,15 +63,16 @@ impl Cancelable {
     }
 
     fn leave_shield(&self) {
-        if self.inner.shields.fetch_sub(1, Ordering::AcqRel) == 1
-            && self.is_cancelled()
-            && let Some(waker) = self
+        if self.inner.shields.fetch_sub(1, Ordering::AcqRel) == 1 && self.is_cancelled() {
+            self.inner.children.set_landed();
+            if let Some(waker) = self
                 .state()
                 .cold
                 .as_mut()
                 .and_then(|c| c.shielded_run.take())
-        {
-            waker.wake();
+            {
+                waker.wake();
+            }
         }
     }
 }

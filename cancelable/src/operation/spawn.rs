@@ -1,5 +1,7 @@
 //! Work started from an operation: [`Cancelable::spawn`] and [`Cancelable::spawn_blocking`]
-//! run inside a child of it; [`Cancelable::run_until_cancelled`] races one future against it.
+//! run inside a child of it, admitted by it at once (`children.rs`), so that
+//! [`wait_children`](Cancelable::wait_children) and a shutdown see them from the call on;
+//! [`Cancelable::run_until_cancelled`] races one future against it.
 
 use std::fmt;
 use std::future::Future;
@@ -36,6 +38,7 @@ impl Cancelable {
         F::Output: Send + 'static,
     {
         let child = self.child();
+        child.inner.children.set_spawned();
         tokio::spawn(async move { child.run(fut).await })
     }
 
@@ -65,7 +68,14 @@ impl Cancelable {
         T: Send + 'static,
     {
         let token = self.scope().child_token();
-        tokio::task::spawn_blocking(move || f(token))
+        let admitted = self.inner.children.admit().map(|_| GiveBack(self.clone()));
+        let record = self.record_blocking(&token);
+        tokio::task::spawn_blocking(move || {
+            // Dropped in reverse order: the record is done before the admission goes back.
+            let _admitted = admitted;
+            let _record = record;
+            f(token)
+        })
     }
 
     /// Runs `fut` until it completes or the operation is cancelled, whichever comes first:
@@ -97,6 +107,15 @@ impl Cancelable {
             fut: Some(fut),
             wait_key: None,
         }
+    }
+}
+
+/// The admission of a `spawn_blocking` closure, given back when it returns or unwinds.
+struct GiveBack(Cancelable);
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        self.0.release_child();
     }
 }
 

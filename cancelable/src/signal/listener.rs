@@ -94,6 +94,32 @@ impl Subscription {
     pub(crate) fn token(&self) -> &CancellationToken {
         &self.token
     }
+
+    /// Follows the current generation from now on, keeping the listener installed: the
+    /// deliveries seen so far, however many, count as one (invariant 2).
+    pub(crate) fn renew(&mut self) {
+        let listeners = listeners();
+        if let Some(listener) = &listeners[self.signal.index()] {
+            self.token = listener.generation.clone();
+        }
+    }
+
+    /// Gives up this subscription and delivers `signal` to the process again, as if nobody had
+    /// listened: with its default disposition, the process dies of it.
+    pub(crate) fn reraise(self) -> ! {
+        let signal = self.signal;
+        drop(self);
+        let default = matches!(DEFAULT_EMULATION[signal.index()].get(), Some(Some(_)));
+        if default {
+            signal_hook::low_level::emulate_default_handler(signal.number())
+                .expect("cannot reset a signal to its default action");
+        } else {
+            let _ = signal_hook::low_level::raise(signal.number());
+        }
+        // A handler of the program's own caught it and returned, or the default is to
+        // ignore: there is no dying of the signal; exit as a shell reports a signal.
+        std::process::exit(128 + signal.number());
+    }
 }
 
 impl Drop for Subscription {
