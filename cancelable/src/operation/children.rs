@@ -370,3 +370,82 @@ mod tests {
         assert!(root.release_child().waiters);
     }
 }
+
+/// Loom models of the admission word: run with the token tree's (`src/token/loom_tests.rs`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicBool;
+    use loom::thread;
+
+    use super::Admissions;
+    use crate::loom::Ordering;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(f);
+    }
+
+    /// A shutdown closes admission and waits for zero while a spawn races it: the spawn is
+    /// either admitted and waited for, or refused; never admitted once the wait is over.
+    #[test]
+    fn loom_no_child_is_admitted_after_close_and_zero() {
+        model(|| {
+            let root = Arc::new(Admissions::default());
+            let running = Arc::new(AtomicBool::new(false));
+            let waited = Arc::new(AtomicBool::new(false));
+            let spawn = {
+                let (root, running, waited) = (root.clone(), running.clone(), waited.clone());
+                thread::spawn(move || {
+                    if root.admit().is_some() {
+                        assert!(!waited.load(Ordering::SeqCst), "admitted after the wait");
+                        running.store(true, Ordering::SeqCst);
+                        running.store(false, Ordering::SeqCst);
+                        root.release_child();
+                    }
+                })
+            };
+            root.close();
+            while root.count() != 0 {
+                thread::yield_now();
+            }
+            waited.store(true, Ordering::SeqCst);
+            assert!(
+                !running.load(Ordering::SeqCst),
+                "a child still runs after the wait"
+            );
+            assert_eq!(root.admit(), None);
+            spawn.join().unwrap();
+        });
+    }
+
+    /// A child ends while its last grandchild gives its admission back: the parent's
+    /// admission is given back exactly once.
+    #[test]
+    fn loom_a_subtree_is_released_exactly_once() {
+        model(|| {
+            let parent = Arc::new(Admissions::default());
+            let child = Arc::new(Admissions::default());
+            assert!(parent.admit().is_some());
+            child.admitted(false);
+            assert!(child.admit().is_some());
+            let grandchild = {
+                let (child, parent) = (child.clone(), parent.clone());
+                thread::spawn(move || {
+                    if child.release_child().parent {
+                        parent.release_child();
+                    }
+                })
+            };
+            if child.end().unwrap().parent {
+                parent.release_child();
+            }
+            grandchild.join().unwrap();
+            assert_eq!(parent.count(), 0);
+            assert_eq!(child.admit(), None, "a released subtree admits nothing");
+        });
+    }
+}
