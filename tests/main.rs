@@ -25,6 +25,7 @@ mod shield;
 mod signals;
 mod spans;
 mod streams;
+mod testing;
 mod timeout;
 mod token;
 mod tokio_util_parity;
