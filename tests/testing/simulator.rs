@@ -212,8 +212,8 @@ async fn a_cancel_mid_stream_ends_it_and_counts_what_was_delivered() {
     assert!(TEXT.starts_with(&received));
 }
 
-#[test]
-fn the_defaults_are_the_python_defaults_and_valid() {
+#[tokio::test(start_paused = true)]
+async fn the_defaults_are_the_python_defaults_and_valid() {
     let config = StreamConfig::default();
     assert_eq!(config.chunk_size, 1);
     assert_eq!(config.base_delay, ms(50));
@@ -234,8 +234,8 @@ fn the_defaults_are_the_python_defaults_and_valid() {
     assert_eq!(variable.chunk_size_range, None, "validation sets nothing");
 }
 
-#[test]
-fn invalid_configs_fail_with_the_python_messages() {
+#[tokio::test(start_paused = true)]
+async fn invalid_configs_fail_with_the_python_messages() {
     let base = StreamConfig::default;
     let cases = [
         (
@@ -343,8 +343,8 @@ async fn an_invalid_config_panics_at_the_call() {
     let _ = simulate_stream("text", config);
 }
 
-#[test]
-fn a_config_round_trips_through_serde_with_defaults_for_missing_fields() {
+#[tokio::test(start_paused = true)]
+async fn a_config_round_trips_through_serde_with_defaults_for_missing_fields() {
     let config: StreamConfig =
         serde_json::from_value(serde_json::json!({ "seed": 9, "chunk_size": 5 })).unwrap();
     assert_eq!(
