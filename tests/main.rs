@@ -27,6 +27,7 @@ mod shutdown;
 mod signals;
 mod spans;
 mod streams;
+mod testing;
 mod timeout;
 mod token;
 mod tokio_util_parity;

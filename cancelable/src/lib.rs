@@ -64,6 +64,8 @@
 //!   `CancellationError: IntoResponse`, `Cancelable::sse`.
 //! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
 //!   [sysinfo].
+//! * `testing`: module `testing`, helpers for testing code that gets cancelled: a recorder, a
+//!   mock token, timing assertions, scripted scenarios, a seeded stream simulator.
 //!
 //! The [`guide`] walks through each topic with runnable examples.
 //!
@@ -96,6 +98,9 @@ mod signal;
 mod source;
 mod status;
 mod stream;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod token;
 
 pub mod guide;

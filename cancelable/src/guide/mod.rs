@@ -9,6 +9,11 @@
 //! 6. [Streams](streams): streams that end on cancellation and keep count.
 //! 7. [Integrations](integrations): retries with backon, axum, resource limits.
 //! 8. [Coming from tokio-util](tokio_util): a port is a change of `use` lines.
+#![cfg_attr(
+    feature = "testing",
+    doc = "9. [Testing your cancellation](testing): the paused clock and `cancelable::testing` \
+           (feature `testing`)."
+)]
 //!
 //! The pages hold no items: they are documentation only.
 
@@ -19,4 +24,7 @@ pub mod registry;
 pub mod shields;
 pub mod sources;
 pub mod streams;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod tokio_util;
