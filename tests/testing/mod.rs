@@ -4,6 +4,7 @@
 mod mock_token;
 mod recorder;
 mod scenario;
+mod shutdown_probe;
 mod simulator;
 mod slow_stream;
 mod timing;

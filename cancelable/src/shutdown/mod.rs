@@ -93,6 +93,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 pub use self::report::{Leftover, LeftoverKind, PhaseTimes, ShutdownReport, Trigger};
 use self::triggers::Requests;
@@ -294,6 +296,8 @@ impl ShutdownBuilder {
             root,
             shared: Arc::new(Shared {
                 phase: AtomicU8::new(ShutdownPhase::Running as u8),
+                log: Mutex::new(vec![(ShutdownPhase::Running, Instant::now())]),
+                changed: Notify::new(),
                 requests: Requests::default(),
                 draining: CancellationToken::new(),
                 supervisor,
@@ -333,9 +337,41 @@ struct Config {
 /// What `run` shares with the other methods, callable from any task or thread.
 struct Shared {
     phase: AtomicU8,
+    /// Every phase entered, with its instant (for [`PhaseWatch`]).
+    log: Mutex<Vec<(ShutdownPhase, Instant)>>,
+    changed: Notify,
     requests: Requests,
     draining: CancellationToken,
     supervisor: Arc<Supervisor>,
+}
+
+/// A view of a shutdown's phases from outside `run`: what `testing::ShutdownProbe` reads.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) struct PhaseWatch(Arc<Shared>);
+
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+impl PhaseWatch {
+    /// The phases entered so far, in order, with their instants.
+    pub(crate) fn log(&self) -> Vec<(ShutdownPhase, Instant)> {
+        self.0.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Completes once `phase` (or a later one) is entered.
+    pub(crate) async fn reached(&self, phase: ShutdownPhase) {
+        loop {
+            let mut changed = std::pin::pin!(self.0.changed.notified());
+            changed.as_mut().enable();
+            if self.0.phase.load(Ordering::Acquire) >= phase as u8 {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// As [`Shutdown::trigger`].
+    pub(crate) fn trigger(&self, message: String) {
+        self.0.requests.push(message);
+    }
 }
 
 impl Shutdown {
@@ -412,7 +448,19 @@ impl Shutdown {
     }
 
     fn enter(&self, phase: ShutdownPhase) {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((phase, Instant::now()));
         self.shared.phase.store(phase as u8, Ordering::Release);
+        self.shared.changed.notify_waiters();
+    }
+
+    /// A view of the phases for the testing helpers.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    pub(crate) fn watch(&self) -> PhaseWatch {
+        PhaseWatch(self.shared.clone())
     }
 }
 

@@ -79,13 +79,14 @@
 //! | Helper | For | Python original (`hother.cancelable`) |
 //! |---|---|---|
 //! | [`OperationRecorder`] | the log of starts, progress and endings; [`assert_event`](OperationRecorder::assert_event), [`assert_final_status`](OperationRecorder::assert_final_status), [`wait_for`](OperationRecorder::wait_for) | `OperationRecorder` |
-//! | [`MockCancellationToken`] | a token that records every cancel, repeats included; [`schedule_cancel`](MockCancellationToken::schedule_cancel) | `MockCancelationToken` |
+//! | [`MockCancellationToken`] | a token that records every cancel, repeats included; [`schedule_cancel`](MockCancellationToken::schedule_cancel) | the mock token |
 //! | [`assert_times_out`] | a future times out after `expected ± tolerance` | `run_with_timeout_test` |
-//! | [`assert_cancelled_within`] | a cancel happens within a range of times | `assert_cancelation_within` |
-//! | [`Scenario`] | a script of delays, cancels and expectations against a body | `CancelationScenario` |
+//! | [`assert_cancelled_within`] | a cancel happens within a range of times | the cancel-within assertion |
+//! | [`Scenario`] | a script of delays, cancels and expectations against a body | the scenario class |
 //! | [`slow_stream`] | items with a delay between them | `create_slow_stream` |
 //! | [`sample_operation`] | a stand-in body that reports progress | `sample_async_operation` |
 //! | [`simulate_stream`], [`StreamConfig`] | a text streamed in chunks with jitter, bursts and stalls, from a seed | `streaming.simulator` |
+//! | [`ShutdownProbe`] | trigger a [shutdown](crate::shutdown) and read when each phase began | (none) |
 //!
 //! # Differences from the Python originals
 //!
@@ -108,9 +109,6 @@
 //!
 //! Still to come, with the modules they need:
 //!
-//! * **Shutdown probe** (with `cancelable::shutdown`): trigger a shutdown from a test and read
-//!   the instants of its phases, for turmoil and madsim hosts as well. It will live here as
-//!   `testing::ShutdownProbe` once the shutdown module exists.
 //! * A public form of this repository's child-process harness, for tests of real OS signals
 //!   (which need the real clock, in a process of their own).
 //!
@@ -123,6 +121,7 @@ mod recorder;
 mod rng;
 mod sample;
 mod scenario;
+mod shutdown_probe;
 mod simulator;
 mod slow_stream;
 mod stream_config;
@@ -133,6 +132,7 @@ pub use self::mock_token::{CancelCall, MockCancellationToken, ScheduledCancel};
 pub use self::recorder::OperationRecorder;
 pub use self::sample::sample_operation;
 pub use self::scenario::{Scenario, ScenarioOutcome};
+pub use self::shutdown_probe::ShutdownProbe;
 pub use self::simulator::{SimulatedStream, StreamEvent, simulate_stream};
 pub use self::slow_stream::{SlowStream, slow_stream};
 pub use self::stream_config::{StreamConfig, StreamConfigError};
