@@ -1,15 +1,17 @@
-//! A two-second tour of `cancelable`:
+//! A three-second tour of `cancelable`:
 //!
 //! 1. a timeout fires and drops the work;
 //! 2. a token is cancelled from a plain OS thread;
 //! 3. an any-of combination reports which source won;
 //! 4. a shield lets cleanup finish after a cancellation;
-//! 5. cancelling a parent stops the children it spawned.
+//! 5. cancelling a parent stops the children it spawned;
+//! 6. a graceful shutdown stops a service's work and reports what had to be forced.
 //!
 //! Run it with `cargo run --example quickstart`.
 
 use std::time::Duration;
 
+use cancelable::shutdown::Shutdown;
 use cancelable::{Cancelable, CancellationError, CancellationReason, CancellationToken};
 use tokio::time::{Instant, sleep};
 
@@ -108,6 +110,39 @@ async fn main() {
             i + 1,
             err.reason()
         );
+    }
+
+    // 6. A graceful shutdown: a worker that stops when asked, a cleanup that will not.
+    println!(
+        "{} 6. shutdown: a worker and a stuck cleanup, 300ms of grace",
+        t()
+    );
+    let shutdown = Shutdown::builder()
+        .on_signals([]) // a service keeps the default: SIGINT and SIGTERM
+        .grace(Duration::from_millis(300))
+        .build();
+    shutdown.root().spawn(async {
+        loop {
+            sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let stuck = Cancelable::new()
+        .named("flush_cache")
+        .parent(shutdown.root());
+    tokio::spawn(async move {
+        stuck
+            .run(async {
+                let op = Cancelable::current().expect("inside the operation");
+                op.shield(sleep(Duration::from_secs(10))).await
+            })
+            .await
+    });
+    tokio::task::yield_now().await;
+    shutdown.trigger("deploy");
+    let root = shutdown.root().clone();
+    let report = shutdown.run(async move { root.cancelled().await }).await;
+    for line in report.to_string().lines() {
+        println!("{}    {line}", t());
     }
 
     println!("{} done", t());

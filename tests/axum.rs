@@ -620,3 +620,66 @@ fn cancellation_errors_answer_504_499_or_503() {
         assert_eq!(status(reason), 503);
     }
 }
+
+#[tokio::test]
+async fn a_shutdown_ends_a_long_lived_stream_with_its_cause_not_a_disconnect() {
+    let registry = OperationRegistry::new();
+    let shutdown = cancelable::shutdown::Shutdown::builder()
+        .on_signals([])
+        .grace(PATIENCE)
+        .build();
+    let app = Router::new()
+        .route(
+            "/events",
+            get(|RequestCancelable(cancel): RequestCancelable| async move {
+                let ticks = futures::stream::iter(0..).then(|n| async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Event::default().event("tick").data(n.to_string())
+                });
+                cancel.sse(ticks)
+            }),
+        )
+        .layer(
+            CancelableLayer::new()
+                .parent(shutdown.root())
+                .register_in(&registry),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let draining = shutdown.draining();
+    let shutdown = std::sync::Arc::new(shutdown);
+    let service = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown
+                .run(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(draining)
+                        .await
+                        .unwrap()
+                })
+                .await
+        }
+    });
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    send(&mut stream, "GET", "/events", true).await;
+    let mut reader = BufReader::new(stream);
+    let client = tokio::spawn(async move { read_reply(&mut reader, false).await });
+    let ctx = listed(&registry, "GET /events").await;
+    assert_eq!(ctx.parent_id.as_deref(), Some(shutdown.root().id()));
+    shutdown.trigger("deploy");
+
+    let reply = within("the stream to end", client).await.unwrap();
+    let last = reply.body.trim_end().rsplit("\n\n").next().unwrap();
+    assert_eq!(
+        last,
+        r#"event: cancelled
+data: {"message":"parent operation cancelled","reason":"parent"}"#
+    );
+    let report = within("the shutdown", service).await.unwrap();
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert_eq!(report.phases.forcing, None, "{report}");
+    let ended = &registry.history(1)[0];
+    assert_eq!(ended.status, OperationStatus::Cancelled);
+    assert_eq!(ended.reason, Some(CancellationReason::Parent));
+}

@@ -100,6 +100,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct CancelableLayer {
     timeout: Option<Duration>,
     registry: Option<OperationRegistry>,
+    parent: Option<Cancelable>,
     name_with: fn(&Parts) -> String,
 }
 
@@ -109,6 +110,7 @@ impl CancelableLayer {
         CancelableLayer {
             timeout: None,
             registry: None,
+            parent: None,
             name_with: default_name,
         }
     }
@@ -129,6 +131,32 @@ impl CancelableLayer {
     /// Registers every request in `registry`.
     pub fn register_in(mut self, registry: &OperationRegistry) -> Self {
         self.registry = Some(registry.clone());
+        self
+    }
+
+    /// Makes every request's operation a child of `parent`: typically a
+    /// [`Shutdown`](crate::shutdown::Shutdown)'s root, which then tracks the requests in
+    /// flight and, when it cancels, cancels them with reason `Parent` (its cause: the signal),
+    /// not `Disconnect`, so that long-lived streams (SSE) end and the server's graceful
+    /// shutdown can finish.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use cancelable::axum::CancelableLayer;
+    /// use cancelable::shutdown::Shutdown;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let shutdown = Shutdown::builder().build();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "ok" }))
+    ///     .layer(CancelableLayer::new().parent(shutdown.root()));
+    /// // axum::serve(listener, app).with_graceful_shutdown(shutdown.draining()), run inside
+    /// // shutdown.run(..)
+    /// # drop(app);
+    /// # }
+    /// ```
+    pub fn parent(mut self, parent: &Cancelable) -> Self {
+        self.parent = Some(parent.clone());
         self
     }
 
@@ -154,6 +182,7 @@ impl fmt::Debug for CancelableLayer {
         f.debug_struct("CancelableLayer")
             .field("timeout", &self.timeout)
             .field("registered", &self.registry.is_some())
+            .field("parent", &self.parent)
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +229,9 @@ where
             None => Cancelable::new(),
         };
         let mut op = op.named((layer.name_with)(&parts));
+        if let Some(parent) = &layer.parent {
+            op = op.parent(parent);
+        }
         if let Some(registry) = &layer.registry {
             op = op.register_in(registry);
         }

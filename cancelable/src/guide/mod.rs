@@ -9,9 +9,11 @@
 //! 6. [Streams](streams): streams that end on cancellation and keep count.
 //! 7. [Integrations](integrations): retries with backon, axum, resource limits.
 //! 8. [Coming from tokio-util](tokio_util): a port is a change of `use` lines.
+//! 9. [Shutdown](shutdown): a whole service, its grace period, escalation and report; cleanup
+//!    when cancelled.
 #![cfg_attr(
     feature = "testing",
-    doc = "9. [Testing your cancellation](testing): the paused clock and `cancelable::testing` \
+    doc = "10. [Testing your cancellation](testing): the paused clock and `cancelable::testing` \
            (feature `testing`)."
 )]
 //!
@@ -22,6 +24,7 @@ pub mod integrations;
 pub mod macros;
 pub mod registry;
 pub mod shields;
+pub mod shutdown;
 pub mod sources;
 pub mod streams;
 #[cfg(feature = "testing")]

@@ -16,10 +16,7 @@ use crate::shutdown::{PhaseWatch, Shutdown, ShutdownPhase};
 /// use cancelable::testing::ShutdownProbe;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let shutdown = Shutdown::builder()
-///     .on_signals([])
-///     .drain(Duration::from_secs(5))
-///     .build();
+/// let shutdown = Shutdown::builder().drain(Duration::from_secs(5)).build();
 /// let probe = ShutdownProbe::new(&shutdown);
 /// let root = shutdown.root().clone();
 /// let service = tokio::spawn(async move {
