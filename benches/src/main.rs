@@ -545,6 +545,58 @@ fn fanout(n: usize, rounds: usize) {
     );
 }
 
+// ===== shutdown =====
+
+/// `n` tracked parked operations shut down, beside TaskTracker plus a child token each: from
+/// the trigger to the report (ours) or to `TaskTracker::wait` (the reference).
+fn shutdown(n: usize, rounds: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut ours = Vec::new();
+    let mut reference = Vec::new();
+    for _ in 0..rounds {
+        ours.push(rt.block_on(async {
+            let shutdown = cancelable::shutdown::Shutdown::builder()
+                .on_signals([])
+                .build();
+            let root = shutdown.root().clone();
+            for _ in 0..n {
+                root.spawn(std::future::pending::<()>());
+            }
+            settle(n).await;
+            let t = Instant::now();
+            shutdown.trigger("bench");
+            let report = shutdown.run(async move { root.cancelled().await }).await;
+            assert_eq!(report.exit_code(), 0);
+            t.elapsed()
+        }));
+        reference.push(rt.block_on(async {
+            let tracker = tokio_util::task::TaskTracker::new();
+            let token = TokioToken::new();
+            for _ in 0..n {
+                let child = token.child_token();
+                tracker.spawn(async move { child.cancelled().await });
+            }
+            settle(n).await;
+            let t = Instant::now();
+            token.cancel();
+            tracker.close();
+            tracker.wait().await;
+            t.elapsed()
+        }));
+    }
+    let (o, r) = (median(ours), median(reference));
+    println!(
+        "shutdown of {n} tracked parked tasks: ours {:.1} ms, TaskTracker + child tokens {:.1} ms, ratio {:.2} (median of {rounds} rounds)",
+        o * 1e3,
+        r * 1e3,
+        o / r
+    );
+}
+
 /// `n` parked operations (timeout + parent) on a current-thread runtime; `cancel_and_join_*` is
 /// what callgrind counts (`--toggle-collect`): the cancel and every task running to its end.
 fn fanout_instructions(ours: bool, n: usize) {
@@ -720,6 +772,10 @@ fn main() {
         #[cfg(not(feature = "count-alloc"))]
         Some("mem") => panic!("the mem mode needs `--features count-alloc`"),
         Some("fanout") => fanout(
+            arg(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
+            arg(2).and_then(|s| s.parse().ok()).unwrap_or(5),
+        ),
+        Some("shutdown") => shutdown(
             arg(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
             arg(2).and_then(|s| s.parse().ok()).unwrap_or(5),
         ),
