@@ -353,20 +353,20 @@ async fn register_uses_the_global_registry_and_name_with_names_requests() {
     assert_eq!(client.await.unwrap().status, 503);
 }
 
+/// An SSE handler that ticks every 5 ms until its operation is cancelled.
+async fn ticks(RequestCancelable(cancel): RequestCancelable) -> impl axum::response::IntoResponse {
+    let ticks = futures::stream::iter(0..).then(|n| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Event::default().event("tick").data(n.to_string())
+    });
+    cancel.sse(ticks)
+}
+
 #[tokio::test]
 async fn a_cancelled_sse_stream_ends_with_a_cancelled_event() {
     let registry = OperationRegistry::new();
     let app = Router::new()
-        .route(
-            "/events",
-            get(|RequestCancelable(cancel): RequestCancelable| async move {
-                let ticks = futures::stream::iter(0..).then(|n| async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    Event::default().event("tick").data(n.to_string())
-                });
-                cancel.sse(ticks)
-            }),
-        )
+        .route("/events", get(ticks))
         .layer(CancelableLayer::new().register_in(&registry));
     let addr = serve(app).await;
 
@@ -628,22 +628,11 @@ async fn a_shutdown_ends_a_long_lived_stream_with_its_cause_not_a_disconnect() {
         .on_signals([])
         .grace(PATIENCE)
         .build();
-    let app = Router::new()
-        .route(
-            "/events",
-            get(|RequestCancelable(cancel): RequestCancelable| async move {
-                let ticks = futures::stream::iter(0..).then(|n| async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    Event::default().event("tick").data(n.to_string())
-                });
-                cancel.sse(ticks)
-            }),
-        )
-        .layer(
-            CancelableLayer::new()
-                .parent(shutdown.root())
-                .register_in(&registry),
-        );
+    let app = Router::new().route("/events", get(ticks)).layer(
+        CancelableLayer::new()
+            .parent(shutdown.root())
+            .register_in(&registry),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let draining = shutdown.draining();
