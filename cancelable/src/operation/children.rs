@@ -116,10 +116,18 @@ impl Admissions {
     /// The operation itself ended; `None` if it had already (a second call is a no-op).
     #[inline]
     pub(crate) fn end(&self) -> Option<Released> {
-        if self.0.load(Ordering::Acquire) & ALIVE == 0 {
-            return None;
+        // The usual case, an operation that admitted nothing and was admitted by nobody: one
+        // swap, and nothing to give back.
+        match self.0.compare_exchange(
+            ALIVE,
+            RELEASED | CLOSED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => None,
+            Err(word) if word & ALIVE == 0 => None,
+            Err(_) => Some(self.update(|word| word & !ALIVE)),
         }
-        Some(self.update(|word| word & !ALIVE))
     }
 
     fn update(&self, change: impl Fn(usize) -> usize) -> Released {

@@ -76,14 +76,11 @@ impl Cancelable {
     pub fn run<F: Future>(&self, fut: F) -> Run<'_, F> {
         Run {
             op: self,
-            held: Held {
-                body: Some(fut),
-                sleep: None,
-                armed: None,
-                wait_key: None,
-                kept: None,
-            },
-            deadline: None,
+            body: Some(fut),
+            sleep: None,
+            armed: None,
+            wait_key: None,
+            timer: Timer::Idle,
             phase: Phase::Init,
             span: Span::none(),
             frame: None,
@@ -229,12 +226,10 @@ impl Cancelable {
 
     /// Records the final status and tells every observer; returns the operation's cancellation,
     /// if it ended cancelled.
-    fn finish(&self, status: OperationStatus) -> Option<CancellationError> {
-        self.finish_with(status, None)
-    }
-
-    /// [`finish`](Self::finish), with the outcome of a forced run in place of the scope's.
-    fn finish_with(
+    ///
+    /// `forced` is the outcome of a run its supervisor cut, in place of the scope's
+    /// cancellation.
+    fn finish(
         &self,
         status: OperationStatus,
         forced: Option<CancellationError>,
@@ -315,18 +310,39 @@ enum Phase {
     Done,
 }
 
-pin_project! {
-    /// What `run` holds until it ends, released together (invariant 2).
-    #[project = HeldProj]
-    struct Held<F> {
-        #[pin]
-        body: Option<F>,
-        // The timeout's timer, then the grace period's (invariant 5).
-        #[pin]
-        sleep: Option<Sleep>,
-        armed: Option<Box<Armed>>,
-        wait_key: Option<usize>,
-        kept: Option<Box<Kept>>,
+/// What `run` holds until it ends, released together (invariant 2): the fields of [`Run`]
+/// besides its span, which stays entered meanwhile. (Fields of `Run` itself, not a struct of
+/// their own: one drop glue, inlined where `Run` is dropped.)
+struct Held<'a, F> {
+    body: Pin<&'a mut Option<F>>,
+    // The timeout's timer, then the grace period's (invariant 5).
+    sleep: Pin<&'a mut Option<Sleep>>,
+    armed: &'a mut Option<Box<Armed>>,
+    wait_key: &'a mut Option<usize>,
+    timer: &'a mut Timer,
+}
+
+/// What the timer is for: the timeout's deadline while the operation runs, then, once it is
+/// cancelled, the body it keeps (the deadline no longer matters then, so they share a slot).
+enum Timer {
+    Idle,
+    Deadline(ArmedDeadline),
+    Kept(Box<Kept>),
+}
+
+impl Timer {
+    fn kept(&self) -> Option<&Kept> {
+        match self {
+            Timer::Kept(kept) => Some(kept),
+            _ => None,
+        }
+    }
+
+    fn kept_mut(&mut self) -> Option<&mut Kept> {
+        match self {
+            Timer::Kept(kept) => Some(kept),
+            _ => None,
+        }
     }
 }
 
@@ -367,7 +383,7 @@ impl Kept {
     }
 }
 
-impl<F> HeldProj<'_, F> {
+impl<F> Held<'_, F> {
     /// Drops the body, the timer and the other sources, and unregisters the waker.
     #[inline]
     fn release(&mut self, op: &Cancelable) {
@@ -377,8 +393,8 @@ impl<F> HeldProj<'_, F> {
         if let Some(armed) = self.armed.take() {
             drop(armed);
         }
-        if let Some(kept) = self.kept.take() {
-            drop(kept);
+        if matches!(self.timer, Timer::Kept(_)) {
+            *self.timer = Timer::Idle;
         }
         self.unregister(op);
     }
@@ -394,18 +410,18 @@ impl<F> HeldProj<'_, F> {
 
     /// Keeps the body of a cancelled run that has a reason to (invariant 5); `true` if kept.
     fn keep(&mut self, op: &Cancelable, shields: usize) -> bool {
-        if self.kept.is_none() && (shields > 0 || op.inner.children.has_grace()) {
+        if self.timer.kept().is_none() && (shields > 0 || op.inner.children.has_grace()) {
             let kept = Kept::new(op);
             let timer = kept.grace_until.map(tokio::time::sleep_until);
             self.sleep.set(timer);
-            *self.kept = Some(kept);
+            *self.timer = Timer::Kept(kept);
         }
-        self.kept.is_some()
+        self.timer.kept().is_some()
     }
 
     /// Whether the grace period of a kept body is over (or it never had one).
     fn grace_over(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(kept) = self.kept.as_ref() else {
+        let Some(kept) = self.timer.kept() else {
             return true;
         };
         if !kept.graceful {
@@ -421,11 +437,16 @@ impl<F> HeldProj<'_, F> {
 pin_project! {
     /// The future returned by [`Cancelable::run`].
     #[must_use = "futures do nothing unless polled"]
+    #[project = RunProj]
     pub struct Run<'a, F> {
         op: &'a Cancelable,
         #[pin]
-        held: Held<F>,
-        deadline: Option<ArmedDeadline>,
+        body: Option<F>,
+        #[pin]
+        sleep: Option<Sleep>,
+        armed: Option<Box<Armed>>,
+        wait_key: Option<usize>,
+        timer: Timer,
         phase: Phase,
         span: Span,
         frame: Option<Frame>,
@@ -437,14 +458,18 @@ pin_project! {
             if *this.phase == Phase::Done {
                 return; // released when it ended (invariant 2)
             }
-            this.held.project().unregister(this.op);
+            if let Some(key) = this.wait_key.take()
+                && let Some(scope) = this.op.made_scope()
+            {
+                scope.node().remove_waiter(key);
+            }
             if *this.phase == Phase::Running {
                 let _entered = this.span.enter();
                 this.op.scope().cancel_error(
                     CancellationError::new(CancellationReason::Manual)
                         .with_message("the operation's future was dropped before it finished"),
                 );
-                this.op.finish(OperationStatus::Cancelled);
+                this.op.finish(OperationStatus::Cancelled, None);
             }
         }
     }
@@ -454,14 +479,14 @@ pin_project! {
 /// error (caused by the cancellation it cut short) as the outcome, and reports the run.
 fn cut<F>(
     op: &Cancelable,
-    held: &mut HeldProj<'_, F>,
+    held: &mut Held<'_, F>,
     phase: &mut Phase,
     forced: CancellationError,
     in_shield: bool,
 ) -> CancellationError {
     let supervisor = held
-        .kept
-        .as_ref()
+        .timer
+        .kept()
         .and_then(|kept| kept.force.as_ref())
         .map(|(s, _)| s.clone());
     held.release(op);
@@ -472,7 +497,7 @@ fn cut<F>(
         None => forced,
     };
     let error = op.attribute(&error);
-    op.finish_with(OperationStatus::Cancelled, Some(error.clone()));
+    op.finish(OperationStatus::Cancelled, Some(error.clone()));
     if let Some(supervisor) = supervisor {
         op.record_forced(&supervisor, error.clone(), in_shield);
     }
@@ -483,28 +508,46 @@ impl<F: Future> Future for Run<'_, F> {
     type Output = Result<F::Output, CancellationError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let op: &Cancelable = this.op;
-        if *this.phase == Phase::Init && span_wanted() {
-            *this.span = op.span();
+        let RunProj {
+            op,
+            body,
+            sleep,
+            armed,
+            wait_key,
+            timer,
+            phase,
+            span,
+            frame,
+        } = self.project();
+        let op: &Cancelable = op;
+        let mut held = Held {
+            body,
+            sleep,
+            armed,
+            wait_key,
+            timer,
+        };
+        if *phase == Phase::Init && span_wanted() {
+            *span = op.span();
         }
         // The span stays entered until the end of the poll, releases and callbacks included.
-        let _entered = this.span.enter();
-        let mut held = this.held.project();
-        let resumed = *this.phase == Phase::Running;
-        match *this.phase {
+        let _entered = span.enter();
+        let resumed = *phase == Phase::Running;
+        match *phase {
             Phase::Running => {}
             Phase::Init => {
-                *this.frame = Some(Frame {
+                *frame = Some(Frame {
                     op: op.clone(),
                     adopts_children: true,
                 });
-                let (deadline, armed) = op.start(this.span);
-                *this.deadline = deadline;
+                let (deadline, armed) = op.start(span);
+                if let Some(deadline) = deadline {
+                    *held.timer = Timer::Deadline(deadline);
+                }
                 if armed.is_some() {
                     *held.armed = armed;
                 }
-                *this.phase = Phase::Running;
+                *phase = Phase::Running;
             }
             Phase::Done => panic!("`Run` polled after it completed"),
         }
@@ -520,47 +563,46 @@ impl<F: Future> Future for Run<'_, F> {
             if op.is_cancelled() {
                 let shields = op.inner.shields.load(Ordering::Acquire);
                 if held.keep(op, shields)
-                    && let Some(forced) = held.kept.as_mut().and_then(|k| k.poll_forced(cx))
+                    && let Some(forced) = held.timer.kept_mut().and_then(|k| k.poll_forced(cx))
                 {
-                    return Poll::Ready(Err(cut(op, &mut held, this.phase, forced, shields > 0)));
+                    return Poll::Ready(Err(cut(op, &mut held, phase, forced, shields > 0)));
                 }
                 if shields == 0 && held.grace_over(cx) {
                     held.release(op);
-                    *this.phase = Phase::Done;
-                    let error = op.finish(OperationStatus::Cancelled);
+                    *phase = Phase::Done;
+                    let error = op.finish(OperationStatus::Cancelled, None);
                     return Poll::Ready(Err(
                         error.unwrap_or_else(|| CancellationError::new(CancellationReason::Manual))
                     ));
                 }
             }
             if let Some(body) = held.body.as_mut().as_pin_mut() {
-                let polled = current::enter(this.frame, || {
-                    catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
-                });
+                let polled =
+                    current::enter(frame, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
                 match polled {
                     Ok(Poll::Pending) => {}
                     Ok(Poll::Ready(output)) => {
-                        let kept = held.kept.is_some() || op.inner.children.landed();
+                        let kept = held.timer.kept().is_some() || op.inner.children.landed();
                         held.release(op);
-                        *this.phase = Phase::Done;
+                        *phase = Phase::Done;
                         if kept {
                             // A kept body that returns hands back the cancellation (invariant 5).
-                            let error = op.finish(OperationStatus::Cancelled);
+                            let error = op.finish(OperationStatus::Cancelled, None);
                             return Poll::Ready(Err(error.unwrap_or_else(|| {
                                 CancellationError::new(CancellationReason::Manual)
                             })));
                         }
-                        op.finish(OperationStatus::Completed);
+                        op.finish(OperationStatus::Completed, None);
                         return Poll::Ready(Ok(output));
                     }
                     Err(panic) => {
                         // Released before unwinding: whoever catches the panic may keep this
                         // future.
                         held.release(op);
-                        *this.phase = Phase::Done;
+                        *phase = Phase::Done;
                         op.state().cold().failure =
                             Some(format!("panicked: {}", crate::panic::message(&*panic)));
-                        op.finish(OperationStatus::Failed);
+                        op.finish(OperationStatus::Failed, None);
                         resume_unwind(panic);
                     }
                 }
@@ -568,16 +610,16 @@ impl<F: Future> Future for Run<'_, F> {
             if op.is_cancelled() {
                 let shields = op.inner.shields.load(Ordering::Acquire);
                 if shields == 0 {
-                    if held.kept.as_ref().is_some_and(|kept| kept.graceful) {
+                    if held.timer.kept().is_some_and(|kept| kept.graceful) {
                         // In its grace period: woken by the body, the timer or the forcing.
                         return Poll::Pending;
                     }
                     continue;
                 }
                 if held.keep(op, shields)
-                    && let Some(forced) = held.kept.as_mut().and_then(|k| k.poll_forced(cx))
+                    && let Some(forced) = held.timer.kept_mut().and_then(|k| k.poll_forced(cx))
                 {
-                    return Poll::Ready(Err(cut(op, &mut held, this.phase, forced, true)));
+                    return Poll::Ready(Err(cut(op, &mut held, phase, forced, true)));
                 }
                 op.state().cold().shielded_run = Some(cx.waker().clone());
                 if op.inner.shields.load(Ordering::Acquire) == 0 {
@@ -593,7 +635,7 @@ impl<F: Future> Future for Run<'_, F> {
                 op.scope().node().cancel(op.attribute(&error));
                 continue;
             }
-            if let Some(deadline) = this.deadline.as_ref() {
+            if let Timer::Deadline(deadline) = &*held.timer {
                 if held.sleep.is_none() {
                     held.sleep.set(Some(tokio::time::sleep_until(deadline.at)));
                 }
