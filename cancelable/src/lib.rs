@@ -64,6 +64,10 @@
 //!   `CancellationError: IntoResponse`, `Cancelable::sse`.
 //! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
 //!   [sysinfo].
+//! * `cluster`: module `cluster`, cancel by id, glob or all on every node of a cluster
+//!   (`ClusterCancel`), on the in-memory bus or your own; commands may be signed.
+//! * `redis`: `cluster::RedisBus`, the cluster's bus on Redis Streams (`redis://`,
+//!   `rediss://`).
 //!
 //! The [`guide`] walks through each topic with runnable examples.
 //!
@@ -77,6 +81,9 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod callbacks;
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 mod context;
 mod error;
 mod future_ext;
