@@ -102,8 +102,13 @@ mod bus;
 mod command;
 mod memory;
 mod node;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use self::bus::{BusError, BusEvent, BusReader, CancelBus, Envelope};
 pub use self::command::{CancelCommand, Target};
 pub use self::memory::{InMemoryBus, InMemoryReader};
 pub use self::node::{ClusterBuilder, ClusterCancel, ClusterStats};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisBus, RedisReader};
