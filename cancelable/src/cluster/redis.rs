@@ -228,17 +228,20 @@ impl Shared {
         let connecting = self
             .client
             .get_multiplexed_async_connection_with_config(&config);
-        let mut conn =
-            match tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, connecting).await {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(self.error(e)),
-                Err(_) => {
-                    return Err(BusError::timeout(
-                        format!("connecting to {}", self.target),
-                        CONNECT_TIMEOUT + RESPONSE_TIMEOUT,
-                    ));
-                }
-            };
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, connecting)
+            .await
+        {
+            Ok(Ok(conn)) => conn,
+            // Refused, unknown host, TLS, authentication: all "cannot reach".
+            Ok(Err(e)) if !e.is_timeout() => return Err(BusError::unreachable(&self.target, e)),
+            Ok(Err(e)) => return Err(self.error(e)),
+            Err(_) => {
+                return Err(BusError::timeout(
+                    format!("connecting to {}", self.target),
+                    CONNECT_TIMEOUT + RESPONSE_TIMEOUT,
+                ));
+            }
+        };
         let name = client_name(&self.namespace, role);
         // Optional: an ACL may refuse it; the name only helps operators.
         let named: Result<Value, _> = redis::cmd("CLIENT")
