@@ -9,9 +9,16 @@
 //! 6. [Streams](streams): streams that end on cancellation and keep count.
 //! 7. [Integrations](integrations): retries with backon, axum, resource limits.
 //! 8. [Coming from tokio-util](tokio_util): a port is a change of `use` lines.
+#![cfg_attr(
+    feature = "cluster",
+    doc = "9. [Cluster-wide cancel](cluster): one command, every node (features `cluster`, `redis`)."
+)]
 //!
 //! The pages hold no items: they are documentation only.
 
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 pub mod composition;
 pub mod integrations;
 pub mod macros;
