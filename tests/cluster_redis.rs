@@ -676,6 +676,69 @@ async fn auth_goes_through_the_url_and_a_wrong_password_is_an_error_that_hides_i
         Some("authorized (from node-a)")
     );
 
+    // The ACL of the module docs (on a namespace of its own, so that the command above is not
+    // in its window): a user limited to the namespace's key and the commands it uses.
+    server.cli(&[
+        "ACL",
+        "SETUSER",
+        "cancel",
+        "on",
+        ">cancel-pw",
+        "~cancelable:{acl}:*",
+        "+xadd",
+        "+xread",
+        "+xrevrange",
+        "+pexpire",
+        "+time",
+        "+ping",
+        "+client|setname",
+    ]);
+    server.cli(&[
+        "ACL",
+        "SETUSER",
+        "listener",
+        "on",
+        ">listen-pw",
+        "~cancelable:{acl}:*",
+        "+xread",
+        "+xrevrange",
+        "+time",
+        "+ping",
+        "+client|setname",
+    ]);
+    let as_user =
+        |user: &str, password: &str| format!("redis://{user}:{password}@127.0.0.1:{}", server.port);
+    let rc = OperationRegistry::new();
+    let limited = RedisBus::connect(&as_user("cancel", "cancel-pw"), "acl")
+        .await
+        .unwrap();
+    let limited = ClusterCancel::start(&rc, limited, "node-c").await.unwrap();
+    let listener = RedisBus::connect(&as_user("listener", "listen-pw"), "acl")
+        .await
+        .unwrap();
+    let rd = OperationRegistry::new();
+    let listener = ClusterCancel::start(&rd, listener, "node-d").await.unwrap();
+    let target = job(&rd, "guarded");
+    running(&rd, 1).await;
+    limited
+        .cancel_all(CancellationReason::Manual, "limited user")
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled(target).await.message(),
+        Some("limited user (from node-c)")
+    );
+    let err = listener
+        .cancel_all(CancellationReason::Manual, "read-only")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no permissions"), "{err}");
+    // Outside its key, the limited user can do nothing.
+    let other = RedisBus::connect(&as_user("cancel", "cancel-pw"), "other")
+        .await
+        .unwrap();
+    assert!(ClusterCancel::start(&rc, other, "node-e").await.is_err());
+
     let wrong = format!("redis://:wrong-pw@127.0.0.1:{}", server.port);
     let err = RedisBus::connect(&wrong, "auth").await.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
@@ -721,4 +784,142 @@ async fn an_idle_node_is_one_blocked_connection_and_stopping_it_leaves_nothing()
         metrics.num_alive_tasks() == baseline
     })
     .await;
+}
+
+const TLS_CHILD_ENV: &str = "CANCELABLE_CLUSTER_TLS_CHILD";
+
+/// `rediss://` end to end: a server with a certificate from a CA made here, trusted by a child
+/// process through `SSL_CERT_FILE` (the system's roots are what `RedisBus` checks against).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_goes_through_the_url() {
+    assert!(
+        on_path("openssl").is_some(),
+        "the TLS test makes its certificates with `openssl`: apt-get install -y openssl"
+    );
+    let dir = std::env::temp_dir().join(format!("cancelable-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    std::fs::write(path("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let (ca_key, ca, server_key, csr, cert) = (
+        path("ca.key"),
+        path("ca.crt"),
+        path("server.key"),
+        path("server.csr"),
+        path("server.crt"),
+    );
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=cancelable test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &server_key,
+        "-out",
+        &csr,
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-days",
+        "1",
+        "-extfile",
+        &path("ext.cnf"),
+    ]);
+    let tls_port = free_port().to_string();
+    let server = RedisServer::start_with(&[
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &server_key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let output = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "cluster_redis::tls_child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(TLS_CHILD_ENV, format!("rediss://127.0.0.1:{tls_port}"))
+        .env("SSL_CERT_FILE", &ca)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("child: tls ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The command went through the TLS port to the same server.
+    assert_eq!(server.cli(&["XLEN", &key("tls")]).trim(), "1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The client side of `rediss_goes_through_the_url`, in its own process (for `SSL_CERT_FILE`).
+#[test]
+fn tls_child_process() {
+    let Ok(url) = std::env::var(TLS_CHILD_ENV) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (ra, rb) = (OperationRegistry::new(), OperationRegistry::new());
+        let a = RedisBus::connect(&url, "tls").await.unwrap();
+        let a = ClusterCancel::start(&ra, a, "node-a").await.unwrap();
+        let b = RedisBus::connect(&url, "tls").await.unwrap();
+        let _b = ClusterCancel::start(&rb, b, "node-b").await.unwrap();
+        let target = job(&rb, "over_tls");
+        running(&rb, 1).await;
+        a.cancel_all(CancellationReason::Manual, "encrypted")
+            .await
+            .unwrap();
+        assert_eq!(
+            cancelled(target).await.message(),
+            Some("encrypted (from node-a)")
+        );
+        println!("child: tls ok");
+    });
 }
