@@ -80,11 +80,12 @@
 //!   the window is a duplicate id: a copied entry does nothing. Rotate the key by restarting
 //!   the nodes with the new one (entries signed with the old key are refused).
 //! * **The server's own access control**, for operators. Give the nodes a Redis ACL user of
-//!   their own, limited to their key and the commands they use, e.g.
-//!   `ACL SETUSER cancel on >password ~cancelable:{billing}:* +xadd +xread +xinfo|stream
-//!   +pexpire +time +ping +client|setname +hello`, and put the user and password in the URL
-//!   (`redis://cancel:password@host:6379`). Listening needs only `+xread +xinfo|stream +time`
-//!   (and the connection commands): a node that only listens can run with a read-only user.
+//!   their own, limited to their key and the commands they use:
+//!   `ACL SETUSER cancel on >password ~cancelable:{billing}:* +xadd +pexpire +xread
+//!   +xrevrange +time +ping +client|setname`, and put the user and password in the URL
+//!   (`redis://cancel:password@host:6379`). Listening needs only `+xread +xrevrange +time`
+//!   (with `+ping +client|setname`): a node that must never send can have a user without
+//!   `+xadd`, and its sends fail with `NOPERM` (the tests run both users).
 //!   Across machines use TLS (`rediss://`, checked against the system's root certificates).
 //!
 //! The signing key does not hide the commands (they are readable JSON on the bus), and does
