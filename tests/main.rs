@@ -6,6 +6,10 @@
 mod axum;
 mod callbacks;
 mod capture;
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(feature = "redis")]
+mod cluster_redis;
 mod composition;
 mod conditions;
 mod context;

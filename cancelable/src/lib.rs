@@ -66,6 +66,10 @@
 //!   [sysinfo].
 //! * `testing`: module `testing`, helpers for testing code that gets cancelled: a recorder, a
 //!   mock token, timing assertions, scripted scenarios, a seeded stream simulator.
+//! * `cluster`: module `cluster`, cancel by id, glob or all on every node of a cluster
+//!   (`ClusterCancel`), on the in-memory bus or your own; commands may be signed.
+//! * `redis`: `cluster::RedisBus`, the cluster's bus on Redis Streams (`redis://`,
+//!   `rediss://`).
 //!
 //! The [`guide`] walks through each topic with runnable examples.
 //!
@@ -79,6 +83,9 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod callbacks;
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 mod context;
 mod error;
 mod future_ext;

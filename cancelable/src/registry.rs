@@ -36,6 +36,8 @@ use serde::{Deserialize, Serialize};
 use slab::Slab;
 
 pub use self::filter::OperationFilter;
+#[cfg(feature = "cluster")]
+pub(crate) use self::filter::glob_match;
 use crate::context::OperationContext;
 use crate::error::CancellationReason;
 use crate::operation::Cancelable;
@@ -91,6 +93,26 @@ struct Inner {
     shards: [Shard; SHARDS],
     history: Mutex<VecDeque<Finished>>,
     history_limit: usize,
+    #[cfg(feature = "cluster")]
+    join_hooks: JoinHooks,
+}
+
+/// Called with each operation that joins the registry (`cluster`: sticky commands cancel
+/// operations that join after them).
+///
+/// It runs in `insert`, after the shard lock is released but with the operation's own state
+/// lock held (`run.rs`, "Registry"): it may read the operation's name and id and clone the
+/// handle, never lock, cancel or call into the operation there, and it must take only leaf
+/// locks of its own.
+#[cfg(feature = "cluster")]
+pub(crate) type JoinHook = Arc<dyn Fn(&Cancelable) + Send + Sync>;
+
+/// The join hooks, with a flag so that `insert` pays one load when there are none.
+#[cfg(feature = "cluster")]
+#[derive(Default)]
+struct JoinHooks {
+    any: std::sync::atomic::AtomicBool,
+    hooks: Mutex<Slab<JoinHook>>,
 }
 
 /// One lock of the running set, on its own cache line.
@@ -154,6 +176,8 @@ impl OperationRegistry {
                 shards: Default::default(),
                 history: Mutex::new(VecDeque::new()),
                 history_limit: limit,
+                #[cfg(feature = "cluster")]
+                join_hooks: JoinHooks::default(),
             }),
         }
     }
@@ -176,10 +200,60 @@ impl OperationRegistry {
         let shard = shard_of(op);
         let mut data = lock(&self.inner.shards[shard].0);
         data.registered += 1;
-        Slot {
+        let slot = Slot {
             shard,
             key: data.running.insert(op.clone()),
+        };
+        drop(data);
+        #[cfg(feature = "cluster")]
+        self.joined(op);
+        slot
+    }
+
+    /// Calls the join hooks with `op`, which is in the running set already: a hook that
+    /// finds nothing to do for `op` ran before any `cancel*` scan that would have found it.
+    #[cfg(feature = "cluster")]
+    fn joined(&self, op: &Cancelable) {
+        use std::sync::atomic::Ordering;
+        let hooks = &self.inner.join_hooks;
+        if !hooks.any.load(Ordering::Acquire) {
+            return;
         }
+        let due: Vec<JoinHook> = lock(&hooks.hooks).iter().map(|(_, h)| h.clone()).collect();
+        for hook in due {
+            hook(op);
+        }
+    }
+
+    /// Adds a join hook; returns the key that removes it.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn add_join_hook(&self, hook: JoinHook) -> usize {
+        let mut hooks = lock(&self.inner.join_hooks.hooks);
+        let key = hooks.insert(hook);
+        self.inner
+            .join_hooks
+            .any
+            .store(true, std::sync::atomic::Ordering::Release);
+        key
+    }
+
+    /// Removes the join hook added under `key`.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn remove_join_hook(&self, key: usize) {
+        let mut hooks = lock(&self.inner.join_hooks.hooks);
+        let removed = hooks.try_remove(key);
+        self.inner
+            .join_hooks
+            .any
+            .store(!hooks.is_empty(), std::sync::atomic::Ordering::Release);
+        drop(hooks);
+        drop(removed);
+    }
+
+    /// How many join hooks are installed (leak tests).
+    #[cfg(all(feature = "cluster", feature = "test-util"))]
+    pub(crate) fn join_hook_count(&self) -> usize {
+        lock(&self.inner.join_hooks.hooks).len()
     }
 
     /// Moves the operation in `slot` to the history; returns the entry that makes room, if any.

@@ -69,3 +69,9 @@ pub fn internal_sizes() -> [(&'static str, usize); 3] {
         ("operation state (inline in the operation)", state),
     ]
 }
+
+/// For leak tests: join hooks installed in `registry` (a `ClusterCancel` holds one while it runs).
+#[cfg(feature = "cluster")]
+pub fn registry_join_hooks(registry: &crate::OperationRegistry) -> usize {
+    registry.join_hook_count()
+}

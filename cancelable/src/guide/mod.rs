@@ -16,9 +16,16 @@
     doc = "10. [Testing your cancellation](testing): the paused clock and `cancelable::testing` \
            (feature `testing`)."
 )]
+#![cfg_attr(
+    feature = "cluster",
+    doc = "11. [Cluster-wide cancel](cluster): one command, every node (features `cluster`, `redis`)."
+)]
 //!
 //! The pages hold no items: they are documentation only.
 
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 pub mod composition;
 pub mod integrations;
 pub mod macros;
