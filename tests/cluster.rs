@@ -254,7 +254,7 @@ async fn a_sticky_command_cancels_operations_that_join_inside_its_window_only() 
     outside.abort();
 }
 
-/// Invariant 3 of `node.rs`: an operation joining while the command arrives is cancelled
+/// Invariant 1 of `sticky.rs`: an operation joining while the command arrives is cancelled
 /// either by the scan or by the join hook, never missed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sticky_command_misses_no_operation_joining_while_it_arrives() {

@@ -17,13 +17,16 @@
 //! # Deadlock safety
 //!
 //! This is the registry's side of the one two-way association between modules: operations
-//! join and leave from their `run` (`operation/run.rs`, "Registry"), and the registry lists and
+//! join and leave from their `run` (`operation/lifecycle.rs`, "Registry"), and the registry lists and
 //! cancels them. An operation joins and leaves while holding its own state lock, so a registry lock is never
 //! held while locking an operation's state, calling user code or cancelling an operation:
 //! methods that act on operations (`list`, `find`, `cancel*`, `history`) copy the handles out
 //! first. An entry evicted from the history is handed back, to be dropped with no lock held.
 
 mod filter;
+#[cfg(feature = "cluster")]
+mod hooks;
+mod stats;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -32,12 +35,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use slab::Slab;
 
 pub use self::filter::OperationFilter;
 #[cfg(feature = "cluster")]
 pub(crate) use self::filter::glob_match;
+#[cfg(feature = "cluster")]
+pub(crate) use self::hooks::JoinHook;
+#[cfg(feature = "cluster")]
+use self::hooks::JoinHooks;
+pub use self::stats::{RegistryStats, StatusCounts};
 use crate::context::OperationContext;
 use crate::error::CancellationReason;
 use crate::operation::Cancelable;
@@ -95,24 +102,6 @@ struct Inner {
     history_limit: usize,
     #[cfg(feature = "cluster")]
     join_hooks: JoinHooks,
-}
-
-/// Called with each operation that joins the registry (`cluster`: sticky commands cancel
-/// operations that join after them).
-///
-/// It runs in `insert`, after the shard lock is released but with the operation's own state
-/// lock held (`run.rs`, "Registry"): it may read the operation's name and id and clone the
-/// handle, never lock, cancel or call into the operation there, and it must take only leaf
-/// locks of its own.
-#[cfg(feature = "cluster")]
-pub(crate) type JoinHook = Arc<dyn Fn(&Cancelable) + Send + Sync>;
-
-/// The join hooks, with a flag so that `insert` pays one load when there are none.
-#[cfg(feature = "cluster")]
-#[derive(Default)]
-struct JoinHooks {
-    any: std::sync::atomic::AtomicBool,
-    hooks: Mutex<Slab<JoinHook>>,
 }
 
 /// One lock of the running set, on its own cache line.
@@ -214,46 +203,25 @@ impl OperationRegistry {
     /// finds nothing to do for `op` ran before any `cancel*` scan that would have found it.
     #[cfg(feature = "cluster")]
     fn joined(&self, op: &Cancelable) {
-        use std::sync::atomic::Ordering;
-        let hooks = &self.inner.join_hooks;
-        if !hooks.any.load(Ordering::Acquire) {
-            return;
-        }
-        let due: Vec<JoinHook> = lock(&hooks.hooks).iter().map(|(_, h)| h.clone()).collect();
-        for hook in due {
-            hook(op);
-        }
+        self.inner.join_hooks.call(op);
     }
 
     /// Adds a join hook; returns the key that removes it.
     #[cfg(feature = "cluster")]
     pub(crate) fn add_join_hook(&self, hook: JoinHook) -> usize {
-        let mut hooks = lock(&self.inner.join_hooks.hooks);
-        let key = hooks.insert(hook);
-        self.inner
-            .join_hooks
-            .any
-            .store(true, std::sync::atomic::Ordering::Release);
-        key
+        self.inner.join_hooks.add(hook)
     }
 
     /// Removes the join hook added under `key`.
     #[cfg(feature = "cluster")]
     pub(crate) fn remove_join_hook(&self, key: usize) {
-        let mut hooks = lock(&self.inner.join_hooks.hooks);
-        let removed = hooks.try_remove(key);
-        self.inner
-            .join_hooks
-            .any
-            .store(!hooks.is_empty(), std::sync::atomic::Ordering::Release);
-        drop(hooks);
-        drop(removed);
+        self.inner.join_hooks.remove(key);
     }
 
     /// How many join hooks are installed (leak tests).
     #[cfg(all(feature = "cluster", feature = "test-util"))]
     pub(crate) fn join_hook_count(&self) -> usize {
-        lock(&self.inner.join_hooks.hooks).len()
+        self.inner.join_hooks.count()
     }
 
     /// Moves the operation in `slot` to the history; returns the entry that makes room, if any.
@@ -562,97 +530,4 @@ impl fmt::Debug for OperationRegistry {
             .field("history", &stats.history_len)
             .finish_non_exhaustive()
     }
-}
-
-/// Operation counts by [`OperationStatus`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct StatusCounts {
-    /// Created, not started.
-    pub pending: u64,
-    /// Inside `run`.
-    pub running: u64,
-    /// Ended with the body's output.
-    pub completed: u64,
-    /// Ended cancelled.
-    pub cancelled: u64,
-    /// Ended with a panic or an error.
-    pub failed: u64,
-}
-
-impl StatusCounts {
-    fn from_fn(count: impl Fn(OperationStatus) -> u64) -> Self {
-        StatusCounts {
-            pending: count(OperationStatus::Pending),
-            running: count(OperationStatus::Running),
-            completed: count(OperationStatus::Completed),
-            cancelled: count(OperationStatus::Cancelled),
-            failed: count(OperationStatus::Failed),
-        }
-    }
-
-    fn add(&mut self, status: OperationStatus) {
-        let count = match status {
-            OperationStatus::Pending => &mut self.pending,
-            OperationStatus::Running => &mut self.running,
-            OperationStatus::Completed => &mut self.completed,
-            OperationStatus::Cancelled => &mut self.cancelled,
-            OperationStatus::Failed => &mut self.failed,
-        };
-        *count += 1;
-    }
-
-    /// The count for `status`.
-    ///
-    /// ```
-    /// use cancelable::{OperationRegistry, OperationStatus};
-    /// let stats = OperationRegistry::new().statistics();
-    /// assert_eq!(stats.finished.get(OperationStatus::Failed), 0);
-    /// ```
-    pub fn get(&self, status: OperationStatus) -> u64 {
-        match status {
-            OperationStatus::Pending => self.pending,
-            OperationStatus::Running => self.running,
-            OperationStatus::Completed => self.completed,
-            OperationStatus::Cancelled => self.cancelled,
-            OperationStatus::Failed => self.failed,
-        }
-    }
-
-    /// The sum over every status.
-    ///
-    /// ```
-    /// assert_eq!(cancelable::OperationRegistry::new().statistics().running.total(), 0);
-    /// ```
-    pub fn total(&self) -> u64 {
-        self.pending + self.running + self.completed + self.cancelled + self.failed
-    }
-}
-
-/// What [`OperationRegistry::statistics`] counts.
-///
-/// ```
-/// use cancelable::{Cancelable, OperationRegistry};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let registry = OperationRegistry::new();
-/// Cancelable::new().register_in(&registry).run(async {}).await.unwrap();
-/// let stats = registry.statistics();
-/// println!("{}", serde_json::to_string_pretty(&stats).unwrap());
-/// assert_eq!(stats.finished.total(), 1);
-/// # }
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct RegistryStats {
-    /// The operations in the running set, by status. An operation cancelled while a shield
-    /// runs is still `running` until its `run` returns.
-    pub running: StatusCounts,
-    /// The operations that finished since the registry was created, by final status.
-    pub finished: StatusCounts,
-    /// The mean duration of the completed operations, if any completed.
-    pub average_duration: Option<Duration>,
-    /// Operations registered since the registry was created.
-    pub total: u64,
-    /// Entries in the history now.
-    pub history_len: usize,
 }

@@ -99,17 +99,31 @@
 //! (`MINID ~ <server time − retention>`) and expiring after twice the retention without
 //! publishes. See `RedisBus` for the reader's resume and restart rules.
 
+mod apply;
+mod builder;
 mod bus;
 mod command;
 mod memory;
 mod node;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_publisher;
+#[cfg(feature = "redis")]
+mod redis_reader;
+mod seen;
+mod stats;
+mod sticky;
 
+pub use self::builder::ClusterBuilder;
 pub use self::bus::{BusError, BusEvent, BusReader, CancelBus, Envelope};
 pub use self::command::{CancelCommand, Target};
 pub use self::memory::{InMemoryBus, InMemoryReader};
-pub use self::node::{ClusterBuilder, ClusterCancel, ClusterStats};
+pub use self::node::ClusterCancel;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisBus, RedisReader};
+pub use self::redis::RedisBus;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis_reader::RedisReader;
+pub use self::stats::ClusterStats;

@@ -3,48 +3,26 @@
 //!
 //! # Invariants
 //!
-//! 1. An entry is checked in this order: size, signature (when the node has a key), decoding,
-//!    issue time, seen set. Only a command that passes every check enters the seen set (so a
-//!    forged entry cannot reserve an id) and is applied.
-//! 2. A node applies a command id at most once while the id is in its seen set: for the replay
-//!    window after the command's issue time, and for at least the last `seen_limit` ids. Its own
-//!    commands enter the set before they are published, so their echo is skipped. Past the set,
-//!    the issue-time check refuses the entry; either way cancelling again is a no-op for an
-//!    operation already cancelled.
-//! 3. A sticky command joins the sticky list before the registry is scanned, and an operation
-//!    joins the running set before the join hook reads the list (`registry.rs`, `joined`). So
-//!    every matching operation is found by the scan or by the hook, or both (a second cancel
-//!    does nothing).
-//! 4. The join hook runs under the joining operation's state lock: it only reads the sticky
-//!    list (a leaf lock) and sends a clone of the operation to the node's task, which cancels it
-//!    with no lock held.
-//! 5. One node publishes one command at a time, in the order its callers took the publish lock
+//! 1. One node publishes one command at a time, in the order its callers took the publish lock
 //!    (tokio's mutex is fair), so every node reads its commands in that order.
-//! 6. The node's task owns the reader. [`ClusterCancel::stop`] and dropping the handle end the
+//! 2. The node's task owns the reader. [`ClusterCancel::stop`] and dropping the handle end the
 //!    task, which drops the reader (and its connection), and remove the join hook: nothing of
 //!    the node is left in the registry or on the runtime.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::bus::{BusError, BusEvent, BusReader, CancelBus, Envelope};
-use super::command::{CancelCommand, MAX_ENTRY_BYTES, Refusal, SigningKey, Target, unix_ms};
+use super::apply::{Node, lock};
+use super::builder::ClusterBuilder;
+use super::bus::{BusError, CancelBus, Envelope};
+use super::command::{CancelCommand, Target, unix_ms};
+use super::stats::{ClusterStats, bump};
 use crate::error::CancellationReason;
-use crate::operation::Cancelable;
 use crate::registry::OperationRegistry;
 use crate::token::CancellationToken;
-
-const DEFAULT_SEEN_LIMIT: usize = 100_000;
-const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 
 /// One node of a cluster: applies every command of its bus to its registry, and sends its own.
 ///
@@ -92,127 +70,11 @@ const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// # }
 /// ```
 pub struct ClusterCancel {
-    node: Arc<Node>,
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
-    hook: Option<usize>,
+    pub(super) node: Arc<Node>,
+    pub(super) stop: CancellationToken,
+    pub(super) task: Option<JoinHandle<()>>,
+    pub(super) hook: Option<usize>,
 }
-
-/// Options for a [`ClusterCancel`]; made by [`ClusterCancel::builder`].
-///
-/// ```
-/// use cancelable::cluster::{ClusterCancel, InMemoryBus};
-/// use cancelable::OperationRegistry;
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let registry = OperationRegistry::new();
-/// let node = ClusterCancel::builder(&registry, "node-a")
-///     .signing_key(b"a shared secret of 16+ bytes")
-///     .seen_limit(10_000)
-///     .start(InMemoryBus::new())
-///     .await
-///     .unwrap();
-/// assert!(node.is_signed());
-/// # }
-/// ```
-#[derive(Debug)]
-#[must_use = "a builder does nothing until `start` is awaited"]
-pub struct ClusterBuilder {
-    registry: OperationRegistry,
-    name: String,
-    key: Option<Vec<u8>>,
-    seen_limit: usize,
-    max_clock_skew: Duration,
-}
-
-/// What a node counted since it started: see [`ClusterCancel::stats`].
-///
-/// Every refused entry (`oversized`, `malformed`, `rejected`, `expired`) is also a `WARN`
-/// event of target `cancelable::cluster`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ClusterStats {
-    /// Commands this node sent.
-    pub published: u64,
-    /// Commands from other nodes applied here (each once).
-    pub applied: u64,
-    /// Operations of this registry cancelled by other nodes' commands (sticky ones included).
-    pub cancelled: u64,
-    /// Entries skipped because their command was applied already.
-    pub duplicates: u64,
-    /// Entries over the size limit (16 KiB), not parsed.
-    pub oversized: u64,
-    /// Entries that are not a valid command.
-    pub malformed: u64,
-    /// Entries unsigned or with a wrong signature, while this node has a signing key.
-    pub rejected: u64,
-    /// Commands issued outside the replay window (older than the bus's retention, or from
-    /// the future beyond the allowed clock skew).
-    pub expired: u64,
-    /// Times the reader reconnected.
-    pub reconnects: u64,
-    /// Reconnects that found the server had lost the stream (restarted empty, failed over, or
-    /// the stream expired) and read it again from the start.
-    pub restarts: u64,
-}
-
-/// The state shared by the handle, its task and (through the sticky list) the join hook.
-struct Node {
-    name: String,
-    registry: OperationRegistry,
-    bus: Box<dyn Publish>,
-    namespace: String,
-    retention: Duration,
-    key: Option<SigningKey>,
-    max_clock_skew: Duration,
-    seen: Mutex<Seen>,
-    sticky: Arc<StickyList>,
-    publishing: tokio::sync::Mutex<()>,
-    counters: Counters,
-}
-
-#[derive(Default)]
-struct Counters {
-    published: AtomicU64,
-    applied: AtomicU64,
-    cancelled: AtomicU64,
-    duplicates: AtomicU64,
-    oversized: AtomicU64,
-    malformed: AtomicU64,
-    rejected: AtomicU64,
-    expired: AtomicU64,
-    reconnects: AtomicU64,
-    restarts: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No user code runs under these locks.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The publishing half of a bus, object safe, so that the handle is not generic.
-trait Publish: Send + Sync {
-    fn publish(
-        &self,
-        envelope: Envelope,
-    ) -> Pin<Box<dyn Future<Output = Result<(), BusError>> + Send + '_>>;
-}
-
-impl<B: CancelBus> Publish for B {
-    fn publish(
-        &self,
-        envelope: Envelope,
-    ) -> Pin<Box<dyn Future<Output = Result<(), BusError>> + Send + '_>> {
-        Box::pin(CancelBus::publish(self, envelope))
-    }
-}
-
-/// What a cancelled operation joining later gets from a sticky command.
-type Due = (Cancelable, CancellationReason, String);
 
 impl ClusterCancel {
     /// Starts a node named `node` on `bus`, applying the cluster's commands to `registry`;
@@ -239,13 +101,7 @@ impl ClusterCancel {
     ///
     /// See [`ClusterBuilder`].
     pub fn builder(registry: &OperationRegistry, node: impl Into<String>) -> ClusterBuilder {
-        ClusterBuilder {
-            registry: registry.clone(),
-            name: node.into(),
-            key: None,
-            seen_limit: DEFAULT_SEEN_LIMIT,
-            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
-        }
+        ClusterBuilder::new(registry, node)
     }
 
     /// Cancels the operation with id `id` on every node: here at once (`true` if this node had
@@ -423,24 +279,11 @@ impl ClusterCancel {
     /// # }
     /// ```
     pub fn stats(&self) -> ClusterStats {
-        let c = &self.node.counters;
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        ClusterStats {
-            published: get(&c.published),
-            applied: get(&c.applied),
-            cancelled: get(&c.cancelled),
-            duplicates: get(&c.duplicates),
-            oversized: get(&c.oversized),
-            malformed: get(&c.malformed),
-            rejected: get(&c.rejected),
-            expired: get(&c.expired),
-            reconnects: get(&c.reconnects),
-            restarts: get(&c.restarts),
-        }
+        self.node.counters.snapshot()
     }
 
     /// Stops the node and waits until its task has ended: the reader and its connection are
-    /// dropped and the registry no longer calls the node (invariant 6). Dropping the handle does
+    /// dropped and the registry no longer calls the node (invariant 2). Dropping the handle does
     /// the same without waiting.
     ///
     /// ```
@@ -484,341 +327,5 @@ impl fmt::Debug for ClusterCancel {
             .field("signed", &self.is_signed())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-impl ClusterBuilder {
-    /// Signs every command this node sends with HMAC-SHA256 under `key`, and refuses (counts
-    /// and logs, never applies) every entry that is unsigned or signed with another key. Every
-    /// node of the namespace needs the same key, at least 16 bytes; 32 random bytes is right.
-    ///
-    /// See the [type-level example](Self).
-    pub fn signing_key(mut self, key: impl AsRef<[u8]>) -> Self {
-        self.key = Some(key.as_ref().to_vec());
-        self
-    }
-
-    /// Remembers at least the last `limit` applied command ids (default 100 000), besides those
-    /// inside the replay window; at least 1.
-    pub fn seen_limit(mut self, limit: usize) -> Self {
-        self.seen_limit = limit.max(1);
-        self
-    }
-
-    /// How far the nodes' clocks may disagree (default 30 s): a command issued more than the
-    /// bus's retention plus this ago, or more than this in the future, is not applied.
-    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
-        self.max_clock_skew = skew;
-        self
-    }
-
-    /// Starts the node on `bus`: see [`ClusterCancel::start`].
-    pub async fn start<B: CancelBus>(self, bus: B) -> Result<ClusterCancel, BusError> {
-        if self.name.is_empty() || self.name.len() > 256 {
-            return Err(BusError::config(
-                "a node name is 1 to 256 bytes long (e.g. the host name)",
-            ));
-        }
-        let key = match &self.key {
-            Some(key) if key.len() < SigningKey::MIN_LEN => {
-                return Err(BusError::config(format!(
-                    "a signing key is at least {} bytes long",
-                    SigningKey::MIN_LEN
-                )));
-            }
-            Some(key) => Some(SigningKey::new(key)),
-            None => None,
-        };
-        let reader = bus.subscribe(&self.name).await?;
-        let sticky = Arc::new(StickyList::default());
-        let node = Arc::new(Node {
-            namespace: bus.namespace().to_owned(),
-            retention: bus.retention(),
-            name: self.name,
-            registry: self.registry,
-            bus: Box::new(bus),
-            key,
-            max_clock_skew: self.max_clock_skew,
-            seen: Mutex::new(Seen::new(self.seen_limit)),
-            sticky: sticky.clone(),
-            publishing: tokio::sync::Mutex::new(()),
-            counters: Counters::default(),
-        });
-        let (due_tx, due_rx) = mpsc::unbounded_channel::<Due>();
-        let hook = node
-            .registry
-            .add_join_hook(Arc::new(move |op: &Cancelable| {
-                // Invariant 4: read, clone, hand over; nothing else under the operation's lock.
-                if let Some((reason, message)) = sticky.matching(op) {
-                    let _ = due_tx.send((op.clone(), reason, message));
-                }
-            }));
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(listen(node.clone(), reader, stop.clone(), due_rx));
-        Ok(ClusterCancel {
-            node,
-            stop,
-            task: Some(task),
-            hook: Some(hook),
-        })
-    }
-}
-
-/// The node's task (invariant 6). A read in flight is kept while sticky cancels are served,
-/// so a reader's blocked request is never abandoned and re-sent.
-async fn listen<R: BusReader>(
-    node: Arc<Node>,
-    mut reader: R,
-    stop: CancellationToken,
-    mut due: mpsc::UnboundedReceiver<Due>,
-) {
-    loop {
-        let event = {
-            let next = reader.next();
-            tokio::pin!(next);
-            loop {
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return,
-                    Some((op, reason, message)) = due.recv() => {
-                        if op.cancel_with(reason, message) {
-                            bump(&node.counters.cancelled);
-                        }
-                    }
-                    event = &mut next => break event,
-                }
-            }
-        };
-        match event {
-            Some(event) => node.handle(event),
-            None => return,
-        }
-    }
-}
-
-impl Node {
-    /// When the seen set may forget `command`: the end of its replay window.
-    fn expires_ms(&self, command: &CancelCommand) -> u64 {
-        let window = self.retention + self.max_clock_skew;
-        command
-            .issued_at_ms()
-            .saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    fn handle(&self, event: BusEvent) {
-        match event {
-            BusEvent::Entry { id, envelope } => self.receive(&id, envelope),
-            BusEvent::Reconnected { restarted } => {
-                bump(&self.counters.reconnects);
-                if restarted {
-                    bump(&self.counters.restarts);
-                }
-                tracing::info!(
-                    target: "cancelable::cluster",
-                    node = %self.name,
-                    restarted,
-                    "cluster bus reconnected",
-                );
-            }
-        }
-    }
-
-    /// Checks an untrusted entry (invariant 1) and applies it.
-    fn receive(&self, entry: &str, envelope: Envelope) {
-        let refuse = |counter: &AtomicU64, why: &dyn fmt::Display| {
-            bump(counter);
-            tracing::warn!(
-                target: "cancelable::cluster",
-                node = %self.name,
-                namespace = %self.namespace,
-                entry,
-                "cluster entry skipped: {why}",
-            );
-        };
-        let c = &self.counters;
-        if envelope.command.len() > MAX_ENTRY_BYTES {
-            let size = envelope.command.len();
-            return refuse(&c.oversized, &format_args!("{size} bytes, over the limit"));
-        }
-        if let Some(key) = &self.key {
-            match &envelope.signature {
-                None => return refuse(&c.rejected, &"unsigned, and this node has a key"),
-                Some(sig) if !key.verify(&self.namespace, &envelope.command, sig) => {
-                    return refuse(&c.rejected, &"wrong signature");
-                }
-                Some(_) => {}
-            }
-        }
-        let command = match CancelCommand::decode(&envelope.command) {
-            Ok(command) => command,
-            Err(Refusal::Oversized(size)) => {
-                return refuse(&c.oversized, &format_args!("{size} bytes, over the limit"));
-            }
-            Err(Refusal::Malformed(why)) => return refuse(&c.malformed, &why),
-        };
-        let now = unix_ms(SystemTime::now());
-        let skew = u64::try_from(self.max_clock_skew.as_millis()).unwrap_or(u64::MAX);
-        let expires = self.expires_ms(&command);
-        if expires < now || command.issued_at_ms() > now.saturating_add(skew) {
-            return refuse(&c.expired, &"issued outside the replay window");
-        }
-        match lock(&self.seen).insert(&command.id, expires, now, false) {
-            Insert::New => {}
-            Insert::Own => return,
-            Insert::Duplicate => {
-                bump(&c.duplicates);
-                return;
-            }
-        }
-        let cancelled = self.apply(&command);
-        bump(&c.applied);
-        c.cancelled.fetch_add(cancelled as u64, Ordering::Relaxed);
-        tracing::debug!(
-            target: "cancelable::cluster",
-            node = %self.name,
-            origin = %command.origin,
-            command = %command.id,
-            cancelled,
-            "cluster command applied: cancel {}",
-            command.target,
-        );
-    }
-
-    /// Applies `command` to the registry; returns how many operations it cancelled.
-    fn apply(&self, command: &CancelCommand) -> usize {
-        let message = command.applied_message();
-        let window = command.sticky_for.min(self.retention);
-        if !window.is_zero() {
-            let until_ms = command
-                .issued_at_ms()
-                .saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
-            // Invariant 3: before the scan.
-            self.sticky.add(Sticky {
-                target: command.target.clone(),
-                reason: command.reason,
-                message: message.clone(),
-                until_ms,
-            });
-        }
-        let registry = &self.registry;
-        match &command.target {
-            Target::Id(id) => usize::from(registry.cancel(id, command.reason, message)),
-            Target::Glob(glob) => registry.cancel_matching(glob, command.reason, message),
-            Target::All => registry.cancel_all(command.reason, message),
-        }
-    }
-}
-
-/// The ids a node applied (invariant 2): expiring, bounded.
-struct Seen {
-    /// id → (end of its replay window in Unix ms, sent by this node).
-    ids: HashMap<String, (u64, bool)>,
-    /// Insertion order, oldest first.
-    order: VecDeque<String>,
-    limit: usize,
-}
-
-enum Insert {
-    New,
-    Own,
-    Duplicate,
-}
-
-impl Seen {
-    fn new(limit: usize) -> Self {
-        Seen {
-            ids: HashMap::new(),
-            order: VecDeque::new(),
-            limit,
-        }
-    }
-
-    fn insert(&mut self, id: &str, expires_ms: u64, now_ms: u64, own: bool) -> Insert {
-        while let Some(oldest) = self.order.front() {
-            let expired = self.ids.get(oldest).is_none_or(|(end, _)| *end < now_ms);
-            if !expired && self.order.len() < self.limit {
-                break;
-            }
-            if let Some(oldest) = self.order.pop_front() {
-                self.ids.remove(&oldest);
-            }
-        }
-        if let Some((_, was_own)) = self.ids.get(id) {
-            return if *was_own {
-                Insert::Own
-            } else {
-                Insert::Duplicate
-            };
-        }
-        self.ids.insert(id.to_owned(), (expires_ms, own));
-        self.order.push_back(id.to_owned());
-        Insert::New
-    }
-}
-
-/// A sticky command still inside its window.
-struct Sticky {
-    target: Target,
-    reason: CancellationReason,
-    message: String,
-    until_ms: u64,
-}
-
-/// The sticky commands of a node, shared with its join hook; a flag spares the lock when
-/// there are none.
-#[derive(Default)]
-struct StickyList {
-    any: AtomicBool,
-    list: Mutex<Vec<Sticky>>,
-}
-
-impl StickyList {
-    fn add(&self, sticky: Sticky) {
-        let mut list = lock(&self.list);
-        let now = unix_ms(SystemTime::now());
-        list.retain(|s| s.until_ms > now);
-        list.push(sticky);
-        self.any.store(true, Ordering::Release);
-    }
-
-    /// The reason and message of the first live sticky command that targets `op`.
-    fn matching(&self, op: &Cancelable) -> Option<(CancellationReason, String)> {
-        if !self.any.load(Ordering::Acquire) {
-            return None;
-        }
-        let mut list = lock(&self.list);
-        let now = unix_ms(SystemTime::now());
-        list.retain(|s| s.until_ms > now);
-        if list.is_empty() {
-            self.any.store(false, Ordering::Release);
-        }
-        list.iter()
-            .find(|s| s.target.matches(op))
-            .map(|s| (s.reason, s.message.clone()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_seen_set_forgets_expired_ids_and_stays_bounded() {
-        let mut seen = Seen::new(3);
-        assert!(matches!(seen.insert("a", 100, 0, false), Insert::New));
-        assert!(matches!(seen.insert("a", 100, 0, false), Insert::Duplicate));
-        assert!(matches!(seen.insert("b", 100, 0, true), Insert::New));
-        assert!(matches!(seen.insert("b", 100, 0, false), Insert::Own));
-        // "a" and "b" expired at 100.
-        assert!(matches!(seen.insert("c", 500, 200, false), Insert::New));
-        assert_eq!(seen.order.len(), 1);
-        for id in ["d", "e", "f", "g"] {
-            seen.insert(id, 500, 200, false);
-        }
-        assert_eq!((seen.order.len(), seen.ids.len()), (3, 3));
-        assert!(matches!(
-            seen.insert("g", 500, 200, false),
-            Insert::Duplicate
-        ));
     }
 }

@@ -6,7 +6,8 @@
 //! * `build.rs`: constructors (one per source) and the by-value builders.
 //! * `scope.rs`: the scope token, made when first needed, and the parent link; cancelling and
 //!   checking.
-//! * `run.rs`: [`Run`], the lifecycle from `start` to `finish`, and [`try_run`](Cancelable::try_run).
+//! * `run.rs`: [`Run`] and [`try_run`](Cancelable::try_run); `lifecycle.rs`: what `run` does
+//!   when it starts and when it ends, however it ends.
 //! * `shield.rs`: [`Shield`].
 //! * `spawn.rs`: [`spawn`](Cancelable::spawn), [`spawn_blocking`](Cancelable::spawn_blocking)
 //!   and [`OrCancelled`].
@@ -18,7 +19,7 @@
 //! integrations are written on top of this module, in their own modules; none of them reaches
 //! into the fields here. The one module this one depends on that also depends on it is the
 //! [registry](crate::OperationRegistry): an operation joins and leaves it from `run.rs`, and the
-//! registry lists and cancels operations (see `run.rs`, "Registry", and `registry.rs`,
+//! registry lists and cancels operations (see `lifecycle.rs`, "Registry", and `registry.rs`,
 //! "Deadlock safety").
 //!
 //! # Invariants
@@ -34,6 +35,7 @@ mod build;
 mod children;
 mod current;
 mod items;
+mod lifecycle;
 mod observers;
 mod run;
 mod scope;
@@ -154,7 +156,7 @@ struct Cold {
     metadata: serde_json::Map<String, serde_json::Value>,
     shielded_run: Option<Waker>,
     observers: Option<Box<observers::Observers>>,
-    /// How long a cancelled body keeps being polled (`run.rs`, invariant 5).
+    /// How long a cancelled body keeps being polled (`run.rs`, invariant 4).
     grace: Option<Duration>,
     /// Woken when the admitted children reach zero (`children.rs`, invariant 4).
     children_done: Option<children::ChildrenDone>,

@@ -1,5 +1,6 @@
-//! Running an operation: [`Run`], the future of [`Cancelable::run`], with the lifecycle it
-//! drives (`start`, then `finish` however the run ends), and [`Cancelable::try_run`].
+//! Running an operation: [`Run`], the future of [`Cancelable::run`], and
+//! [`Cancelable::try_run`]. The lifecycle it drives (`start`, then `finish` however the run
+//! ends) is in `lifecycle.rs`.
 //!
 //! # Invariants
 //!
@@ -7,33 +8,20 @@
 //!    itself; the timer is created only when the body first returns `Pending`. Nothing is
 //!    spawned.
 //! 2. An operation runs once. However `run` ends (output, cancellation, panic, drop) its status
-//!    is final and everything it holds ([`Held`]: the body, the timer, the armed sources and
-//!    their signal subscriptions, the waker registration) is released together, before the
-//!    status is recorded.
-//! 3. `start` and `finish` each record the status, take the callbacks due and join or leave the
-//!    registry in one critical section of the state lock; then, with no lock held, they emit
-//!    the tracing event and call the callbacks. `finish` runs once, so exactly one of
-//!    completed/cancelled/failed fires, after the final status, reason and message are
+//!    is final and everything it holds (the body, the timer, the armed sources and their signal
+//!    subscriptions, the waker registration) is released together, before the status is
 //!    recorded.
-//! 4. When woken, `run` polls signals and conditions before the body, so a delivery stops the
+//! 3. When woken, `run` polls signals and conditions before the body, so a delivery stops the
 //!    body before it runs again; on the first poll the body goes first, so a body ready at once
 //!    registers nothing.
-//! 5. A cancelled `run` drops its body at once, unless it has a reason to keep it: a shield is
+//! 4. A cancelled `run` drops its body at once, unless it has a reason to keep it: a shield is
 //!    open (`shield.rs`), or the operation has a grace period, which starts when `run` first
 //!    finds it cancelled and runs on the timer the timeout used. A kept body that returns makes
 //!    `run` return the cancellation (status `Cancelled`); a grace period that runs out drops
 //!    the body. Only a cancelled run ever looks the grace up (one flag is read before).
-//! 6. A kept body under a supervisor also waits on its forcing: once forced, `run` drops the
+//! 5. A kept body under a supervisor also waits on its forcing: once forced, `run` drops the
 //!    body and ends with the forcing error, caused by the cancellation it cut short, and
 //!    records itself for the shutdown's report.
-//!
-//! # Registry
-//!
-//! This is the operation's side of its one two-way association: `start` inserts the operation
-//! into its registry and `finish` removes it (the final context goes to the history), both under
-//! the operation's state lock. The registry never takes an operation's state lock while it holds
-//! its own (see `registry.rs`, "Deadlock safety"), so the order is always operation, then
-//! registry.
 
 use std::fmt;
 use std::future::Future;
@@ -48,12 +36,12 @@ use tokio::time::{Instant, Sleep};
 use tracing::Span;
 
 use super::current::{self, Frame};
-use super::observers::{self, Event};
+
 use super::{Cancelable, Supervisor};
 use crate::error::{CancellationError, CancellationReason};
 use crate::source::{Armed, ArmedDeadline};
 use crate::status::OperationStatus;
-use crate::token::{Cancelled, Link};
+use crate::token::Cancelled;
 
 impl Cancelable {
     /// Runs `fut` inside the operation.
@@ -151,149 +139,6 @@ impl Cancelable {
             Err(cancellation) => Err(E::from(cancellation)),
         }
     }
-
-    fn span(&self) -> Span {
-        let name = if self.name().is_empty() {
-            "operation"
-        } else {
-            self.name()
-        };
-        tracing::info_span!(
-            "operation",
-            operation.id = %self.id(),
-            operation.name = %self.name(),
-            otel.name = %name,
-        )
-    }
-
-    fn start(&self, span: &Span) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
-        let op = &self.inner;
-        if op.started.swap(true, Ordering::AcqRel) {
-            panic!(
-                "`Cancelable::run` called twice on operation {:?}: an operation runs once; \
-                 create a new one (or use `child()`) for the next run",
-                self.name()
-            );
-        }
-        let adopted = match op.parent.get() {
-            Some(_) => None,
-            None => {
-                current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()))
-            }
-        };
-        let mut state = self.state();
-        if let Some(parent) = adopted
-            && op.parent.set(parent).is_ok()
-            && let Some(parent) = op.parent.get()
-        {
-            self.join(parent);
-            if let Some(scope) = op.scope.get() {
-                scope.node().link_to(parent.scope().node(), Link::Parent);
-            }
-        }
-        let started_at = Instant::now();
-        state.started_at = Some(started_at);
-        let sources = std::mem::take(&mut state.sources);
-        self.set_status(OperationStatus::Running);
-        if !span.is_disabled() {
-            state.observers().span = Some(span.clone());
-        }
-        if let Some(registry) = &state.registry {
-            state.slot = Some(registry.insert(self));
-        }
-        let on_start = state
-            .observers_mut()
-            .map(|observers| observers.take(Event::Start));
-        drop(state);
-        tracing::debug!("operation started");
-        if let Some(due) = on_start.filter(|due| !due.is_empty()) {
-            observers::run(Event::Start, due, || self.context());
-        }
-        if sources.is_empty() {
-            return (None, None);
-        }
-        match sources.arm(started_at) {
-            Ok(armed) => armed,
-            Err(error) => {
-                self.scope().cancel_error(
-                    CancellationError::new(CancellationReason::Signal)
-                        .with_message(format!("cannot listen for signals: {error}")),
-                );
-                (None, None)
-            }
-        }
-    }
-
-    /// Records the final status and tells every observer; returns the operation's cancellation,
-    /// if it ended cancelled.
-    ///
-    /// `forced` is the outcome of a run its supervisor cut, in place of the scope's
-    /// cancellation.
-    fn finish(
-        &self,
-        status: OperationStatus,
-        forced: Option<CancellationError>,
-    ) -> Option<CancellationError> {
-        // Made before the state lock: making a scope token takes it.
-        let scope =
-            (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
-        let mut state = self.state();
-        let ended_at = Instant::now();
-        state.ended_at = Some(ended_at);
-        let (failed, failed_after_cancel) = state.cold.as_deref().map_or((false, false), |c| {
-            (c.failure.is_some(), c.failed_after_cancel)
-        });
-        let status = match status {
-            OperationStatus::Completed if failed => OperationStatus::Failed,
-            OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
-            OperationStatus::Completed | OperationStatus::Cancelled => {
-                let outcome = forced.or_else(|| {
-                    scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)))
-                });
-                state.outcome = outcome;
-                OperationStatus::Cancelled
-            }
-            status => status,
-        };
-        self.set_status(status);
-        let event = Event::ending(status);
-        let started_at = state.started_at;
-        let duration = || started_at.map(|s| ended_at.saturating_duration_since(s));
-        let evicted = match (state.registry.take(), state.slot.take()) {
-            (Some(registry), Some(slot)) => registry.remove(slot, status, ended_at, duration()),
-            _ => None,
-        };
-        let observed = state
-            .observers_mut()
-            .map(|observers| (observers.take_ending(event), observers.span.take()));
-        let cold = state.cold.as_deref();
-        let outcome = state.outcome.clone();
-        let failure = match status {
-            OperationStatus::Failed => cold.and_then(|c| c.failure.clone()),
-            _ => None,
-        };
-        drop(state);
-        drop(evicted);
-        match event {
-            Event::Completed => tracing::debug!(duration = ?duration(), "operation completed"),
-            Event::Cancelled => tracing::info!(
-                cancellation.reason = outcome.as_ref().map(|e| e.reason().as_str()),
-                cancellation.message = outcome.as_ref().and_then(|e| e.message()),
-                "operation cancelled",
-            ),
-            Event::Failed | Event::Start => {
-                tracing::warn!(error = failure.as_deref(), "operation failed")
-            }
-        }
-        if let Some((due, span)) = observed {
-            if !due.is_empty() {
-                observers::run(event, due, || self.context());
-            }
-            drop(span);
-        }
-        self.leave();
-        outcome
-    }
 }
 
 /// Whether a subscriber may want an `INFO` span: tracing's own level check, without a callsite.
@@ -315,7 +160,7 @@ enum Phase {
 /// their own: one drop glue, inlined where `Run` is dropped.)
 struct Held<'a, F> {
     body: Pin<&'a mut Option<F>>,
-    // The timeout's timer, then the grace period's (invariant 5).
+    // The timeout's timer, then the grace period's (invariant 4).
     sleep: Pin<&'a mut Option<Sleep>>,
     armed: &'a mut Option<Box<Armed>>,
     wait_key: &'a mut Option<usize>,
@@ -347,7 +192,7 @@ impl Timer {
 }
 
 /// A cancelled `run` that keeps polling its body: a shield is open, or a grace period runs
-/// (invariant 5).
+/// (invariant 4).
 struct Kept {
     /// The end of the grace period; `None` without one, or when it is too far to represent.
     grace_until: Option<Instant>,
@@ -373,7 +218,7 @@ impl Kept {
         })
     }
 
-    /// The forcing error, once the supervisor forced (invariant 6).
+    /// The forcing error, once the supervisor forced (invariant 5).
     fn poll_forced(&mut self, cx: &mut Context<'_>) -> Option<CancellationError> {
         let (supervisor, wait) = self.force.as_mut()?;
         match Pin::new(wait).poll(cx) {
@@ -408,7 +253,7 @@ impl<F> Held<'_, F> {
         }
     }
 
-    /// Keeps the body of a cancelled run that has a reason to (invariant 5); `true` if kept.
+    /// Keeps the body of a cancelled run that has a reason to (invariant 4); `true` if kept.
     fn keep(&mut self, op: &Cancelable, shields: usize) -> bool {
         if self.timer.kept().is_none() && (shields > 0 || op.inner.children.has_grace()) {
             let kept = Kept::new(op);
@@ -475,7 +320,7 @@ pin_project! {
     }
 }
 
-/// Ends a run that its supervisor forced (invariant 6): drops the body, records the forcing
+/// Ends a run that its supervisor forced (invariant 5): drops the body, records the forcing
 /// error (caused by the cancellation it cut short) as the outcome, and reports the run.
 fn cut<F>(
     op: &Cancelable,
@@ -552,7 +397,7 @@ impl<F: Future> Future for Run<'_, F> {
             Phase::Done => panic!("`Run` polled after it completed"),
         }
         loop {
-            // Invariant 4: when woken, signals and conditions before the body.
+            // Invariant 3: when woken, signals and conditions before the body.
             if resumed
                 && let Some(armed) = held.armed.as_mut()
                 && !op.is_cancelled()
@@ -586,7 +431,7 @@ impl<F: Future> Future for Run<'_, F> {
                         held.release(op);
                         *phase = Phase::Done;
                         if kept {
-                            // A kept body that returns hands back the cancellation (invariant 5).
+                            // A kept body that returns hands back the cancellation (invariant 4).
                             let error = op.finish(OperationStatus::Cancelled, None);
                             return Poll::Ready(Err(error.unwrap_or_else(|| {
                                 CancellationError::new(CancellationReason::Manual)
@@ -627,7 +472,7 @@ impl<F: Future> Future for Run<'_, F> {
                 }
                 return Poll::Pending;
             }
-            // Invariant 4: on the first poll, after the body.
+            // Invariant 3: on the first poll, after the body.
             if !resumed
                 && let Some(armed) = held.armed.as_mut()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)

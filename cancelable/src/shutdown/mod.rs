@@ -61,7 +61,7 @@
 //! [`spawn_blocking`](Cancelable::spawn_blocking), an operation built with
 //! [`parent`](Cancelable::parent)`(root)` and run in a plain `tokio::spawn`, an operation nested
 //! in a body, the request operations of an axum
-//! [`CancelableLayer`](crate::axum::CancelableLayer) given the root as its parent. No task is
+//! `CancelableLayer` (feature `axum`) given the root as its parent. No task is
 //! spawned for any of it: each operation counts its running children
 //! ([`Cancelable::wait_children`]).
 //!

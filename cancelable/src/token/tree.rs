@@ -330,12 +330,12 @@ impl Node {
         }
     }
 
-    #[cfg(any(test, feature = "test-util"))]
+    #[cfg(any(all(test, loom), feature = "test-util"))]
     pub(crate) fn child_count(&self) -> usize {
         self.lock().children.len()
     }
 
-    #[cfg(any(test, feature = "test-util"))]
+    #[cfg(any(all(test, loom), feature = "test-util"))]
     pub(crate) fn waiter_count(&self) -> usize {
         let inner = self.lock();
         usize::from(inner.waiter.is_some()) + inner.more.as_ref().map_or(0, |m| m.waiters.len())

@@ -1,0 +1,177 @@
+//! The lifecycle of a run: `start` when `run` is first polled, `finish` however it ends.
+//!
+//! # Invariants
+//!
+//! 1. `start` and `finish` each record the status, take the callbacks due and join or leave the
+//!    registry in one critical section of the state lock; then, with no lock held, they emit
+//!    the tracing event and call the callbacks. `finish` runs once, so exactly one of
+//!    completed/cancelled/failed fires, after the final status, reason and message are
+//!    recorded.
+//! 2. `finish` ends the operation for its parent too (`children.rs`): its admission goes back
+//!    once its own children are done.
+//!
+//! # Registry
+//!
+//! This is the operation's side of its one two-way association: `start` inserts the operation
+//! into its registry and `finish` removes it (the final context goes to the history), both under
+//! the operation's state lock. The registry never takes an operation's state lock while it holds
+//! its own (see `registry.rs`, "Deadlock safety"), so the order is always operation, then
+//! registry.
+
+use std::sync::atomic::Ordering;
+
+use tokio::time::Instant;
+use tracing::Span;
+
+use super::Cancelable;
+use super::current;
+use super::observers::{self, Event};
+use crate::error::{CancellationError, CancellationReason};
+use crate::source::{Armed, ArmedDeadline};
+use crate::status::OperationStatus;
+use crate::token::Link;
+
+impl Cancelable {
+    pub(super) fn span(&self) -> Span {
+        let name = if self.name().is_empty() {
+            "operation"
+        } else {
+            self.name()
+        };
+        tracing::info_span!(
+            "operation",
+            operation.id = %self.id(),
+            operation.name = %self.name(),
+            otel.name = %name,
+        )
+    }
+
+    pub(super) fn start(&self, span: &Span) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
+        let op = &self.inner;
+        if op.started.swap(true, Ordering::AcqRel) {
+            panic!(
+                "`Cancelable::run` called twice on operation {:?}: an operation runs once; \
+                 create a new one (or use `child()`) for the next run",
+                self.name()
+            );
+        }
+        let adopted = match op.parent.get() {
+            Some(_) => None,
+            None => {
+                current::with(|frame| frame.filter(|f| f.adopts_children).map(|f| f.op.clone()))
+            }
+        };
+        let mut state = self.state();
+        if let Some(parent) = adopted
+            && op.parent.set(parent).is_ok()
+            && let Some(parent) = op.parent.get()
+        {
+            self.join(parent);
+            if let Some(scope) = op.scope.get() {
+                scope.node().link_to(parent.scope().node(), Link::Parent);
+            }
+        }
+        let started_at = Instant::now();
+        state.started_at = Some(started_at);
+        let sources = std::mem::take(&mut state.sources);
+        self.set_status(OperationStatus::Running);
+        if !span.is_disabled() {
+            state.observers().span = Some(span.clone());
+        }
+        if let Some(registry) = &state.registry {
+            state.slot = Some(registry.insert(self));
+        }
+        let on_start = state
+            .observers_mut()
+            .map(|observers| observers.take(Event::Start));
+        drop(state);
+        tracing::debug!("operation started");
+        if let Some(due) = on_start.filter(|due| !due.is_empty()) {
+            observers::run(Event::Start, due, || self.context());
+        }
+        if sources.is_empty() {
+            return (None, None);
+        }
+        match sources.arm(started_at) {
+            Ok(armed) => armed,
+            Err(error) => {
+                self.scope().cancel_error(
+                    CancellationError::new(CancellationReason::Signal)
+                        .with_message(format!("cannot listen for signals: {error}")),
+                );
+                (None, None)
+            }
+        }
+    }
+
+    /// Records the final status and tells every observer; returns the operation's cancellation,
+    /// if it ended cancelled.
+    ///
+    /// `forced` is the outcome of a run its supervisor cut, in place of the scope's
+    /// cancellation.
+    pub(super) fn finish(
+        &self,
+        status: OperationStatus,
+        forced: Option<CancellationError>,
+    ) -> Option<CancellationError> {
+        // Made before the state lock: making a scope token takes it.
+        let scope =
+            (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
+        let mut state = self.state();
+        let ended_at = Instant::now();
+        state.ended_at = Some(ended_at);
+        let (failed, failed_after_cancel) = state.cold.as_deref().map_or((false, false), |c| {
+            (c.failure.is_some(), c.failed_after_cancel)
+        });
+        let status = match status {
+            OperationStatus::Completed if failed => OperationStatus::Failed,
+            OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
+            OperationStatus::Completed | OperationStatus::Cancelled => {
+                let outcome = forced.or_else(|| {
+                    scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)))
+                });
+                state.outcome = outcome;
+                OperationStatus::Cancelled
+            }
+            status => status,
+        };
+        self.set_status(status);
+        let event = Event::ending(status);
+        let started_at = state.started_at;
+        let duration = || started_at.map(|s| ended_at.saturating_duration_since(s));
+        let evicted = match (state.registry.take(), state.slot.take()) {
+            (Some(registry), Some(slot)) => registry.remove(slot, status, ended_at, duration()),
+            _ => None,
+        };
+        let observed = state
+            .observers_mut()
+            .map(|observers| (observers.take_ending(event), observers.span.take()));
+        let cold = state.cold.as_deref();
+        let outcome = state.outcome.clone();
+        let failure = match status {
+            OperationStatus::Failed => cold.and_then(|c| c.failure.clone()),
+            _ => None,
+        };
+        drop(state);
+        drop(evicted);
+        match event {
+            Event::Completed => tracing::debug!(duration = ?duration(), "operation completed"),
+            Event::Cancelled => tracing::info!(
+                cancellation.reason = outcome.as_ref().map(|e| e.reason().as_str()),
+                cancellation.message = outcome.as_ref().and_then(|e| e.message()),
+                "operation cancelled",
+            ),
+            Event::Failed | Event::Start => {
+                tracing::warn!(error = failure.as_deref(), "operation failed")
+            }
+        }
+        if let Some((due, span)) = observed {
+            if !due.is_empty() {
+                observers::run(event, due, || self.context());
+            }
+            drop(span);
+        }
+        self.leave();
+        outcome
+    }
+}
