@@ -107,13 +107,9 @@ impl Cancelable {
     /// Records the final status and tells every observer; returns the operation's cancellation,
     /// if it ended cancelled.
     ///
-    /// `forced` is the outcome of a run its supervisor cut, in place of the scope's
-    /// cancellation.
-    pub(super) fn finish(
-        &self,
-        status: OperationStatus,
-        forced: Option<CancellationError>,
-    ) -> Option<CancellationError> {
+    /// The outcome of a run its supervisor cut is recorded before, in place of the scope's
+    /// cancellation (see `force`).
+    pub(super) fn finish(&self, status: OperationStatus) -> Option<CancellationError> {
         // Made before the state lock: making a scope token takes it.
         let scope =
             (status == OperationStatus::Cancelled || self.is_cancelled()).then(|| self.scope());
@@ -127,7 +123,7 @@ impl Cancelable {
             OperationStatus::Completed if failed => OperationStatus::Failed,
             OperationStatus::Completed if !failed_after_cancel => OperationStatus::Completed,
             OperationStatus::Completed | OperationStatus::Cancelled => {
-                let outcome = forced.or_else(|| {
+                let outcome = state.outcome.take().or_else(|| {
                     scope.and_then(|scope| scope.node().with_error(|e| self.attribute(e)))
                 });
                 state.outcome = outcome;
@@ -173,5 +169,10 @@ impl Cancelable {
         }
         self.leave();
         outcome
+    }
+
+    /// Records `error` as the outcome of a run its supervisor cut; `finish` keeps it.
+    pub(super) fn force(&self, error: CancellationError) {
+        self.state().outcome = Some(error);
     }
 }

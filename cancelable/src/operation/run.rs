@@ -314,7 +314,7 @@ pin_project! {
                     CancellationError::new(CancellationReason::Manual)
                         .with_message("the operation's future was dropped before it finished"),
                 );
-                this.op.finish(OperationStatus::Cancelled, None);
+                this.op.finish(OperationStatus::Cancelled);
             }
         }
     }
@@ -342,7 +342,8 @@ fn cut<F>(
         None => forced,
     };
     let error = op.attribute(&error);
-    op.finish(OperationStatus::Cancelled, Some(error.clone()));
+    op.force(error.clone());
+    op.finish(OperationStatus::Cancelled);
     if let Some(supervisor) = supervisor {
         op.record_forced(&supervisor, error.clone(), in_shield);
     }
@@ -415,7 +416,7 @@ impl<F: Future> Future for Run<'_, F> {
                 if shields == 0 && held.grace_over(cx) {
                     held.release(op);
                     *phase = Phase::Done;
-                    let error = op.finish(OperationStatus::Cancelled, None);
+                    let error = op.finish(OperationStatus::Cancelled);
                     return Poll::Ready(Err(
                         error.unwrap_or_else(|| CancellationError::new(CancellationReason::Manual))
                     ));
@@ -432,12 +433,12 @@ impl<F: Future> Future for Run<'_, F> {
                         *phase = Phase::Done;
                         if kept {
                             // A kept body that returns hands back the cancellation (invariant 4).
-                            let error = op.finish(OperationStatus::Cancelled, None);
+                            let error = op.finish(OperationStatus::Cancelled);
                             return Poll::Ready(Err(error.unwrap_or_else(|| {
                                 CancellationError::new(CancellationReason::Manual)
                             })));
                         }
-                        op.finish(OperationStatus::Completed, None);
+                        op.finish(OperationStatus::Completed);
                         return Poll::Ready(Ok(output));
                     }
                     Err(panic) => {
@@ -447,7 +448,7 @@ impl<F: Future> Future for Run<'_, F> {
                         *phase = Phase::Done;
                         op.state().cold().failure =
                             Some(format!("panicked: {}", crate::panic::message(&*panic)));
-                        op.finish(OperationStatus::Failed, None);
+                        op.finish(OperationStatus::Failed);
                         resume_unwind(panic);
                     }
                 }
