@@ -431,3 +431,20 @@ async fn composes_with_tokio_test(cancel: &Cancelable) {
     assert_eq!(cancel.name(), "composes_with_tokio_test");
     assert_eq!(cancel.status(), OperationStatus::Running);
 }
+
+#[cancelable(timeout = "1s", grace = "5s", name = "macros.flush")]
+async fn flush_on_cancel(cancel: &Cancelable, flushed: Arc<AtomicBool>) {
+    cancel.cancelled().await; // the timeout fired: the body is still polled, for 5 s at most
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    flushed.store(true, Ordering::SeqCst);
+}
+
+#[tokio::test(start_paused = true)]
+async fn grace_keeps_a_cancelled_body_polled_for_its_cleanup() {
+    let flushed = Arc::new(AtomicBool::new(false));
+    let start = tokio::time::Instant::now();
+    let err = flush_on_cancel(flushed.clone()).await.unwrap_err();
+    assert!(err.is_timeout());
+    assert!(flushed.load(Ordering::SeqCst), "the cleanup ran to its end");
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+}

@@ -56,6 +56,7 @@ pub(crate) struct Options {
     pub(crate) token: Option<Expr>,
     pub(crate) condition: Option<Expr>,
     pub(crate) check_interval: Option<DurationOption>,
+    pub(crate) grace: Option<DurationOption>,
     pub(crate) parent: Option<Expr>,
     pub(crate) register: Option<Span>,
     pub(crate) krate: Option<Path>,
@@ -295,7 +296,7 @@ mod tests {
             parse_err(quote!(deadline = "30s")),
             [
                 "unknown option `deadline`; expected `timeout`, `signal`, `name`, `token`, `condition`, \
-                 `check_interval`, `parent`, `register` or `crate`"
+                 `check_interval`, `grace`, `parent`, `register` or `crate`"
             ]
         );
         assert_eq!(parse_err(quote!(a::timeout = "1s")).len(), 1);

@@ -47,6 +47,11 @@ pub(crate) fn chain(options: &Options, private: Private<'_>, name: Option<&LitSt
             .map_or(100, |interval| interval.millis);
         chain = quote!(#chain.condition(#condition, ::core::time::Duration::from_millis(#millis)));
     }
+    if let Some(grace) = &options.grace {
+        let millis = grace.millis;
+        chain =
+            quote_spanned!(grace.key=> #chain.grace(::core::time::Duration::from_millis(#millis)));
+    }
     if let Some(parent) = &options.parent {
         chain = quote!(#chain.parent(#parent));
     }
@@ -67,6 +72,7 @@ pub(crate) fn lone_timeout(
     let alone = options.signal.is_none()
         && options.token.is_none()
         && options.condition.is_none()
+        && options.grace.is_none()
         && options.parent.is_none()
         && options.register.is_none();
     let millis = timeout.millis;

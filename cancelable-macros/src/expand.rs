@@ -412,6 +412,7 @@ mod tests {
                 name = "custom",
                 token = self.shutdown.clone(),
                 condition = || false,
+                grace = "5s",
                 parent = &outer,
                 register,
                 crate = "my::cancelable"

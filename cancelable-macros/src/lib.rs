@@ -65,6 +65,7 @@ use proc_macro::TokenStream;
 /// | `token` | an expression | cancel when this `CancellationToken` is cancelled |
 /// | `condition` | an expression | a predicate `FnMut() -> bool + Send + 'static`; cancel with reason `Condition` once it returns `true` |
 /// | `check_interval` | a duration, default `"100ms"` | how often `condition` is checked |
+/// | `grace` | a duration, `"5s"` | once cancelled, keep polling the body this long so that it can clean up (`Cancelable::grace`) |
 /// | `parent` | an expression | an explicit parent `&Cancelable`: cancelling it cancels this operation with reason `Parent` |
 /// | `register` | (a flag) | list the running operation in `OperationRegistry::global()` |
 /// | `crate` | `"path::to::cancelable"` | where `cancelable` is, for crates that re-export it |
@@ -188,7 +189,7 @@ pub fn cancelable(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Combines sources of cancellation into one `Cancelable`.
 ///
 /// The arguments are `#[cancelable]` options (`timeout`, `signal`, `token`,
-/// `condition` with `check_interval`, and `name`, `parent`, `crate`) and
+/// `condition` with `check_interval`, and `name`, `grace`, `parent`, `crate`) and
 /// expressions of type `Cancelable`, in any order. By default the result is
 /// cancelled by the first source to fire (any-of); after `all:` it is cancelled
 /// once every source has fired (all-of), with the reason of the last one.

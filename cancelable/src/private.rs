@@ -24,6 +24,7 @@ pub struct OperationBuilder {
     /// is wrapped rather than configured in place.
     has_user_member: bool,
     parent: Option<Cancelable>,
+    grace: Option<Duration>,
     register: bool,
 }
 
@@ -44,6 +45,7 @@ impl OperationBuilder {
             rest: Vec::new(),
             has_user_member: false,
             parent: None,
+            grace: None,
             register: false,
         }
     }
@@ -92,6 +94,12 @@ impl OperationBuilder {
         self
     }
 
+    /// `grace = "…"`: the duration was parsed at compile time.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
     /// `register`.
     pub fn register(mut self) -> Self {
         self.register = true;
@@ -107,7 +115,8 @@ impl OperationBuilder {
 
     /// The operation: any-of of every source collected.
     pub fn build(mut self) -> Cancelable {
-        let configures = self.name.is_some() || self.parent.is_some() || self.register;
+        let configures =
+            self.name.is_some() || self.parent.is_some() || self.grace.is_some() || self.register;
         let op = match self.first.take() {
             None => Cancelable::new(),
             Some(only) if self.rest.is_empty() && !(self.has_user_member && configures) => only,
@@ -131,6 +140,9 @@ impl OperationBuilder {
         }
         if let Some(parent) = &self.parent {
             op = op.parent(parent);
+        }
+        if let Some(grace) = self.grace {
+            op = op.grace(grace);
         }
         if self.register {
             op = op.register();

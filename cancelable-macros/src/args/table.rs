@@ -112,6 +112,14 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         requires: Some("condition"),
     },
     OptionSpec {
+        name: "grace",
+        kind: Kind::Duration(|options| &mut options.grace),
+        example: "grace = \"5s\"",
+        is_source: false,
+        scope: Scope::Operation,
+        requires: None,
+    },
+    OptionSpec {
         name: "parent",
         kind: Kind::Expr(|options| &mut options.parent),
         example: "parent = &outer",

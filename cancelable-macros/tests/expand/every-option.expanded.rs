@@ -6,6 +6,7 @@
 //     name = "custom",
 //     token = self.shutdown.clone(),
 //     condition = ||false,
+//     grace = "5s",
 //     parent = &outer,
 //     register,
 //     crate = "my::cancelable"
@@ -22,6 +23,7 @@ async fn f(
     )
         .token(self.shutdown.clone())
         .condition(|| false, ::core::time::Duration::from_millis(100u64))
+        .grace(::core::time::Duration::from_millis(5000u64))
         .parent(&outer)
         .register()
         .build();

@@ -324,7 +324,8 @@ impl Cancelable {
     /// can see [`is_cancelled`](Self::is_cancelled), [`cancelled`](Self::cancelled) or
     /// [`check`](Self::check) and clean up with its locals at hand. When the body returns,
     /// `run` returns the cancellation (status `Cancelled`); when the grace runs out, the body
-    /// is dropped. Under a [shutdown](crate::shutdown), forcing ends every grace.
+    /// is dropped. Under a [shutdown](crate::shutdown), forcing ends every grace. On an
+    /// annotated function: `#[cancelable(grace = "5s")]`.
     ///
     /// ```
     /// use std::time::Duration;
