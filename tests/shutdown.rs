@@ -586,3 +586,16 @@ async fn child(scenario: &str) -> i32 {
     println!("{report}");
     report.exit_code()
 }
+
+/// A service that runs blocking work all day keeps one record per closure in flight, not one
+/// per closure it ever ran.
+#[tokio::test]
+async fn finished_blocking_work_leaves_no_record() {
+    let shutdown = quiet().build();
+    let root = shutdown.root().clone();
+    for _ in 0..100 {
+        root.spawn_blocking(|_| ()).await.unwrap();
+    }
+    root.wait_children().await;
+    assert_eq!(cancelable::test_util::blocking_records(&root), 0);
+}

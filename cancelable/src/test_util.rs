@@ -75,3 +75,10 @@ pub fn internal_sizes() -> [(&'static str, usize); 3] {
 pub fn registry_join_hooks(registry: &crate::OperationRegistry) -> usize {
     registry.join_hook_count()
 }
+
+/// For leak tests: the blocking closures recorded, as still running, by the supervisor above
+/// `op` (a shutdown's root).
+pub fn blocking_records(op: &Cancelable) -> usize {
+    op.supervisor()
+        .map_or(0, |supervisor| supervisor.records().blocking.len())
+}

@@ -11,13 +11,14 @@
 //!    the supervisor's `force` token besides its body: when the shutdown forces, every such
 //!    `run` is woken, drops its body and ends with the forcing error.
 //! 2. A `run` that was forced records itself (after its final status) before it returns; a
-//!    `spawn_blocking` closure records itself when it starts and marks its record done when it
+//!    `spawn_blocking` closure records itself when it starts and removes its record when it
 //!    returns or unwinds. So when the shutdown reads the records, every forced operation that
-//!    could be polled and every blocking closure is in them.
+//!    could be polled and every blocking closure still running is in them, and a long-lived
+//!    service that runs blocking work all day keeps one record per closure in flight.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use slab::Slab;
 use tokio::time::Instant;
 
 use super::Cancelable;
@@ -35,7 +36,8 @@ pub(crate) struct Supervisor {
 #[derive(Debug, Default)]
 pub(crate) struct Records {
     pub(crate) forced: Vec<Forced>,
-    pub(crate) blocking: Vec<Blocking>,
+    /// The blocking closures still running (invariant 2).
+    pub(crate) blocking: Slab<Blocking>,
 }
 
 /// A `run` cut by the forcing (invariant 2).
@@ -60,7 +62,6 @@ pub(crate) struct Blocking {
     pub(crate) name: String,
     pub(crate) path: Vec<String>,
     pub(crate) started_at: Instant,
-    pub(crate) done: Arc<AtomicBool>,
     /// The token the closure was handed.
     pub(crate) token: CancellationToken,
     pub(crate) last_progress: Option<String>,
@@ -77,12 +78,18 @@ impl Supervisor {
     }
 }
 
-/// Marks a blocking record done when the closure returns or unwinds.
-pub(crate) struct BlockingDone(Arc<AtomicBool>);
+/// Removes a blocking record when the closure returns or unwinds (invariant 2).
+pub(crate) struct BlockingDone {
+    supervisor: Weak<Supervisor>,
+    key: usize,
+}
 
 impl Drop for BlockingDone {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        if let Some(supervisor) = self.supervisor.upgrade() {
+            let removed = supervisor.records().blocking.try_remove(self.key);
+            drop(removed);
+        }
     }
 }
 
@@ -155,17 +162,18 @@ impl Cancelable {
     /// Records a `spawn_blocking` closure of this operation, if it is supervised.
     pub(super) fn record_blocking(&self, token: &CancellationToken) -> Option<BlockingDone> {
         let supervisor = self.supervisor()?;
-        let done = Arc::new(AtomicBool::new(false));
         let blocking = Blocking {
             id: self.id().to_owned(),
             name: self.name().to_owned(),
             path: self.path(),
             started_at: Instant::now(),
-            done: done.clone(),
             token: token.clone(),
             last_progress: self.last_progress(),
         };
-        supervisor.records().blocking.push(blocking);
-        Some(BlockingDone(done))
+        let key = supervisor.records().blocking.insert(blocking);
+        Some(BlockingDone {
+            supervisor: Arc::downgrade(&supervisor),
+            key,
+        })
     }
 }

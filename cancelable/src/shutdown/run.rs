@@ -227,15 +227,12 @@ impl Shutdown {
             });
         }
         let mut leaked = 0;
-        for blocking in records.blocking.drain(..) {
-            if blocking.done.load(std::sync::atomic::Ordering::Acquire) {
-                continue;
-            }
+        for (_, blocking) in records.blocking.iter() {
             leaked += 1;
             leftovers.push(Leftover {
-                id: blocking.id,
-                name: blocking.name,
-                path: blocking.path,
+                id: blocking.id.clone(),
+                name: blocking.name.clone(),
+                path: blocking.path.clone(),
                 status: OperationStatus::Running,
                 error: blocking
                     .token
@@ -244,7 +241,7 @@ impl Shutdown {
                     .map(chain)
                     .unwrap_or_default(),
                 elapsed: now.saturating_duration_since(blocking.started_at),
-                last_progress: blocking.last_progress,
+                last_progress: blocking.last_progress.clone(),
                 in_shield: false,
                 kind: LeftoverKind::Blocking,
                 leaked: true,
