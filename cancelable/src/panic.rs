@@ -10,7 +10,7 @@ pub(crate) fn isolated(what: &str, f: impl FnOnce()) {
         tracing::error!(
             callback = what,
             panic = message(&*panic),
-            "an operation callback panicked; the other callbacks still run"
+            "the {what} callback panicked; the other callbacks still run"
         );
     }
 }

@@ -43,7 +43,6 @@
 //! never called with a lock held. Cancelling a subtree walks it with an explicit stack, so
 //! depth costs no recursion.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -375,10 +374,5 @@ impl Drop for Node {
 }
 
 fn run_callback(callback: Callback, error: &CancellationError) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| callback(error))) {
-        tracing::error!(
-            panic = crate::panic::message(&panic),
-            "an on_cancel callback panicked; the other callbacks still run"
-        );
-    }
+    crate::panic::isolated("on_cancel", || callback(error));
 }
