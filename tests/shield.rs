@@ -127,3 +127,115 @@ async fn shield_in_another_task_holds_the_run_open() {
     assert!(err.is_manual());
     drop(done_tx);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_cancelled_during_a_shield_takes_no_further_job() {
+    let op = Cancelable::new();
+    let mut taken = 0;
+    let result = op
+        .run(async {
+            for job in 1..=100 {
+                taken = job;
+                op.shield(async {
+                    if job == 3 {
+                        op.cancel();
+                    }
+                })
+                .await;
+            }
+        })
+        .await;
+    assert!(result.unwrap_err().is_manual());
+    assert_eq!(
+        taken, 4,
+        "the fourth shield is the checkpoint: its job never runs"
+    );
+    assert_eq!(op.status(), OperationStatus::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shield_entered_in_the_grace_period_runs_but_does_not_extend_it() {
+    let op = Cancelable::new().grace(Duration::from_millis(100));
+    let cleaned = Arc::new(Mutex::new(Vec::new()));
+    let c = cleaned.clone();
+    let start = Instant::now();
+    tokio::spawn({
+        let op = op.clone();
+        async move {
+            sleep(Duration::from_millis(1)).await;
+            op.cancel();
+        }
+    });
+    let result = op
+        .run(async {
+            op.cancelled().await;
+            op.shield(async {
+                c.lock().unwrap().push("quick cleanup");
+            })
+            .await;
+            op.shield(async {
+                sleep(Duration::from_secs(10)).await;
+                c.lock().unwrap().push("slow cleanup");
+            })
+            .await;
+        })
+        .await;
+    assert!(result.unwrap_err().is_manual());
+    assert_eq!(*cleaned.lock().unwrap(), ["quick cleanup"]);
+    assert_eq!(start.elapsed(), Duration::from_millis(101));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shield_outside_any_run_still_runs_its_future_once_cancelled() {
+    let op = Cancelable::new();
+    op.cancel();
+    assert_eq!(op.shield(async { 7 }).await, 7);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_body_whose_shields_are_always_ready_yields_within_the_coop_budget() {
+    let op = Cancelable::new();
+    let canceller = tokio::spawn({
+        let op = op.clone();
+        async move { op.cancel() }
+    });
+    let mut iterations = 0u32;
+    let result = op
+        .run(async {
+            while iterations < 100_000 {
+                iterations += 1;
+                op.shield(async {}).await;
+            }
+        })
+        .await;
+    assert!(canceller.await.unwrap());
+    assert!(result.unwrap_err().is_manual());
+    assert!(
+        iterations <= 256,
+        "ran {iterations} iterations before yielding"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_body_on_a_ready_channel_is_dropped_within_the_coop_budget() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for job in 0..100_000u32 {
+        tx.send(job).unwrap();
+    }
+    let op = Cancelable::new();
+    let canceller = tokio::spawn({
+        let op = op.clone();
+        async move { op.cancel() }
+    });
+    let mut taken = 0u32;
+    let result = op
+        .run(async {
+            while rx.recv().await.is_some() {
+                taken += 1;
+            }
+        })
+        .await;
+    assert!(canceller.await.unwrap());
+    assert!(result.unwrap_err().is_manual());
+    assert!(taken <= 256, "took {taken} jobs before yielding");
+}

@@ -11,6 +11,16 @@
 //!    the cancellation lands right after it, even when the body returns in that same poll.
 //! 3. Inside a shield the current frame does not adopt children: scopes started there are not
 //!    children of the shielded operation, so its cancellation does not reach them.
+//! 4. Entering a shield is a checkpoint. A shield entered while the operation is cancelled and
+//!    no other shield of it is open does not protect: it is not counted, and when a `run` that
+//!    is itself cancelled polls it, its first poll returns `Pending` (waking the task) without
+//!    polling `fut`, so that `run` drops the body there. Polled again (by a body kept for its
+//!    grace period, or outside any `run`), it runs `fut` unprotected. Counting is one
+//!    compare-and-swap, so a shield entered as another leaves is never counted against a landed
+//!    cancellation.
+//! 5. Entering a shield spends one unit of tokio's cooperative budget: a loop of shields that
+//!    are always ready yields to the scheduler when the budget runs out, so a cancellation from
+//!    another task still gets in.
 
 use std::fmt;
 use std::future::Future;
@@ -19,6 +29,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use tokio::task::coop;
 
 use super::Cancelable;
 use super::current::{self, Frame};
@@ -27,6 +38,11 @@ impl Cancelable {
     /// Runs `fut` to completion even if the operation is cancelled meanwhile; `run` returns the
     /// cancellation right after. Shields nest. Scopes started inside a shield are not children of
     /// this operation.
+    ///
+    /// Entering a shield is a checkpoint: once the operation is cancelled (and no other shield
+    /// of it is open), a new shield protects nothing, and `run` drops the body there instead
+    /// of starting `fut`. A body kept for its [grace period](Self::grace) still runs `fut`,
+    /// within the grace.
     ///
     /// A shield only holds off this library's cancellation: a drop that comes from outside (an
     /// enclosing `tokio::time::timeout`, a dropped request, an aborted task) still drops it.
@@ -57,8 +73,25 @@ impl Cancelable {
         Shield {
             op: self,
             fut,
-            entered: false,
+            entry: Entry::New,
             frame: None,
+        }
+    }
+
+    /// Counts a new shield, unless the operation is cancelled with no shield open
+    /// (invariant 4).
+    fn enter_shield(&self) -> bool {
+        let shields = &self.inner.shields;
+        let mut open = shields.load(Ordering::Acquire);
+        loop {
+            if open == 0 && self.is_cancelled() {
+                return false;
+            }
+            match shields.compare_exchange_weak(open, open + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => open = now,
+            }
         }
     }
 
@@ -84,18 +117,31 @@ pin_project! {
         op: &'a Cancelable,
         #[pin]
         fut: F,
-        entered: bool,
+        entry: Entry,
         frame: Option<Frame>,
     }
 
     impl<F> PinnedDrop for Shield<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if *this.entered {
+            if *this.entry == Entry::Counted {
                 this.op.leave_shield();
             }
         }
     }
+}
+
+/// Where a shield stands with its operation's count of open shields.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Entry {
+    /// Not polled yet.
+    New,
+    /// Counted: the operation's cancellation waits for it.
+    Counted,
+    /// Entered after the operation was cancelled: runs `fut` without protecting it.
+    Unprotected,
+    /// Completed, or left unprotected.
+    Left,
 }
 
 impl<F: Future> Future for Shield<'_, F> {
@@ -103,9 +149,17 @@ impl<F: Future> Future for Shield<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if !*this.entered {
-            this.op.inner.shields.fetch_add(1, Ordering::AcqRel);
-            *this.entered = true;
+        if *this.entry == Entry::New {
+            std::task::ready!(coop::poll_proceed(cx)).made_progress();
+            if this.op.enter_shield() {
+                *this.entry = Entry::Counted;
+            } else {
+                *this.entry = Entry::Unprotected;
+                if current::with(|frame| frame.is_some_and(|f| f.op.is_cancelled())) {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
         }
         if this.frame.is_none() {
             *this.frame = Some(Frame {
@@ -115,8 +169,9 @@ impl<F: Future> Future for Shield<'_, F> {
         }
         let fut = this.fut;
         let output = std::task::ready!(current::enter(this.frame, || fut.poll(cx)));
-        *this.entered = false;
-        this.op.leave_shield();
+        if std::mem::replace(this.entry, Entry::Left) == Entry::Counted {
+            this.op.leave_shield();
+        }
         Poll::Ready(output)
     }
 }
