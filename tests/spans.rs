@@ -35,7 +35,7 @@ async fn each_operation_runs_in_its_span_with_lifecycle_events() {
         summary,
         [
             (Level::DEBUG, "operation started"),
-            (Level::INFO, "fetching 7"),
+            (Level::DEBUG, "fetching 7"),
             (Level::DEBUG, "operation completed"),
         ]
     );
@@ -116,4 +116,43 @@ async fn nested_operation_spans_nest_and_progress_from_other_threads_lands_in_th
         .find(|e| e.message == "from a thread")
         .unwrap();
     assert_eq!(progress.span.as_deref(), Some("op-inner"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_operation_is_logged_as_dropped_not_manual() {
+    let (capture, _guard) = Capture::install();
+
+    let op = Cancelable::new().named("abandoned").operation_id("op-drop");
+    let child = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = child.clone();
+    let outer = tokio::time::timeout(
+        Duration::from_millis(5),
+        op.run(async {
+            let inner = Cancelable::new();
+            *seen.lock().unwrap() = Some(inner.clone());
+            inner.run(std::future::pending::<()>()).await
+        }),
+    )
+    .await;
+    assert!(outer.is_err(), "the enclosing timeout dropped the run");
+
+    let error = op
+        .cancellation()
+        .expect("the dropped operation is cancelled");
+    assert!(error.is_dropped(), "{error:?}");
+    assert!(!error.is_manual());
+    let inner = child.lock().unwrap().take().unwrap();
+    let cause = inner.cancellation().unwrap();
+    assert_eq!(cause.reason(), cancelable::CancellationReason::Parent);
+    assert_eq!(
+        cause.cause().map(|c| c.reason()),
+        Some(cancelable::CancellationReason::Dropped)
+    );
+
+    let events = capture.events();
+    let cancelled = events
+        .iter()
+        .find(|e| e.message == "operation cancelled" && e.span.as_deref() == Some("op-drop"))
+        .expect("a cancelled event");
+    assert_eq!(cancelled.fields["cancellation.reason"], "dropped");
 }

@@ -87,7 +87,7 @@ impl Rng {
 #[derive(Default)]
 struct Tally {
     completed: AtomicU64,
-    cancelled: [AtomicU64; 6],
+    cancelled: [AtomicU64; 7],
     failed: AtomicU64,
     panicked: AtomicU64,
     aborted: AtomicU64,
@@ -127,6 +127,7 @@ impl Tally {
             "condition",
             "parent",
             "disconnect",
+            "dropped",
         ];
         let cancelled: Vec<String> = reasons
             .iter()
@@ -152,7 +153,8 @@ fn reason_index(reason: CancellationReason) -> usize {
         CancellationReason::Signal => 2,
         CancellationReason::Condition => 3,
         CancellationReason::Parent => 4,
-        _ => 5,
+        CancellationReason::Disconnect => 5,
+        _ => 6,
     }
 }
 

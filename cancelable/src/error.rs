@@ -39,6 +39,10 @@ pub enum CancellationReason {
     Parent,
     /// The client went away (web integration).
     Disconnect,
+    /// The operation's future was dropped before it finished: by an enclosing `select!` or
+    /// `tokio::time::timeout`, an aborted task, or a caller that stopped waiting. Nobody called
+    /// `cancel`; the scope is cancelled so that its children stop too.
+    Dropped,
 }
 
 impl CancellationReason {
@@ -51,6 +55,7 @@ impl CancellationReason {
             CancellationReason::Condition => "condition",
             CancellationReason::Parent => "parent",
             CancellationReason::Disconnect => "disconnect",
+            CancellationReason::Dropped => "dropped",
         }
     }
 }
@@ -256,6 +261,11 @@ impl CancellationError {
     /// `reason() == Disconnect`.
     pub fn is_disconnect(&self) -> bool {
         self.reason() == CancellationReason::Disconnect
+    }
+
+    /// `reason() == Dropped`.
+    pub fn is_dropped(&self) -> bool {
+        self.reason() == CancellationReason::Dropped
     }
 }
 

@@ -14,7 +14,7 @@ use crate::operation::Cancelable;
 
 impl Cancelable {
     /// Reports progress: calls the [`on_progress`](Self::on_progress) callbacks in order, on
-    /// this thread, and emits an `INFO` event in the operation's span.
+    /// this thread, and emits a `DEBUG` event in the operation's span.
     ///
     /// Synchronous, callable from any thread, before, during or after the run. When nobody
     /// listens (no callback, no interested subscriber) it returns at once: no allocation, no

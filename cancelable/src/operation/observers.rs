@@ -181,8 +181,8 @@ impl Cancelable {
         };
         let details = metadata.as_ref().map(tracing::field::display);
         match &span {
-            Some(span) => tracing::info!(parent: span, progress.metadata = details, "{message}"),
-            None => tracing::info!(progress.metadata = details, "{message}"),
+            Some(span) => tracing::debug!(parent: span, progress.metadata = details, "{message}"),
+            None => tracing::debug!(progress.metadata = details, "{message}"),
         }
         let Some(listeners) = listeners else { return };
         let at = SystemTime::now();

@@ -311,7 +311,7 @@ pin_project! {
             if *this.phase == Phase::Running {
                 let _entered = this.span.enter();
                 this.op.scope().cancel_error(
-                    CancellationError::new(CancellationReason::Manual)
+                    CancellationError::new(CancellationReason::Dropped)
                         .with_message("the operation's future was dropped before it finished"),
                 );
                 this.op.finish(OperationStatus::Cancelled);
