@@ -97,7 +97,10 @@ async fn one_listener_per_signal_fanned_out_to_every_operation() {
     assert_eq!(err.reason(), CancellationReason::Signal);
     assert_eq!(err.message(), Some("received signal SIGUSR2"));
     assert_eq!(err.operation_name(), Some("wait_for_usr2"));
+    assert_eq!(err.signal(), Some(Signal::Usr2));
     assert_eq!(signal_listeners(), 0);
+
+    signals_without_an_operation().await;
 }
 
 #[cancelable::cancelable(signal = ["SIGUSR2", "SIGHUP"])]
@@ -503,4 +506,59 @@ fn endings() {
     raise(SIGTERM).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     println!("still alive");
+}
+
+/// `Signal::wait` and `CancellationToken::on_signals`: the same shared listeners, no
+/// operation, nothing logged, listeners gone when the wait or the token is.
+async fn signals_without_an_operation() {
+    let (capture, _guard) = crate::capture::Capture::install();
+    assert!(Signal::wait([]).is_err(), "an empty list is an error");
+
+    let wait = Signal::wait([Signal::Usr1, Signal::Usr2, Signal::Usr1]).unwrap();
+    assert_eq!(
+        signal_listeners(),
+        2,
+        "listening from the call, once per signal"
+    );
+    raise(SIGUSR2).unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap();
+    assert_eq!(got, Signal::Usr2);
+    assert_eq!(signal_listeners(), 0, "a resolved wait stops listening");
+
+    drop(Signal::wait([Signal::Usr1]).unwrap());
+    assert_eq!(signal_listeners(), 0, "an abandoned wait stops listening");
+
+    let token = cancelable::CancellationToken::on_signals([Signal::Usr1]).unwrap();
+    let clone = token.clone();
+    assert_eq!(signal_listeners(), 1);
+    raise(SIGUSR1).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), clone.cancelled())
+        .await
+        .unwrap();
+    let err = token.cancellation().unwrap();
+    assert_eq!(err.reason(), CancellationReason::Signal);
+    assert_eq!(err.signal(), Some(Signal::Usr1));
+    assert_eq!(err.message(), Some("received signal SIGUSR1"));
+    assert_eq!(signal_listeners(), 0, "a cancelled token stops listening");
+
+    let token = cancelable::CancellationToken::on_signals([Signal::Usr2]).unwrap();
+    let clone = token.clone();
+    drop(token);
+    assert_eq!(signal_listeners(), 1, "a live handle keeps it listening");
+    drop(clone);
+    assert_eq!(
+        signal_listeners(),
+        0,
+        "the last handle dropped stops listening"
+    );
+
+    let token = cancelable::CancellationToken::on_signals([Signal::Usr2]).unwrap();
+    token.cancel();
+    assert_eq!(signal_listeners(), 0, "cancelled by hand: stops listening");
+    assert_eq!(token.cancellation().unwrap().signal(), None);
+
+    let events = capture.events();
+    assert!(events.is_empty(), "nothing is logged: {events:#?}");
 }

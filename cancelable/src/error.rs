@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Signal;
 use crate::id::OperationId;
 
 /// The kind of source that cancelled an operation.
@@ -98,6 +99,8 @@ struct ErrorInner {
     operation_id: Option<OperationId>,
     operation_name: Option<Cow<'static, str>>,
     cause: Option<CancellationError>,
+    /// The signal that was received, for a cancellation made by a signal delivery.
+    signal: Option<Signal>,
 }
 
 impl Drop for ErrorInner {
@@ -130,6 +133,7 @@ impl CancellationError {
                 operation_id: None,
                 operation_name: None,
                 cause: None,
+                signal: None,
             }),
         }
     }
@@ -149,6 +153,17 @@ impl CancellationError {
         self
     }
 
+    /// The cancellation a delivery of `signal` makes: reason `Signal`, message
+    /// `received signal SIGTERM`, and [`signal`](Self::signal) set.
+    pub(crate) fn received(signal: Signal) -> Self {
+        let mut error = CancellationError::new(CancellationReason::Signal)
+            .with_message(format!("received signal {}", signal.name()));
+        if let Some(inner) = Arc::get_mut(&mut error.inner) {
+            inner.signal = Some(signal);
+        }
+        error
+    }
+
     /// A [`CancellationReason::Parent`] cancellation caused by `parent`.
     pub(crate) fn from_parent(parent: &CancellationError) -> Self {
         CancellationError {
@@ -158,6 +173,7 @@ impl CancellationError {
                 operation_id: None,
                 operation_name: None,
                 cause: Some(parent.clone()),
+                signal: None,
             }),
         }
     }
@@ -222,6 +238,33 @@ impl CancellationError {
     /// [`std::error::Error::source`] returns the same.
     pub fn cause(&self) -> Option<&CancellationError> {
         self.inner.cause.as_ref()
+    }
+
+    /// The signal whose delivery caused this cancellation, here or at its
+    /// [root cause](Self::root_cause): what a program that exits `128 + n` on a signal needs.
+    /// `None` for any other cancellation, including one made by hand with reason `Signal`.
+    ///
+    /// ```rust,standalone_crate
+    /// # #[cfg(unix)] {
+    /// use cancelable::{Cancelable, Signal};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let op = Cancelable::with_signal([Signal::Usr1]);
+    /// let result = op
+    ///     .run(async {
+    ///         // Stands in for `kill -USR1 <pid>`.
+    ///         signal_hook::low_level::raise(signal_hook::consts::SIGUSR1).unwrap();
+    ///         std::future::pending::<()>().await
+    ///     })
+    ///     .await;
+    /// let err = result.unwrap_err();
+    /// assert_eq!(err.signal(), Some(Signal::Usr1));
+    /// let exit_code = 128 + err.signal().unwrap().number(); // what a shell reports: 138
+    /// # assert_eq!(exit_code, 138);
+    /// # });
+    /// # }
+    /// ```
+    pub fn signal(&self) -> Option<Signal> {
+        self.root_cause().inner.signal
     }
 
     /// The first cancellation in the chain of causes: what really happened.

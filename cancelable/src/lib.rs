@@ -139,6 +139,8 @@ pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, Sta
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]
 pub use crate::resources::ResourceLimits;
 pub use crate::signal::{ParseSignalError, Signal};
+#[cfg(all(unix, feature = "signal"))]
+pub use crate::signal::SignalWait;
 pub use crate::source::CancellationSource;
 pub use crate::status::OperationStatus;
 pub use crate::stream::{CancelableChunks, CancelableStream};

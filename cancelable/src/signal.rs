@@ -4,6 +4,10 @@
 //! [`Cancelable::with_signal`](crate::Cancelable::with_signal) cancels an operation when the
 //! process receives one of them.
 //!
+//! Without an operation, [`Signal::wait`] waits for one and
+//! [`CancellationToken::on_signals`](crate::CancellationToken::on_signals) turns them into a
+//! token, on the same listeners.
+//!
 //! How deliveries reach operations, and what "the previous disposition is back" means, is
 //! documented on [`Signal`].
 
@@ -12,6 +16,11 @@ use std::str::FromStr;
 
 #[cfg(all(unix, feature = "signal"))]
 pub(crate) mod listener;
+#[cfg(all(unix, feature = "signal"))]
+mod wait;
+
+#[cfg(all(unix, feature = "signal"))]
+pub use wait::SignalWait;
 
 /// A catchable OS signal.
 ///

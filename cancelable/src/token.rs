@@ -385,6 +385,11 @@ impl CancellationToken {
         child
     }
 
+    /// Makes this token follow `other`, cancelled with `other`'s own error.
+    pub(crate) fn follow_forwarding(&self, other: &CancellationToken) {
+        self.node.link_to(&other.node, Link::Forward);
+    }
+
     /// Runs `f` once, on the cancelling thread, when the token is cancelled — or now, if it
     /// already is. Callbacks run in registration order; one that panics is contained (and logged
     /// through `tracing`) and the others still run.

@@ -111,10 +111,7 @@ impl<'a> Watch<'a> {
                     .subscription
                     .token()
                     .cancellation()
-                    .unwrap_or_else(|| {
-                        CancellationError::new(CancellationReason::Signal)
-                            .with_message(format!("received signal {}", watch.signal))
-                    });
+                    .unwrap_or_else(|| CancellationError::received(watch.signal));
                 // Invariant 1: whatever arrived meanwhile is this one trigger.
                 watch.subscription.renew();
                 watch.wait = watch.subscription.token().cancelled();

@@ -19,7 +19,7 @@ use std::thread;
 use signal_hook::iterator::{Handle, Signals};
 
 use super::Signal;
-use crate::error::{CancellationError, CancellationReason};
+use crate::error::CancellationError;
 use crate::token::CancellationToken;
 
 struct Listener {
@@ -151,10 +151,7 @@ fn deliver(signal: Signal) {
         };
         std::mem::take(&mut listener.generation)
     };
-    token.cancel_error(
-        CancellationError::new(CancellationReason::Signal)
-            .with_message(format!("received signal {}", signal.name())),
-    );
+    token.cancel_error(CancellationError::received(signal));
 }
 
 /// When `signal` has its default disposition now, arms a permanent action that re-enacts it
