@@ -155,6 +155,7 @@ impl CancellationError {
 
     /// The cancellation a delivery of `signal` makes: reason `Signal`, message
     /// `received signal SIGTERM`, and [`signal`](Self::signal) set.
+    #[cfg(all(unix, feature = "signal"))]
     pub(crate) fn received(signal: Signal) -> Self {
         let mut error = CancellationError::new(CancellationReason::Signal)
             .with_message(format!("received signal {}", signal.name()));

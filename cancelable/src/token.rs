@@ -386,6 +386,7 @@ impl CancellationToken {
     }
 
     /// Makes this token follow `other`, cancelled with `other`'s own error.
+    #[cfg(all(unix, feature = "signal"))]
     pub(crate) fn follow_forwarding(&self, other: &CancellationToken) {
         self.node.link_to(&other.node, Link::Forward);
     }
