@@ -116,6 +116,9 @@ async fn attempt_with(label: &str, op: Cancelable, service: Service, breaker: Br
     );
     match outcome {
         Ok(Ok(payload)) => println!("{label}: ok after {n} attempts, {took} ms: {payload}"),
+        Ok(Err(RetryError::NotRetryable { attempts, last })) => {
+            println!("{label}: not retried (attempt {attempts}): {last}")
+        }
         Ok(Err(RetryError::Exhausted { attempts, last })) => {
             println!("{label}: gave up after {attempts} attempts: {last}")
         }

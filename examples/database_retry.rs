@@ -109,6 +109,9 @@ async fn run_query(label: &str, op: Cancelable, db: &Database) {
             "{label}: {rows} rows after {} attempts, {took} ms",
             db.calls()
         ),
+        Ok(Err(RetryError::NotRetryable { attempts, last })) => {
+            println!("{label}: not retried (attempt {attempts}): {last}")
+        }
         Ok(Err(RetryError::Exhausted { attempts, last })) => {
             println!("{label}: gave up after {attempts} attempt(s): {last}")
         }

@@ -123,13 +123,16 @@ async fn when_decides_which_errors_are_retried() {
         })
         .when(|err| *err == "transient")
         .await;
+    let err = result.unwrap_err();
     assert_eq!(
-        result,
-        Err(RetryError::Exhausted {
+        err,
+        RetryError::NotRetryable {
             attempts: 3,
             last: "fatal"
-        })
+        }
     );
+    assert_eq!(err.to_string(), "not retryable (attempt 3): fatal");
+    assert_eq!(err.attempts(), Some(3));
 }
 
 #[tokio::test(start_paused = true)]
@@ -152,7 +155,10 @@ async fn each_attempt_reports_progress_with_its_number() {
     assert_eq!(result, Ok(()));
     let reports = reports.lock().unwrap();
     let expected: Vec<_> = (1..=3)
-        .map(|n| (format!("attempt {n}"), serde_json::json!({ "attempt": n })))
+        .map(|n| {
+            let metadata = serde_json::json!({ "kind": "retry", "attempt": n });
+            (format!("attempt {n}"), metadata)
+        })
         .collect();
     assert_eq!(*reports, expected);
 }

@@ -57,6 +57,8 @@ use crate::token::Cancelled;
 ///
 /// let gave_up: RetryError<&str> = RetryError::Exhausted { attempts: 3, last: "busy" };
 /// assert_eq!(gave_up.to_string(), "gave up after 3 attempts: busy");
+/// let refused: RetryError<&str> = RetryError::NotRetryable { attempts: 1, last: "not found" };
+/// assert_eq!(refused.to_string(), "not retryable (attempt 1): not found");
 /// let stopped: RetryError<&str> =
 ///     RetryError::Cancelled(CancellationError::new(CancellationReason::Manual));
 /// assert!(stopped.is_cancelled());
@@ -65,12 +67,19 @@ use crate::token::Cancelled;
 pub enum RetryError<E> {
     /// The operation was cancelled: no further attempt was started.
     Cancelled(CancellationError),
-    /// No further attempt: the backoff ran out, or [`when`](Retry::when) said the error is not
-    /// worth retrying. `last` is the error of the last attempt.
+    /// The backoff ran out: no further attempt. `last` is the error of the last attempt.
     Exhausted {
         /// How many attempts ran (the first one included).
         attempts: u32,
         /// The error of the last attempt.
+        last: E,
+    },
+    /// [`when`](Retry::when) said the last error is not worth retrying: the loop stopped there,
+    /// whatever the backoff had left.
+    NotRetryable {
+        /// How many attempts ran (the first one included).
+        attempts: u32,
+        /// The error that was not retried.
         last: E,
     },
 }
@@ -85,7 +94,7 @@ impl<E> RetryError<E> {
     pub fn cancellation(&self) -> Option<&CancellationError> {
         match self {
             RetryError::Cancelled(error) => Some(error),
-            RetryError::Exhausted { .. } => None,
+            RetryError::Exhausted { .. } | RetryError::NotRetryable { .. } => None,
         }
     }
 
@@ -93,7 +102,19 @@ impl<E> RetryError<E> {
     pub fn into_last(self) -> Option<E> {
         match self {
             RetryError::Cancelled(_) => None,
-            RetryError::Exhausted { last, .. } => Some(last),
+            RetryError::Exhausted { last, .. } | RetryError::NotRetryable { last, .. } => {
+                Some(last)
+            }
+        }
+    }
+
+    /// How many attempts ran, if the loop gave up.
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            RetryError::Cancelled(_) => None,
+            RetryError::Exhausted { attempts, .. } | RetryError::NotRetryable { attempts, .. } => {
+                Some(*attempts)
+            }
         }
     }
 }
@@ -106,6 +127,9 @@ impl<E: fmt::Display> fmt::Display for RetryError<E> {
                 let plural = if *attempts == 1 { "" } else { "s" };
                 write!(f, "gave up after {attempts} attempt{plural}: {last}")
             }
+            RetryError::NotRetryable { attempts, last } => {
+                write!(f, "not retryable (attempt {attempts}): {last}")
+            }
         }
     }
 }
@@ -117,7 +141,9 @@ where
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RetryError::Cancelled(error) => Some(error),
-            RetryError::Exhausted { last, .. } => Some(last),
+            RetryError::Exhausted { last, .. } | RetryError::NotRetryable { last, .. } => {
+                Some(last)
+            }
         }
     }
 }
@@ -137,7 +163,8 @@ impl Cancelable {
     ///
     /// * No attempt starts once the operation is cancelled; an attempt in flight is dropped,
     ///   and so is a backoff sleep: the loop returns [`RetryError::Cancelled`] at once.
-    /// * Each attempt reports progress: `attempt 3`, metadata `{"attempt": 3}`.
+    /// * Each attempt reports progress: `attempt 3`, metadata `{"kind": "retry", "attempt": 3}`
+    ///   (`kind` tells these reports from the application's own).
     /// * [`when`](Retry::when) chooses which errors are worth retrying (default: all),
     ///   [`notify`](Retry::notify) sees each error with the wait before the next attempt.
     ///
@@ -230,7 +257,7 @@ pin_project! {
 
 impl<BF, F, Fut, E, W, N> Retry<BF, F, Fut, E, W, N> {
     /// Retries only the errors for which `when` returns `true`; any other error ends the loop
-    /// at once with [`RetryError::Exhausted`].
+    /// at once with [`RetryError::NotRetryable`].
     ///
     /// ```
     /// use backon::ConstantBuilder;
@@ -243,7 +270,7 @@ impl<BF, F, Fut, E, W, N> Retry<BF, F, Fut, E, W, N> {
     ///     .retry(ConstantBuilder::default(), || async { Err::<(), u16>(404) })
     ///     .when(|status| *status >= 500)
     ///     .await;
-    /// assert_eq!(result, Err(RetryError::Exhausted { attempts: 1, last: 404 }));
+    /// assert_eq!(result, Err(RetryError::NotRetryable { attempts: 1, last: 404 }));
     /// # }
     /// ```
     pub fn when<W2>(self, when: W2) -> Retry<BF, F, Fut, E, W2, N>
@@ -328,7 +355,7 @@ where
                     if this.op.progress_observed() {
                         this.op.report_progress_with(
                             format!("attempt {n}"),
-                            serde_json::json!({ "attempt": n }),
+                            serde_json::json!({ "kind": "retry", "attempt": n }),
                         );
                     }
                     let fut = (this.attempt)();
@@ -340,12 +367,14 @@ where
                         return Poll::Ready(Ok(value));
                     }
                     Poll::Ready(Err(error)) => {
-                        let wait = if (this.when)(&error) {
-                            this.backoff.next()
-                        } else {
-                            None
-                        };
-                        let Some(wait) = wait else {
+                        if !(this.when)(&error) {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(RetryError::NotRetryable {
+                                attempts: *this.attempts,
+                                last: error,
+                            }));
+                        }
+                        let Some(wait) = this.backoff.next() else {
                             this.state.set(State::Done);
                             return Poll::Ready(Err(RetryError::Exhausted {
                                 attempts: *this.attempts,

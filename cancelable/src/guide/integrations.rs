@@ -42,6 +42,7 @@
 //! match outcome {
 //!     Ok(Ok(prices)) => assert_eq!(prices, "prices"),
 //!     Ok(Err(RetryError::Exhausted { attempts, last })) => panic!("{attempts}: {last}"),
+//!     Ok(Err(RetryError::NotRetryable { last, .. })) => panic!("not retryable: {last}"),
 //!     Ok(Err(RetryError::Cancelled(err))) | Err(err) => panic!("{err}"),
 //! }
 //! # }
