@@ -1,11 +1,17 @@
 //! Shields: cleanup that must finish even though the operation is being cancelled.
 //!
-//! 1. A transfer under a timeout writes chunks; when the timeout fires, the half-written file
-//!    must be removed. The removal runs under `op.shield(..)`: it completes, and `run` returns
-//!    the timeout right after.
-//! 2. The same with the `shielded!` macro inside a `#[cancelable]` function, cancelled by a
-//!    token: the commit of the batch in progress completes.
-//! 3. Shields nest; the cancellation lands when the outermost ends.
+//! 1. A transfer under a 120 ms timeout writes a chunk every 50 ms; after the second chunk it
+//!    checkpoints (fsync and rename, 200 ms) under `op.shield(..)`. The timeout fires during
+//!    the checkpoint: the checkpoint completes, and `run` returns the timeout right after, so
+//!    the third chunk is never written.
+//! 2. A `#[cancelable]` batch import, cancelled by a token at 180 ms: each batch is imported,
+//!    then committed under `shielded!`; the commit in progress completes and the next batch's
+//!    `check()` returns the cancellation.
+//! 3. Shields nest: under a 10 ms timeout, an outer shield around an inner one; the
+//!    cancellation lands when the outermost ends, at the body's next await.
+//!
+//! For the other ways to clean up (a grace period, or after `run`), see the guide page
+//! `cancelable::guide::cleanup`.
 //!
 //! What a shield cannot do: stop a drop from *outside* this library (an enclosing
 //! `tokio::time::timeout`, an aborted task, a dropped request). Spawn work that must survive

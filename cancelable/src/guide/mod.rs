@@ -4,6 +4,7 @@
 //!    signals, conditions, parents, your own.
 //! 2. [Composition](composition): any-of and all-of, nesting, parents and children.
 //! 3. [Shields](shields): cleanup that must finish, and what a shield cannot stop.
+//!    [Cleanup when cancelled](cleanup): a grace period, a shield, or after `run`.
 //! 4. [Macros](macros): `#[cancelable]`, `cancel_combine!`, `shielded!`.
 //! 5. [Registry](registry): progress, callbacks and the operation registry.
 //! 6. [Streams](streams): streams that end on cancellation and keep count.
@@ -26,6 +27,7 @@
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
 pub mod cluster;
+pub mod cleanup;
 pub mod composition;
 pub mod integrations;
 pub mod macros;

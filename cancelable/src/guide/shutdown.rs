@@ -49,6 +49,8 @@
 //!    runs to its end even though the operation is cancelled.
 //! 3. **After `run`** returns the cancellation, with whatever the body handed out.
 //!
+//! The [cleanup page](super::cleanup) shows each with a runnable example.
+//!
 //! Under a shutdown, the first two are bounded by the budget: at forcing, both are cut and the
 //! operation is reported with the cause chain and its last progress message.
 //!
