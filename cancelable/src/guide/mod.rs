@@ -24,10 +24,10 @@
 //!
 //! The pages hold no items: they are documentation only.
 
+pub mod cleanup;
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
 pub mod cluster;
-pub mod cleanup;
 pub mod composition;
 pub mod integrations;
 pub mod macros;
