@@ -448,3 +448,113 @@ async fn grace_keeps_a_cancelled_body_polled_for_its_cleanup() {
     assert!(flushed.load(Ordering::SeqCst), "the cleanup ran to its end");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
 }
+
+struct Client {
+    config: ClientConfig,
+}
+
+struct ClientConfig {
+    timeout: Duration,
+}
+
+impl Client {
+    #[cancelable(timeout = self.config.timeout, name = "client.get")]
+    async fn get(&self, seconds: u64) -> u64 {
+        sleep(Duration::from_secs(seconds)).await;
+        seconds
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_option_takes_a_duration_from_the_receiver() {
+    let client = Client {
+        config: ClientConfig {
+            timeout: Duration::from_secs(3),
+        },
+    };
+    let start = Instant::now();
+    let error = client.get(10).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert!(error.is_timeout());
+    assert_eq!(
+        error.to_string(),
+        r#"operation "client.get" cancelled: timeout after 3s"#
+    );
+    assert_eq!(client.get(2).await.unwrap(), 2);
+}
+
+#[cancelable(timeout = budget, grace = budget / 2, name = "macros.budgeted")]
+async fn budgeted(budget: Duration, cleanup: Duration, cancel: &Cancelable) -> bool {
+    cancel.cancelled().await;
+    sleep(cleanup).await;
+    true
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_and_grace_options_take_expressions_of_the_parameters() {
+    let start = Instant::now();
+    let error = budgeted(Duration::from_secs(4), Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout());
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(5),
+        "4s, then the cleanup"
+    );
+
+    let start = Instant::now();
+    budgeted(Duration::from_secs(4), Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(6),
+        "4s, then a grace of 2s cut the cleanup"
+    );
+}
+
+#[cancelable(condition = move || flag.load(Ordering::Relaxed), check_interval = every)]
+async fn checked_every(flag: Arc<AtomicBool>, every: Duration) {
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_interval_option_takes_an_expression() {
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = tokio::spawn({
+        let flag = flag.clone();
+        async move {
+            sleep(Duration::from_secs(1)).await;
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let start = Instant::now();
+    let error = checked_every(flag, Duration::from_secs(7))
+        .await
+        .unwrap_err();
+    assert_eq!(error.reason(), CancellationReason::Condition);
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(7),
+        "checked at 0 and 7s"
+    );
+    setter.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_combine_takes_duration_expressions() {
+    let timeout = Duration::from_millis(1500);
+    let combined = cancel_combine!(timeout = timeout, grace = Duration::from_secs(1));
+    let start = Instant::now();
+    let error = combined
+        .run(std::future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout());
+    assert_eq!(
+        start.elapsed(),
+        timeout + Duration::from_secs(1),
+        "the timeout, then the grace the pending body used up"
+    );
+}

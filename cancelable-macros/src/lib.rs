@@ -59,42 +59,51 @@ use proc_macro::TokenStream;
 ///
 /// | option | value | meaning |
 /// |---|---|---|
-/// | `timeout` | `"500ms"`, `"30s"`, `"1m30s"`, `"2h"` | cancel with reason `Timeout` once this much time has passed since the call started |
+/// | `timeout` | a duration: `"500ms"`, `"30s"`, `"1m30s"`, `"2h"`, or a `Duration` expression | cancel with reason `Timeout` once this much time has passed since the call started |
 /// | `signal` | `"SIGTERM"` or `["SIGINT", "SIGTERM"]` | cancel with reason `Signal` when the process receives one of these (feature `signal`, Unix) |
 /// | `name` | `"fetch_user"` | the operation's name, in errors, tracing and the registry; default: the function's name |
 /// | `token` | an expression | cancel when this `CancellationToken` is cancelled |
 /// | `condition` | an expression | a predicate `FnMut() -> bool + Send + 'static`; cancel with reason `Condition` once it returns `true` |
 /// | `check_interval` | a duration, default `"100ms"` | how often `condition` is checked |
-/// | `grace` | a duration, `"5s"` | once cancelled, keep polling the body this long so that it can clean up (`Cancelable::grace`) |
+/// | `grace` | a duration, such as `"5s"` | once cancelled, keep polling the body this long so that it can clean up (`Cancelable::grace`) |
 /// | `parent` | an expression | an explicit parent `&Cancelable`: cancelling it cancels this operation with reason `Parent` |
 /// | `register` | (a flag) | list the running operation in `OperationRegistry::global()` |
 /// | `crate` | `"path::to::cancelable"` | where `cancelable` is, for crates that re-export it |
 ///
-/// Sources combine any-of: the first to fire cancels the operation. Durations
-/// are a whole number followed by `ms`, `s`, `m` or `h`, units from largest to
-/// smallest (`"1h30m"`); they are parsed at compile time, so the expansion holds
-/// a constant `Duration`. Signal names may drop the `SIG` prefix and use any
+/// Sources combine any-of: the first to fire cancels the operation. A duration
+/// literal is a whole number followed by `ms`, `s`, `m` or `h`, units from
+/// largest to smallest (`"1h30m"`); it is parsed at compile time, so the
+/// expansion holds a constant `Duration`, and a malformed or zero one is an
+/// error on the literal. Any other expression given to `timeout`,
+/// `check_interval` or `grace` must be a `std::time::Duration` (another type is
+/// an error on the expression) and is not checked: `Duration::ZERO` as a
+/// timeout cancels at once. Signal names may drop the `SIG` prefix and use any
 /// case; `SIGKILL` and `SIGSTOP` are rejected because they cannot be caught.
 ///
-/// `token`, `condition` and `parent` are evaluated when the function is called,
-/// before the body starts, and may use its parameters:
+/// Expressions (`token`, `condition`, `parent` and non-literal durations) are
+/// evaluated when the function is called, before the body starts, and may use
+/// its parameters:
 ///
 /// ```
 /// use cancelable::{cancelable, CancellationError, CancellationToken};
 ///
 /// struct Service {
 ///     shutdown: CancellationToken,
+///     timeout: std::time::Duration,
 /// }
 ///
 /// impl Service {
-///     #[cancelable(token = self.shutdown.clone(), timeout = "30s", name = "service.poll")]
+///     #[cancelable(token = self.shutdown.clone(), timeout = self.timeout, name = "service.poll")]
 ///     async fn poll(&self) -> u32 {
 ///         std::future::pending().await
 ///     }
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let service = Service { shutdown: CancellationToken::new() };
+/// let service = Service {
+///     shutdown: CancellationToken::new(),
+///     timeout: std::time::Duration::from_secs(30),
+/// };
 /// service.shutdown.cancel();
 /// let error: CancellationError = service.poll().await.unwrap_err();
 /// assert!(error.is_manual());

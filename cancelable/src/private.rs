@@ -58,7 +58,7 @@ impl OperationBuilder {
         self
     }
 
-    /// `timeout = "…"`: the duration was parsed at compile time.
+    /// `timeout = …`: a literal parsed at compile time, or a `Duration` expression.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.push(Cancelable::with_timeout(timeout))
     }
@@ -94,7 +94,7 @@ impl OperationBuilder {
         self
     }
 
-    /// `grace = "…"`: the duration was parsed at compile time.
+    /// `grace = …`: a literal parsed at compile time, or a `Duration` expression.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = Some(grace);
         self

@@ -46,6 +46,32 @@
 //! # }
 //! ```
 //!
+//! A duration option (`timeout`, `grace`, `check_interval`) is a literal checked at compile
+//! time, or an expression of type `Duration` evaluated at each call, which may use the
+//! parameters:
+//!
+//! ```
+//! use std::time::Duration;
+//! use cancelable::cancelable;
+//!
+//! struct Client {
+//!     timeout: Duration,
+//! }
+//!
+//! impl Client {
+//!     #[cancelable(timeout = self.timeout)]
+//!     async fn get(&self, path: &str) -> String {
+//!         tokio::time::sleep(Duration::from_secs(60)).await;
+//!         path.to_owned()
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let client = Client { timeout: Duration::from_secs(5) };
+//! assert!(client.get("/users").await.unwrap_err().is_timeout());
+//! # }
+//! ```
+//!
 //! An annotated function called inside another operation becomes its child.
 //!
 //! ## `cancel_combine!`
