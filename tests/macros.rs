@@ -558,3 +558,65 @@ async fn cancel_combine_takes_duration_expressions() {
         "the timeout, then the grace the pending body used up"
     );
 }
+
+#[cancelable(timeout = "1s", name = "macros.read_config")]
+async fn read_config(delay: Duration, found: bool, slot: Slot) -> std::io::Result<String> {
+    *slot.lock().unwrap() = Cancelable::current();
+    sleep(delay).await;
+    if !found {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no config",
+        ));
+    }
+    Ok("config".to_owned())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_one_argument_result_alias_keeps_its_signature() {
+    let op = slot();
+    let error: std::io::Error = read_config(Duration::from_secs(5), true, op.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    let cancellation = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CancellationError>())
+        .expect("the cancellation inside");
+    assert_eq!(cancellation.operation_name(), Some("macros.read_config"));
+    assert_eq!(taken(&op).status(), OperationStatus::Cancelled);
+
+    let op = slot();
+    let error = read_config(Duration::ZERO, false, op.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(taken(&op).status(), OperationStatus::Failed);
+    assert_eq!(taken(&op).context().failure.as_deref(), Some("no config"));
+
+    let op = slot();
+    assert_eq!(
+        read_config(Duration::ZERO, true, op).await.unwrap(),
+        "config"
+    );
+}
+
+/// The `anyhow::Result<T>` shape, with the crate's own error.
+mod app {
+    pub(super) type Result<T> = std::result::Result<T, super::AppError>;
+}
+
+#[cancelable(timeout = "1s")]
+async fn load(id: u64) -> app::Result<u64> {
+    sleep(Duration::from_secs(id)).await;
+    Ok(id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crate_result_alias_converts_the_cancellation_into_its_error() {
+    assert_eq!(load(0).await.unwrap(), 0);
+    let AppError::Cancelled(error) = load(5).await.unwrap_err() else {
+        panic!("expected a cancellation")
+    };
+    assert!(error.is_timeout());
+}

@@ -47,7 +47,7 @@ pub(crate) enum DurationValue {
     /// `"30s"`, parsed at compile time.
     Millis(u64),
     /// Any other expression: a `Duration`, evaluated when the function is called.
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 impl DurationOption {

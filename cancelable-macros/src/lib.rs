@@ -115,12 +115,34 @@ use proc_macro::TokenStream;
 /// * A parameter of type `&Cancelable` (any name, at most one) is removed from
 ///   the signature; inside the body it is the running operation. Without one,
 ///   `Cancelable::current()` returns it.
-/// * A declared `Result<T, E>` (written with two type arguments) is kept: a
-///   cancellation becomes `Err(E::from(error))`, so `E` needs
-///   `From<CancellationError>` and `Display`; an `Err` from the body marks the
-///   operation `Failed`. Write `Result<T, io::Error>` rather than
-///   `io::Result<T>`: an alias with one argument is not recognised.
-/// * Any other return type `R` becomes `Result<R, CancellationError>`.
+/// * A return type whose path ends in `Result` is kept: `Result<T, E>`, and
+///   aliases of it such as `io::Result<T>`, `anyhow::Result<T>`, a crate's own
+///   `Result<T>` or `fmt::Result`. A cancellation becomes `Err(E::from(error))`,
+///   where `E` is the error type the path stands for, so `E` needs
+///   `From<CancellationError>` and `Display`; without them the compile error is
+///   on the return type. `io::Error` has the conversion (reason `Timeout` is
+///   `ErrorKind::TimedOut`, any other `Interrupted`), and so has any error type
+///   with a blanket `From<impl std::error::Error>`, as `anyhow::Error`. An `Err`
+///   from the body marks the operation `Failed`.
+/// * Any other return type `R` becomes `Result<R, CancellationError>`. That
+///   includes an alias under another name (`AppResult<T>`): name it `Result` in
+///   its module (`app::Result<T>`), or write out the nested type you want,
+///   `Result<io::Result<T>, CancellationError>`.
+///
+/// ```
+/// use std::io;
+/// use cancelable::cancelable;
+///
+/// #[cancelable(timeout = "1s")]
+/// async fn read_config() -> io::Result<String> {
+///     std::future::pending().await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let error: io::Error = read_config().await.unwrap_err();
+/// assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+/// # }
+/// ```
 ///
 /// An annotated function called from inside another operation (annotated or
 /// run by hand) becomes its child: when the outer one is cancelled, the inner
@@ -149,8 +171,10 @@ use proc_macro::TokenStream;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() { fetch_user(1).await.unwrap(); }
 /// ```
 ///
-/// becomes, in substance (the temporary's name is hygienic, and an unreachable
-/// `return` of the declared type makes type errors point into the body):
+/// becomes, in substance (the temporary's name is hygienic, an unreachable
+/// `return` of the declared type makes type errors point into the body, and the
+/// conversion of the cancellation is named at `AppError`, so that an error type
+/// without `From<CancellationError>` is reported there):
 ///
 /// ```
 /// # use cancelable::{Cancelable, CancellationError};

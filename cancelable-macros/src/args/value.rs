@@ -83,7 +83,7 @@ pub(super) fn duration(
             lit: Lit::Str(lit), ..
         }) => DurationValue::Millis(duration_literal(spec, lit)?),
         Expr::Lit(ExprLit { lit, .. }) => return Err(not_a_duration(spec, lit)),
-        _ => DurationValue::Expr(expr.clone()),
+        _ => DurationValue::Expr(Box::new(expr.clone())),
     };
     Ok(DurationOption {
         value,
