@@ -167,7 +167,7 @@ pub fn run<F: Future>(op: &Cancelable, body: F) -> crate::Run<'_, F> {
 /// `convert` and `describe` are `From::from` and `Display::fmt` of `E`, named by the expansion at
 /// the user's return type: an `E` without `From<CancellationError>` or `Display` is an error
 /// there, with nothing of this module in it. So `E` has no bound here, and reaches
-/// [`Cancelable::try_run`] wrapped in a [`Failure`] that has both.
+/// [`Cancelable::try_run`] wrapped in a `Failure` that has both.
 pub async fn try_run<R, F, C, D>(op: &Cancelable, body: F, convert: C, describe: D) -> R
 where
     R: Outcome,

@@ -7,7 +7,10 @@
 //! Turns an `async fn` into an operation. Options are checked at compile time (durations,
 //! signal names, unknown or duplicate options), a `&Cancelable` parameter is bound to the
 //! running operation and removed from the signature, and a declared `Result<T, E>` gets the
-//! cancellation as `Err(E::from(error))`.
+//! cancellation as `Err(E::from(error))`. So does an alias whose name is `Result`
+//! (`io::Result<T>`, `anyhow::Result<T>`, your crate's `Result<T>`): its error type needs
+//! `From<CancellationError>`, and the compile error is on the return type when it has none. Any
+//! other return type `R` becomes `Result<R, CancellationError>`.
 //!
 //! ```
 //! use std::time::Duration;
