@@ -173,12 +173,12 @@ where
     R: Outcome,
     F: Future<Output = R>,
     C: FnOnce(CancellationError) -> R::Error,
-    D: Fn(&R::Error, &mut fmt::Formatter<'_>) -> fmt::Result,
+    D: Fn(&R::Error, &mut fmt::Formatter<'_>) -> fmt::Result + Copy,
 {
     let body = async {
         body.await
             .into_result()
-            .map_err(|error| Failure::Body(error, &describe))
+            .map_err(|error| Failure::Body(error, describe))
     };
     R::from_result(match op.try_run(body).await {
         Ok(value) => Ok(value),
@@ -219,19 +219,20 @@ impl<T, E> Outcome for Result<T, E> {
 }
 
 /// The error of [`try_run`]'s body as `Cancelable::try_run` sees it: the body's own, displayed
-/// by `describe`, or the cancellation, converted once `try_run` has it back.
-enum Failure<'d, E, D> {
-    Body(E, &'d D),
+/// by `describe` (a function item: no size), or the cancellation, converted once `try_run` has
+/// it back.
+enum Failure<E, D> {
+    Body(E, D),
     Cancelled(CancellationError),
 }
 
-impl<E, D> From<CancellationError> for Failure<'_, E, D> {
+impl<E, D> From<CancellationError> for Failure<E, D> {
     fn from(cancellation: CancellationError) -> Self {
         Failure::Cancelled(cancellation)
     }
 }
 
-impl<E, D> Display for Failure<'_, E, D>
+impl<E, D> Display for Failure<E, D>
 where
     D: Fn(&E, &mut fmt::Formatter<'_>) -> fmt::Result,
 {
