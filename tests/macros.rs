@@ -448,3 +448,175 @@ async fn grace_keeps_a_cancelled_body_polled_for_its_cleanup() {
     assert!(flushed.load(Ordering::SeqCst), "the cleanup ran to its end");
     assert_eq!(start.elapsed(), Duration::from_secs(3));
 }
+
+struct Client {
+    config: ClientConfig,
+}
+
+struct ClientConfig {
+    timeout: Duration,
+}
+
+impl Client {
+    #[cancelable(timeout = self.config.timeout, name = "client.get")]
+    async fn get(&self, seconds: u64) -> u64 {
+        sleep(Duration::from_secs(seconds)).await;
+        seconds
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_option_takes_a_duration_from_the_receiver() {
+    let client = Client {
+        config: ClientConfig {
+            timeout: Duration::from_secs(3),
+        },
+    };
+    let start = Instant::now();
+    let error = client.get(10).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert!(error.is_timeout());
+    assert_eq!(
+        error.to_string(),
+        r#"operation "client.get" cancelled: timeout after 3s"#
+    );
+    assert_eq!(client.get(2).await.unwrap(), 2);
+}
+
+#[cancelable(timeout = budget, grace = budget / 2, name = "macros.budgeted")]
+async fn budgeted(budget: Duration, cleanup: Duration, cancel: &Cancelable) -> bool {
+    cancel.cancelled().await;
+    sleep(cleanup).await;
+    true
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_and_grace_options_take_expressions_of_the_parameters() {
+    let start = Instant::now();
+    let error = budgeted(Duration::from_secs(4), Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout());
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(5),
+        "4s, then the cleanup"
+    );
+
+    let start = Instant::now();
+    budgeted(Duration::from_secs(4), Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(6),
+        "4s, then a grace of 2s cut the cleanup"
+    );
+}
+
+#[cancelable(condition = move || flag.load(Ordering::Relaxed), check_interval = every)]
+async fn checked_every(flag: Arc<AtomicBool>, every: Duration) {
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_interval_option_takes_an_expression() {
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = tokio::spawn({
+        let flag = flag.clone();
+        async move {
+            sleep(Duration::from_secs(1)).await;
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let start = Instant::now();
+    let error = checked_every(flag, Duration::from_secs(7))
+        .await
+        .unwrap_err();
+    assert_eq!(error.reason(), CancellationReason::Condition);
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(7),
+        "checked at 0 and 7s"
+    );
+    setter.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_combine_takes_duration_expressions() {
+    let timeout = Duration::from_millis(1500);
+    let combined = cancel_combine!(timeout = timeout, grace = Duration::from_secs(1));
+    let start = Instant::now();
+    let error = combined
+        .run(std::future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout());
+    assert_eq!(
+        start.elapsed(),
+        timeout + Duration::from_secs(1),
+        "the timeout, then the grace the pending body used up"
+    );
+}
+
+#[cancelable(timeout = "1s", name = "macros.read_config")]
+async fn read_config(delay: Duration, found: bool, slot: Slot) -> std::io::Result<String> {
+    *slot.lock().unwrap() = Cancelable::current();
+    sleep(delay).await;
+    if !found {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no config",
+        ));
+    }
+    Ok("config".to_owned())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_one_argument_result_alias_keeps_its_signature() {
+    let op = slot();
+    let error: std::io::Error = read_config(Duration::from_secs(5), true, op.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    let cancellation = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CancellationError>())
+        .expect("the cancellation inside");
+    assert_eq!(cancellation.operation_name(), Some("macros.read_config"));
+    assert_eq!(taken(&op).status(), OperationStatus::Cancelled);
+
+    let op = slot();
+    let error = read_config(Duration::ZERO, false, op.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(taken(&op).status(), OperationStatus::Failed);
+    assert_eq!(taken(&op).context().failure.as_deref(), Some("no config"));
+
+    let op = slot();
+    assert_eq!(
+        read_config(Duration::ZERO, true, op).await.unwrap(),
+        "config"
+    );
+}
+
+/// The `anyhow::Result<T>` shape, with the crate's own error.
+mod app {
+    pub(super) type Result<T> = std::result::Result<T, super::AppError>;
+}
+
+#[cancelable(timeout = "1s")]
+async fn load(id: u64) -> app::Result<u64> {
+    sleep(Duration::from_secs(id)).await;
+    Ok(id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crate_result_alias_converts_the_cancellation_into_its_error() {
+    assert_eq!(load(0).await.unwrap(), 0);
+    let AppError::Cancelled(error) = load(5).await.unwrap_err() else {
+        panic!("expected a cancellation")
+    };
+    assert!(error.is_timeout());
+}

@@ -15,6 +15,7 @@ use darling::Error;
 use darling::ast::NestedMeta;
 use darling::error::Accumulator;
 use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Meta, MetaNameValue, Path, Token};
@@ -32,12 +33,52 @@ pub(crate) enum Context {
     Shield,
 }
 
-/// `timeout = "…"` or `check_interval = "…"`, checked.
-#[derive(Clone, Copy, Debug)]
+/// `timeout`, `check_interval` or `grace`: a checked literal or an expression.
+#[derive(Clone, Debug)]
 pub(crate) struct DurationOption {
-    pub(crate) millis: u64,
+    pub(crate) value: DurationValue,
     /// The option's name, where code generated for it is spanned.
     pub(crate) key: Span,
+}
+
+/// What a duration option holds.
+#[derive(Clone, Debug)]
+pub(crate) enum DurationValue {
+    /// `"30s"`, parsed at compile time.
+    Millis(u64),
+    /// Any other expression: a `Duration`, evaluated when the function is called.
+    Expr(Box<Expr>),
+}
+
+impl DurationOption {
+    /// The literal's milliseconds; `None` for an expression.
+    #[cfg(test)]
+    pub(crate) fn millis(&self) -> Option<u64> {
+        match self.value {
+            DurationValue::Millis(millis) => Some(millis),
+            DurationValue::Expr(_) => None,
+        }
+    }
+}
+
+impl ToTokens for DurationOption {
+    /// `Duration::from_millis(30000)`, or the expression bound to a `let` of type `Duration`: a
+    /// value of another type is then a type error on the expression, "expected due to" the
+    /// option's name.
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match &self.value {
+            DurationValue::Millis(millis) => tokens
+                .extend(quote_spanned!(self.key=> ::core::time::Duration::from_millis(#millis))),
+            DurationValue::Expr(expr) => {
+                let binding = Ident::new("__cancelable_duration", Span::mixed_site());
+                let ty = quote_spanned!(self.key=> ::core::time::Duration);
+                tokens.extend(quote!({
+                    let #binding: #ty = #expr;
+                    #binding
+                }));
+            }
+        }
+    }
 }
 
 /// `signal = "…"` or `signal = ["…", …]`, checked.
@@ -261,14 +302,14 @@ mod tests {
             register,
             crate = "my::cancelable",
         });
-        assert_eq!(options.timeout.map(|d| d.millis), Some(90_000));
+        assert_eq!(options.timeout.and_then(|d| d.millis()), Some(90_000));
         assert_eq!(
             options.signal.map(|s| s.signals),
             Some(vec![Signal::Int, Signal::Term])
         );
         assert_eq!(options.name.map(|n| n.value()).as_deref(), Some("fetch"));
         assert!(options.token.is_some() && options.condition.is_some() && options.parent.is_some());
-        assert_eq!(options.check_interval.map(|d| d.millis), Some(50));
+        assert_eq!(options.check_interval.and_then(|d| d.millis()), Some(50));
         assert!(options.register.is_some());
         assert_eq!(
             options.krate.map(|p| quote!(#p).to_string()).as_deref(),
@@ -322,7 +363,15 @@ mod tests {
         );
         assert_eq!(
             parse_err(quote!(timeout = 30)),
-            ["`timeout` expects a string literal: `timeout = \"30s\"`"]
+            [
+                "`timeout` needs a unit: `timeout = \"30s\"` or `timeout = \"30ms\"`, or an expression of type `Duration`"
+            ]
+        );
+        assert_eq!(
+            parse_err(quote!(grace = 1.5)),
+            [
+                "`grace` expects a duration: a string literal such as `grace = \"5s\"` or an expression of type `Duration`"
+            ]
         );
         assert_eq!(
             parse_err(quote!("30s")),
@@ -353,6 +402,33 @@ mod tests {
             [
                 "invalid duration `99999999999999999999999h`: too large (at most `u64::MAX` milliseconds)"
             ]
+        );
+    }
+
+    #[test]
+    fn duration_expressions_are_kept_for_the_compiler() {
+        let options = parse_ok(quote!(
+            timeout = self.cfg.timeout,
+            grace = budget / 2,
+            condition = || false,
+            check_interval = Duration::from_millis(10),
+        ));
+        for (option, text) in [
+            (&options.timeout, "self . cfg . timeout"),
+            (&options.grace, "budget / 2"),
+            (&options.check_interval, "Duration :: from_millis (10)"),
+        ] {
+            let option = option.as_ref().unwrap();
+            assert_eq!(option.millis(), None);
+            let DurationValue::Expr(expr) = &option.value else {
+                unreachable!()
+            };
+            assert_eq!(quote!(#expr).to_string(), text);
+        }
+        let tokens = options.timeout.unwrap().to_token_stream().to_string();
+        assert_eq!(
+            tokens,
+            "{ let __cancelable_duration : :: core :: time :: Duration = self . cfg . timeout ; __cancelable_duration }"
         );
     }
 

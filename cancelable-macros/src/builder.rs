@@ -9,9 +9,12 @@
 //! ```
 //!
 //! The calls come in a fixed order, not in the order the options were written.
+//! A duration is `Duration::from_millis(…)` for a literal, or the user's
+//! expression in a block that types it as `Duration` (`DurationOption`'s
+//! `ToTokens`).
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::LitStr;
 
 use crate::args::Options;
@@ -35,22 +38,20 @@ pub(crate) fn chain(options: &Options, private: Private<'_>, name: Option<&LitSt
         chain = quote_spanned!(span=> #path::signals!(#chain, [#(#variants),*]));
     }
     if let Some(timeout) = &options.timeout {
-        let millis = timeout.millis;
-        chain = quote_spanned!(timeout.key=> #chain.timeout(::core::time::Duration::from_millis(#millis)));
+        chain = quote_spanned!(timeout.key=> #chain.timeout(#timeout));
     }
     if let Some(token) = &options.token {
         chain = quote!(#chain.token(#token));
     }
     if let Some(condition) = &options.condition {
-        let millis = options
-            .check_interval
-            .map_or(100, |interval| interval.millis);
-        chain = quote!(#chain.condition(#condition, ::core::time::Duration::from_millis(#millis)));
+        let interval = match &options.check_interval {
+            Some(interval) => interval.to_token_stream(),
+            None => quote!(::core::time::Duration::from_millis(100u64)),
+        };
+        chain = quote!(#chain.condition(#condition, #interval));
     }
     if let Some(grace) = &options.grace {
-        let millis = grace.millis;
-        chain =
-            quote_spanned!(grace.key=> #chain.grace(::core::time::Duration::from_millis(#millis)));
+        chain = quote_spanned!(grace.key=> #chain.grace(#grace));
     }
     if let Some(parent) = &options.parent {
         chain = quote!(#chain.parent(#parent));
@@ -75,10 +76,5 @@ pub(crate) fn lone_timeout(
         && options.grace.is_none()
         && options.parent.is_none()
         && options.register.is_none();
-    let millis = timeout.millis;
-    alone.then(|| {
-        quote_spanned!(timeout.key=>
-            #private::timeout_operation(#name, ::core::time::Duration::from_millis(#millis))
-        )
-    })
+    alone.then(|| quote_spanned!(timeout.key=> #private::timeout_operation(#name, #timeout)))
 }

@@ -18,14 +18,19 @@
 //!         .token(self.shutdown.clone())
 //!         .build();
 //!     let cancel: &Cancelable = &__cancelable_op;
-//!     ::cancelable::__private::try_run(&__cancelable_op, async move {
-//!         #[allow(unreachable_code, …)]
-//!         if false {
-//!             let __cancelable_fake_return: Result<User, AppError> = loop {};
-//!             return __cancelable_fake_return;
-//!         }
-//!         body    // the user's statements, inside the user's own braces
-//!     })
+//!     ::cancelable::__private::try_run(
+//!         &__cancelable_op,
+//!         async move {
+//!             #[allow(unreachable_code, …)]
+//!             if false {
+//!                 let __cancelable_fake_return: Result<User, AppError> = loop {};
+//!                 return __cancelable_fake_return;
+//!             }
+//!             body    // the user's statements, inside the user's own braces
+//!         },
+//!         ::core::convert::From::from,    // these two spanned at `AppError`
+//!         ::core::fmt::Display::fmt,
+//!     )
 //!     .await
 //! }
 //! ```
@@ -33,9 +38,12 @@
 //! The option expressions are evaluated first, before the body's `async move`
 //! block takes the parameters. The fake return edge (from tracing-attributes)
 //! makes the compiler check the body against the declared return type, so a
-//! mismatch is reported in the body and `?` knows its error type. Any other
-//! return type `R` becomes `Result<R, CancellationError>` and the body runs with
-//! `run` instead of `try_run`. A lone `timeout` (no other source, `parent` or
+//! mismatch is reported in the body and `?` knows its error type. `From::from`
+//! and `Display::fmt` of the error type are named at the `E` (at the whole
+//! return type for an alias such as `io::Result<T>`), so an `E` lacking either
+//! is one error on the user's type. Any other return type `R` becomes
+//! `Result<R, CancellationError>` and the body runs with `run` instead of
+//! `try_run`. A lone `timeout` (no other source, `parent` or
 //! `register`) is built by `__private::timeout_operation(name, duration)`.
 
 use darling::Error;
@@ -173,11 +181,20 @@ fn rewrite(function: ItemFn, plan: &Plan, options: &Options) -> TokenStream {
     let future = quote_spanned!(block_span=> async move #block);
 
     let run = if plan.returns_result {
-        // Spanned at the `E` of `Result<T, E>`: an `E` without
-        // `From<CancellationError>` or `Display` is reported there.
-        let span = item::result_error_type(&sig.output).map_or(return_span, Spanned::span);
+        // `From::from` and `Display::fmt` of the error type, and the call, spanned at the `E` of
+        // `Result<T, E>` (or at an alias): an `E` without `From<CancellationError>` or
+        // `Display` is one error there, which names no item of `__private`.
+        let span = item::error_type_span(&sig.output).unwrap_or(return_span);
         let private = private.spanned(span);
-        quote_spanned!(span=> #private::try_run(&#op, #future).await)
+        quote_spanned!(span=>
+            #private::try_run(
+                &#op,
+                #future,
+                ::core::convert::From::from,
+                ::core::fmt::Display::fmt,
+            )
+            .await
+        )
     } else {
         quote!(#private::run(&#op, #future).await)
     };
@@ -336,6 +353,35 @@ mod tests {
             "{out}"
         );
         assert!(!has(&out, "compile_error"), "{out}");
+    }
+
+    #[test]
+    fn a_result_alias_keeps_its_signature() {
+        for item in [
+            quote!(
+                async fn read() -> io::Result<u32> {}
+            ),
+            quote!(
+                async fn read() -> fmt::Result {}
+            ),
+        ] {
+            let out = cancelable(quote!(), item.clone());
+            let ReturnType::Type(_, ty) = syn::parse2::<ItemFn>(item).unwrap().sig.output else {
+                unreachable!()
+            };
+            assert!(
+                starts_with(&out, &format!("async fn read() -> {}", quote!(#ty))),
+                "{out}"
+            );
+            assert!(has(&out, "::cancelable::__private::try_run("), "{out}");
+            assert!(
+                has(
+                    &out,
+                    "::core::convert::From::from, ::core::fmt::Display::fmt,"
+                ),
+                "{out}"
+            );
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 
 use darling::Error;
 use darling::error::Accumulator;
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
 use syn::token::Brace;
 use syn::{
     Attribute, FnArg, GenericArgument, Pat, PathArguments, ReturnType, Signature, Token, Type,
@@ -60,7 +61,7 @@ pub(crate) struct Plan {
     /// signature and bound to the operation inside the body. More than one is an
     /// error, reported by [`check`]; they are all bound so the body type-checks.
     pub(crate) cancel_params: Vec<usize>,
-    /// The declared return type is `Result<T, E>` and is kept.
+    /// The declared return type is `Result<T, E>`, or an alias of it, and is kept.
     pub(crate) returns_result: bool,
 }
 
@@ -144,30 +145,44 @@ fn is_cancelable(ty: &Type) -> bool {
     }
 }
 
-/// `Result<T, E>` (any path ending in `Result`) with two type arguments.
+/// Whether the declared return type is kept: a path ending in `Result`, whatever its arguments.
+/// `Result<T, E>` and an alias of it (`io::Result<T>`, `anyhow::Result<T>`, `fmt::Result`) are
+/// told apart by the compiler, not here: the expansion requires `E: From<CancellationError>` of
+/// whatever error type the path stands for.
 fn returns_result(output: &ReturnType) -> bool {
-    result_error_type(output).is_some()
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let Type::Path(path) = ungroup::ty(ty) else {
+        return false;
+    };
+    path.qself.is_none()
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "Result")
 }
 
-/// The `E` of a declared `Result<T, E>`.
-pub(crate) fn result_error_type(output: &ReturnType) -> Option<&Type> {
+/// Where an error type without `From<CancellationError>` or `Display` is reported: at the `E` of
+/// `Result<T, E>`, else (an alias) at the whole return type.
+pub(crate) fn error_type_span(output: &ReturnType) -> Option<Span> {
     let ReturnType::Type(_, ty) = output else {
         return None;
     };
-    let Type::Path(path) = ungroup::ty(ty) else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    let PathArguments::AngleBracketed(arguments) = &last.arguments else {
-        return None;
-    };
-    if last.ident != "Result" || arguments.args.len() != 2 {
-        return None;
-    }
-    match (&arguments.args[0], &arguments.args[1]) {
-        (GenericArgument::Type(_), GenericArgument::Type(error)) => Some(error),
+    let written_out = match ungroup::ty(ty) {
+        Type::Path(path) => path.path.segments.last().and_then(|last| {
+            let PathArguments::AngleBracketed(arguments) = &last.arguments else {
+                return None;
+            };
+            match (arguments.args.len(), arguments.args.last()) {
+                (2, Some(GenericArgument::Type(error))) => Some(error.span()),
+                _ => None,
+            }
+        }),
         _ => None,
-    }
+    };
+    Some(written_out.unwrap_or_else(|| ty.span()))
 }
 
 fn pat_text(pat: &Pat) -> String {
@@ -246,7 +261,12 @@ mod tests {
                 quote::quote!(-> std::result::Result<(), Box<dyn Error>>),
                 true,
             ),
-            (quote::quote!(-> io::Result<u32>), false),
+            (quote::quote!(-> io::Result<u32>), true),
+            (quote::quote!(-> anyhow::Result<()>), true),
+            (quote::quote!(-> fmt::Result), true),
+            (quote::quote!(-> <T as Tr>::Result), false),
+            (quote::quote!(-> Results<u32>), false),
+            (quote::quote!(-> Option<Result<u32, E>>), false),
             (quote::quote!(-> u32), false),
             (quote::quote!(), false),
         ] {

@@ -59,42 +59,51 @@ use proc_macro::TokenStream;
 ///
 /// | option | value | meaning |
 /// |---|---|---|
-/// | `timeout` | `"500ms"`, `"30s"`, `"1m30s"`, `"2h"` | cancel with reason `Timeout` once this much time has passed since the call started |
+/// | `timeout` | a duration: `"500ms"`, `"30s"`, `"1m30s"`, `"2h"`, or a `Duration` expression | cancel with reason `Timeout` once this much time has passed since the call started |
 /// | `signal` | `"SIGTERM"` or `["SIGINT", "SIGTERM"]` | cancel with reason `Signal` when the process receives one of these (feature `signal`, Unix) |
 /// | `name` | `"fetch_user"` | the operation's name, in errors, tracing and the registry; default: the function's name |
 /// | `token` | an expression | cancel when this `CancellationToken` is cancelled |
 /// | `condition` | an expression | a predicate `FnMut() -> bool + Send + 'static`; cancel with reason `Condition` once it returns `true` |
 /// | `check_interval` | a duration, default `"100ms"` | how often `condition` is checked |
-/// | `grace` | a duration, `"5s"` | once cancelled, keep polling the body this long so that it can clean up (`Cancelable::grace`) |
+/// | `grace` | a duration, such as `"5s"` | once cancelled, keep polling the body this long so that it can clean up (`Cancelable::grace`) |
 /// | `parent` | an expression | an explicit parent `&Cancelable`: cancelling it cancels this operation with reason `Parent` |
 /// | `register` | (a flag) | list the running operation in `OperationRegistry::global()` |
 /// | `crate` | `"path::to::cancelable"` | where `cancelable` is, for crates that re-export it |
 ///
-/// Sources combine any-of: the first to fire cancels the operation. Durations
-/// are a whole number followed by `ms`, `s`, `m` or `h`, units from largest to
-/// smallest (`"1h30m"`); they are parsed at compile time, so the expansion holds
-/// a constant `Duration`. Signal names may drop the `SIG` prefix and use any
+/// Sources combine any-of: the first to fire cancels the operation. A duration
+/// literal is a whole number followed by `ms`, `s`, `m` or `h`, units from
+/// largest to smallest (`"1h30m"`); it is parsed at compile time, so the
+/// expansion holds a constant `Duration`, and a malformed or zero one is an
+/// error on the literal. Any other expression given to `timeout`,
+/// `check_interval` or `grace` must be a `std::time::Duration` (another type is
+/// an error on the expression) and is not checked: `Duration::ZERO` as a
+/// timeout cancels at once. Signal names may drop the `SIG` prefix and use any
 /// case; `SIGKILL` and `SIGSTOP` are rejected because they cannot be caught.
 ///
-/// `token`, `condition` and `parent` are evaluated when the function is called,
-/// before the body starts, and may use its parameters:
+/// Expressions (`token`, `condition`, `parent` and non-literal durations) are
+/// evaluated when the function is called, before the body starts, and may use
+/// its parameters:
 ///
 /// ```
 /// use cancelable::{cancelable, CancellationError, CancellationToken};
 ///
 /// struct Service {
 ///     shutdown: CancellationToken,
+///     timeout: std::time::Duration,
 /// }
 ///
 /// impl Service {
-///     #[cancelable(token = self.shutdown.clone(), timeout = "30s", name = "service.poll")]
+///     #[cancelable(token = self.shutdown.clone(), timeout = self.timeout, name = "service.poll")]
 ///     async fn poll(&self) -> u32 {
 ///         std::future::pending().await
 ///     }
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let service = Service { shutdown: CancellationToken::new() };
+/// let service = Service {
+///     shutdown: CancellationToken::new(),
+///     timeout: std::time::Duration::from_secs(30),
+/// };
 /// service.shutdown.cancel();
 /// let error: CancellationError = service.poll().await.unwrap_err();
 /// assert!(error.is_manual());
@@ -106,12 +115,34 @@ use proc_macro::TokenStream;
 /// * A parameter of type `&Cancelable` (any name, at most one) is removed from
 ///   the signature; inside the body it is the running operation. Without one,
 ///   `Cancelable::current()` returns it.
-/// * A declared `Result<T, E>` (written with two type arguments) is kept: a
-///   cancellation becomes `Err(E::from(error))`, so `E` needs
-///   `From<CancellationError>` and `Display`; an `Err` from the body marks the
-///   operation `Failed`. Write `Result<T, io::Error>` rather than
-///   `io::Result<T>`: an alias with one argument is not recognised.
-/// * Any other return type `R` becomes `Result<R, CancellationError>`.
+/// * A return type whose path ends in `Result` is kept: `Result<T, E>`, and
+///   aliases of it such as `io::Result<T>`, `anyhow::Result<T>`, a crate's own
+///   `Result<T>` or `fmt::Result`. A cancellation becomes `Err(E::from(error))`,
+///   where `E` is the error type the path stands for, so `E` needs
+///   `From<CancellationError>` and `Display`; without them the compile error is
+///   on the return type. `io::Error` has the conversion (reason `Timeout` is
+///   `ErrorKind::TimedOut`, any other `Interrupted`), and so has any error type
+///   with a blanket `From<impl std::error::Error>`, as `anyhow::Error`. An `Err`
+///   from the body marks the operation `Failed`.
+/// * Any other return type `R` becomes `Result<R, CancellationError>`. That
+///   includes an alias under another name (`AppResult<T>`): name it `Result` in
+///   its module (`app::Result<T>`), or write out the nested type you want,
+///   `Result<io::Result<T>, CancellationError>`.
+///
+/// ```
+/// use std::io;
+/// use cancelable::cancelable;
+///
+/// #[cancelable(timeout = "1s")]
+/// async fn read_config() -> io::Result<String> {
+///     std::future::pending().await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let error: io::Error = read_config().await.unwrap_err();
+/// assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+/// # }
+/// ```
 ///
 /// An annotated function called from inside another operation (annotated or
 /// run by hand) becomes its child: when the outer one is cancelled, the inner
@@ -140,8 +171,10 @@ use proc_macro::TokenStream;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() { fetch_user(1).await.unwrap(); }
 /// ```
 ///
-/// becomes, in substance (the temporary's name is hygienic, and an unreachable
-/// `return` of the declared type makes type errors point into the body):
+/// becomes, in substance (the temporary's name is hygienic, an unreachable
+/// `return` of the declared type makes type errors point into the body, and the
+/// conversion of the cancellation is named at `AppError`, so that an error type
+/// without `From<CancellationError>` is reported there):
 ///
 /// ```
 /// # use cancelable::{Cancelable, CancellationError};

@@ -307,7 +307,7 @@ proptest! {
         match duration::parse(&value) {
             Ok(millis) => {
                 prop_assert!(errors.is_empty(), "{errors:?}");
-                prop_assert_eq!(options.timeout.map(|t| t.millis), Some(millis));
+                prop_assert_eq!(options.timeout.and_then(|t| t.millis()), Some(millis));
             }
             Err(_) => {
                 prop_assert_eq!(errors.len(), 1);

@@ -7,7 +7,7 @@
 //! released in lockstep, and nothing else: the probes that tests and benchmarks use live in the
 //! hidden `test_util` module (feature `test-util`). Do not name these items.
 
-use core::fmt::Display;
+use core::fmt::{self, Display};
 use core::future::Future;
 use core::time::Duration;
 
@@ -58,7 +58,7 @@ impl OperationBuilder {
         self
     }
 
-    /// `timeout = "…"`: the duration was parsed at compile time.
+    /// `timeout = …`: a literal parsed at compile time, or a `Duration` expression.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.push(Cancelable::with_timeout(timeout))
     }
@@ -94,7 +94,7 @@ impl OperationBuilder {
         self
     }
 
-    /// `grace = "…"`: the duration was parsed at compile time.
+    /// `grace = …`: a literal parsed at compile time, or a `Duration` expression.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = Some(grace);
         self
@@ -162,13 +162,86 @@ pub fn run<F: Future>(op: &Cancelable, body: F) -> crate::Run<'_, F> {
     op.run(body)
 }
 
-/// The body of an annotated fn that returns `Result<T, E>`.
-pub async fn try_run<T, E, F>(op: &Cancelable, body: F) -> Result<T, E>
+/// The body of an annotated fn that returns `Result<T, E>`, written out or through an alias.
+///
+/// `convert` and `describe` are `From::from` and `Display::fmt` of `E`, named by the expansion at
+/// the user's return type: an `E` without `From<CancellationError>` or `Display` is an error
+/// there, with nothing of this module in it. So `E` has no bound here, and reaches
+/// [`Cancelable::try_run`] wrapped in a `Failure` that has both.
+pub async fn try_run<R, F, C, D>(op: &Cancelable, body: F, convert: C, describe: D) -> R
 where
-    F: Future<Output = Result<T, E>>,
-    E: From<CancellationError> + Display,
+    R: Outcome,
+    F: Future<Output = R>,
+    C: FnOnce(CancellationError) -> R::Error,
+    D: Fn(&R::Error, &mut fmt::Formatter<'_>) -> fmt::Result + Copy,
 {
-    op.try_run(body).await
+    let body = async {
+        body.await
+            .into_result()
+            .map_err(|error| Failure::Body(error, describe))
+    };
+    R::from_result(match op.try_run(body).await {
+        Ok(value) => Ok(value),
+        Err(Failure::Body(error, _)) => Err(error),
+        Err(Failure::Cancelled(cancellation)) => Err(convert(cancellation)),
+    })
+}
+
+/// `Result<T, E>`, the only type it is implemented for: a return type named `Result` that is
+/// something else is refused with this message rather than a type mismatch.
+#[diagnostic::on_unimplemented(
+    message = "`#[cancelable]` keeps a return type named `Result` and needs it to be a `Result<T, E>`, which `{Self}` is not",
+    label = "not a `core::result::Result`",
+    note = "return a `Result<T, E>`, or import the type under another name (`use …::Result as Reply;`): any other type `R` becomes `Result<R, CancellationError>`"
+)]
+pub trait Outcome {
+    /// `T`.
+    type Ok;
+    /// `E`: what a cancellation is converted into.
+    type Error;
+    /// The value itself.
+    fn into_result(self) -> Result<Self::Ok, Self::Error>;
+    /// The value itself.
+    fn from_result(result: Result<Self::Ok, Self::Error>) -> Self;
+}
+
+impl<T, E> Outcome for Result<T, E> {
+    type Ok = T;
+    type Error = E;
+
+    fn into_result(self) -> Self {
+        self
+    }
+
+    fn from_result(result: Self) -> Self {
+        result
+    }
+}
+
+/// The error of [`try_run`]'s body as `Cancelable::try_run` sees it: the body's own, displayed
+/// by `describe` (a function item: no size), or the cancellation, converted once `try_run` has
+/// it back.
+enum Failure<E, D> {
+    Body(E, D),
+    Cancelled(CancellationError),
+}
+
+impl<E, D> From<CancellationError> for Failure<E, D> {
+    fn from(cancellation: CancellationError) -> Self {
+        Failure::Cancelled(cancellation)
+    }
+}
+
+impl<E, D> Display for Failure<E, D>
+where
+    D: Fn(&E, &mut fmt::Formatter<'_>) -> fmt::Result,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Body(error, describe) => describe(error, f),
+            Failure::Cancelled(cancellation) => Display::fmt(cancellation, f),
+        }
+    }
 }
 
 /// `shielded!(cancel, { … })`.

@@ -47,7 +47,8 @@ type Slot<T> = fn(&mut Options) -> &mut Option<T>;
 /// owns the messages about a malformed value.
 #[derive(Clone, Copy)]
 pub(crate) enum Kind {
-    /// A string literal holding a duration greater than zero: `"30s"`.
+    /// A duration: a string literal greater than zero (`"30s"`), or an expression of type
+    /// `Duration`.
     Duration(Slot<DurationOption>),
     /// A signal name, or an array of them.
     Signals(Slot<SignalOption>),

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, LitStr, Path};
 
 use super::table::OptionSpec;
-use super::{DurationOption, SignalOption};
+use super::{DurationOption, DurationValue, SignalOption};
 use crate::signal;
 use crate::{duration, ungroup};
 
@@ -70,32 +70,59 @@ pub(super) fn flag(spec: &OptionSpec, path: &Path, value: Value<'_>) -> Result<S
     }
 }
 
+/// A duration: a string literal, checked here, or any other expression, which the expansion
+/// requires to be a `Duration`. Other literals are rejected: a number has no unit.
 pub(super) fn duration(
     spec: &OptionSpec,
     path: &Path,
     value: Value<'_>,
 ) -> Result<DurationOption, Error> {
-    let lit = string(spec, path, value)?;
+    let expr = expr(spec, path, value)?;
+    let value = match ungroup::expr(expr) {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => DurationValue::Millis(duration_literal(spec, lit)?),
+        Expr::Lit(ExprLit { lit, .. }) => return Err(not_a_duration(spec, lit)),
+        _ => DurationValue::Expr(Box::new(expr.clone())),
+    };
+    Ok(DurationOption {
+        value,
+        key: path.span(),
+    })
+}
+
+fn duration_literal(spec: &OptionSpec, lit: &LitStr) -> Result<u64, Error> {
     let text = lit.value();
-    match duration::parse(&text) {
-        Ok(millis) => Ok(DurationOption {
-            millis,
-            key: path.span(),
-        }),
-        Err(duration::DurationError::Zero) => Err(Error::custom(format!(
-            "`{}` must be greater than zero, found `{text}`",
-            spec.name
-        ))
-        .with_span(&lit)),
-        Err(error) if error.wants_forms() => Err(Error::custom(format!(
-            "invalid duration `{text}`: {error}; {}",
-            duration::EXPECTED
-        ))
-        .with_span(&lit)),
-        Err(error) => {
-            Err(Error::custom(format!("invalid duration `{text}`: {error}")).with_span(&lit))
+    duration::parse(&text).map_err(|error| {
+        let message = match error {
+            duration::DurationError::Zero => {
+                format!("`{}` must be greater than zero, found `{text}`", spec.name)
+            }
+            error if error.wants_forms() => {
+                format!("invalid duration `{text}`: {error}; {}", duration::EXPECTED)
+            }
+            error => format!("invalid duration `{text}`: {error}"),
+        };
+        Error::custom(message).with_span(lit)
+    })
+}
+
+/// The error for `timeout = 30`, `timeout = 1.5`, `timeout = true`.
+fn not_a_duration(spec: &OptionSpec, lit: &Lit) -> Error {
+    let name = spec.name;
+    let message = match lit {
+        Lit::Int(int) if int.suffix().is_empty() => {
+            let n = int.base10_digits();
+            format!(
+                "`{name}` needs a unit: `{name} = \"{n}s\"` or `{name} = \"{n}ms\"`, or an expression of type `Duration`"
+            )
         }
-    }
+        _ => format!(
+            "`{name}` expects a duration: a string literal such as `{}` or an expression of type `Duration`",
+            spec.example
+        ),
+    };
+    Error::custom(message).with_span(lit)
 }
 
 pub(super) fn signals(

@@ -32,6 +32,8 @@ async fn fetch(id: u64) -> Result<u32, E> {
                 }
                 Ok(1)
             },
+            ::core::convert::From::from,
+            ::core::fmt::Display::fmt,
         )
         .await
 }

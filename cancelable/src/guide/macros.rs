@@ -7,7 +7,10 @@
 //! Turns an `async fn` into an operation. Options are checked at compile time (durations,
 //! signal names, unknown or duplicate options), a `&Cancelable` parameter is bound to the
 //! running operation and removed from the signature, and a declared `Result<T, E>` gets the
-//! cancellation as `Err(E::from(error))`.
+//! cancellation as `Err(E::from(error))`. So does an alias whose name is `Result`
+//! (`io::Result<T>`, `anyhow::Result<T>`, your crate's `Result<T>`): its error type needs
+//! `From<CancellationError>`, and the compile error is on the return type when it has none. Any
+//! other return type `R` becomes `Result<R, CancellationError>`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -43,6 +46,32 @@
 //! let AppError::Cancelled(error) = fetch_user(7).await.unwrap_err();
 //! assert!(error.is_timeout());
 //! assert_eq!(error.operation_name(), Some("fetch_user"));
+//! # }
+//! ```
+//!
+//! A duration option (`timeout`, `grace`, `check_interval`) is a literal checked at compile
+//! time, or an expression of type `Duration` evaluated at each call, which may use the
+//! parameters:
+//!
+//! ```
+//! use std::time::Duration;
+//! use cancelable::cancelable;
+//!
+//! struct Client {
+//!     timeout: Duration,
+//! }
+//!
+//! impl Client {
+//!     #[cancelable(timeout = self.timeout)]
+//!     async fn get(&self, path: &str) -> String {
+//!         tokio::time::sleep(Duration::from_secs(60)).await;
+//!         path.to_owned()
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let client = Client { timeout: Duration::from_secs(5) };
+//! assert!(client.get("/users").await.unwrap_err().is_timeout());
 //! # }
 //! ```
 //!

@@ -8,7 +8,7 @@ mod core {}
 mod std {}
 mod cancelable {}
 
-type Result<T> = ::std::result::Result<T, ()>;
+type Result<T> = ::std::result::Result<T, CancellationError>;
 struct Option;
 struct Duration;
 struct Box;
@@ -36,9 +36,15 @@ async fn aliased_result() -> Result<u8> {
     Ok(1)
 }
 
+#[cancelable]
+async fn wrapped() -> u8 {
+    1
+}
+
 #[::tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() {
     assert_eq!(shadowed(1).await.unwrap(), 2);
-    assert_eq!(aliased_result().await.unwrap(), Ok(1));
+    assert_eq!(aliased_result().await.unwrap(), 1);
+    assert_eq!(wrapped().await.unwrap(), 1);
     let _combined: Cancelable = cancel_combine!(timeout = "1s", signal = "SIGTERM");
 }
