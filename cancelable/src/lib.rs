@@ -62,6 +62,9 @@
 //! * `axum`: module `axum`: `CancelableLayer` runs a request per operation, cancelled with
 //!   reason `Disconnect` when the client goes away; the `RequestCancelable` extractor,
 //!   `CancellationError: IntoResponse`, `Cancelable::sse`.
+//! * `propagation`: module `propagation`, deadlines across service hops: `grpc-timeout` and
+//!   `request-timeout-ms` on the wire, `PropagateLayer` for tower HTTP clients (hyper-util,
+//!   tonic).
 //! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
 //!   [sysinfo].
 //! * `testing`: module `testing`, helpers for testing code that gets cancelled: a recorder, a
@@ -94,6 +97,9 @@ mod loom;
 mod operation;
 mod panic;
 mod progress;
+#[cfg(feature = "propagation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "propagation")))]
+pub mod propagation;
 mod registry;
 #[cfg(feature = "resources")]
 mod resources;
