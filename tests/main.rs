@@ -13,6 +13,7 @@ mod cluster_redis;
 mod composition;
 mod conditions;
 mod context;
+mod deadline;
 mod errors;
 mod leaks;
 mod lifecycle;

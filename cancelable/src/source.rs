@@ -199,6 +199,23 @@ impl Sources {
             && self.others.is_none()
     }
 
+    /// Takes the sources out for a `run` that starts at `now`: the deadline to watch (the
+    /// earliest of the timeout, counted from `now`, and the absolute deadline), and the other
+    /// sources, to [`arm`](Self::arm). Only that deadline stays behind: what
+    /// [`Cancelable::deadline`](crate::Cancelable::deadline) reads once the run started.
+    pub(crate) fn take_for_run(&mut self, now: Instant) -> (Option<ArmedDeadline>, Sources) {
+        let mut rest = std::mem::take(self);
+        let deadline = earliest_deadline(rest.timeout.take(), rest.deadline.take(), now);
+        self.deadline = deadline.as_ref().map(|d| d.at);
+        (deadline, rest)
+    }
+
+    /// The absolute deadline: before `run`, the one the operation was built with; after
+    /// [`take_for_run`](Self::take_for_run), the armed one.
+    pub(crate) fn fixed_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Arms the sources with the clock of a timeout starting at `now`: returns the deadline to
     /// watch, and the other sources when there are any. Signals are subscribed here.
     pub(crate) fn arm(
