@@ -139,7 +139,7 @@ pub use crate::error::{CancellationError, CancellationReason};
 pub use crate::future_ext::{
     FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,
 };
-pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
+pub use crate::operation::{Cancelable, OrCancelled, OwnedRun, Run, RunOn, Shield};
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
 #[cfg(feature = "resources")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]

@@ -41,8 +41,9 @@
 //! The layer's own response future and body carry a drop guard: dropped before the response is
 //! complete, they cancel the operation with reason `Disconnect`, then drop the handler. Nothing
 //! watches the connection: no task, no timer, no read is added per request. A request pays for
-//! its operation, one boxed future and one small shared cell; a timer only if it has a timeout
-//! and is still running after its first poll.
+//! its operation (one allocation; its run is inline in the response future), and a timer only
+//! if it has a timeout and is still running after its first poll; a streamed response moves
+//! its run into one box, which its body owns.
 //!
 //! A response whose body has a known length (a string, bytes, JSON) is complete when the
 //! handler returns it, and so is its operation. A streamed body (unknown length, such as
@@ -56,6 +57,7 @@
 //!
 //! [`axum`]: https://docs.rs/axum
 
+mod answer;
 mod extract;
 mod response;
 mod sse;
@@ -70,6 +72,7 @@ use http::Request;
 use http::request::Parts;
 use tower::{Layer, Service};
 
+use self::answer::Answer;
 use self::extract::RequestOp;
 pub use self::extract::{MissingCancelableLayer, RequestCancelable};
 pub use self::response::ResponseFuture;
@@ -215,7 +218,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -238,6 +241,6 @@ where
         let head = parts.method == http::Method::HEAD;
         parts.extensions.insert(RequestOp(op.clone()));
         let handler = self.inner.call(Request::from_parts(parts, body));
-        ResponseFuture::new(op, handler, head)
+        ResponseFuture::new(op, handler, head, Answer::default())
     }
 }

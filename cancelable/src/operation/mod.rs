@@ -57,7 +57,7 @@ use tokio::time::Instant;
 pub(crate) use self::children::Admissions;
 pub(crate) use self::items::Items;
 pub(crate) use self::observers::{Event, LifecycleCallback};
-pub use self::run::Run;
+pub use self::run::{OwnedRun, Run, RunOn};
 pub use self::shield::Shield;
 pub use self::spawn::OrCancelled;
 pub(crate) use self::supervisor::Supervisor;
