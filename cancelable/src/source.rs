@@ -83,6 +83,8 @@ pub(crate) struct Sources {
     deadline: Option<Instant>,
     #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
     signals: SignalSet,
+    /// The timeout and deadline were taken back ([`disarm`](Self::disarm)).
+    disarmed: bool,
     others: Option<Box<Others>>,
 }
 
@@ -208,6 +210,19 @@ impl Sources {
         let deadline = earliest_deadline(rest.timeout.take(), rest.deadline.take(), now);
         self.deadline = deadline.as_ref().map(|d| d.at);
         (deadline, rest)
+    }
+
+    /// Takes back the timeout and deadline: before `run`, they are never armed; after, the
+    /// armed timer, when it fires, finds them [disarmed](Self::is_disarmed) and stops.
+    #[cfg(feature = "axum")]
+    pub(crate) fn disarm(&mut self) {
+        self.timeout = None;
+        self.deadline = None;
+        self.disarmed = true;
+    }
+
+    pub(crate) fn is_disarmed(&self) -> bool {
+        self.disarmed
     }
 
     /// The absolute deadline: before `run`, the one the operation was built with; after

@@ -8,7 +8,8 @@
 //!    the state's sources, `source.rs`). An operation that has not run yet has no timeout of
 //!    its own, but its parent's deadline is already its own: built with a parent (`parent`,
 //!    `child()`), an unrun operation reports it.
-//! 2. Reading it takes each state lock of the chain in turn, never two at once, and never
+//! 2. A disarmed operation (`disarm_deadline`) has no deadline of its own from then on.
+//! 3. Reading it takes each state lock of the chain in turn, never two at once, and never
 //!    touches a scope token: it makes none.
 
 use std::time::Duration;
@@ -80,6 +81,18 @@ impl Cancelable {
     pub fn remaining(&self) -> Option<Duration> {
         let deadline = self.deadline()?;
         Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Takes back the operation's own timeout and deadline, armed or not (its ancestors' stay):
+    /// a `CancelableLayer` further in replaces an outer one's (`run.rs`, invariant 6).
+    #[cfg(feature = "axum")]
+    pub(crate) fn disarm_deadline(&self) {
+        self.state().sources.disarm();
+    }
+
+    /// Whether [`disarm_deadline`](Self::disarm_deadline) was called.
+    pub(super) fn deadline_disarmed(&self) -> bool {
+        self.state().sources.is_disarmed()
     }
 
     fn own_deadline(&self) -> Option<Instant> {

@@ -23,6 +23,10 @@
 //! 5. A kept body under a supervisor also waits on its forcing: once forced, `run` drops the
 //!    body and ends with the forcing error, caused by the cancellation it cut short, and
 //!    records itself for the shutdown's report.
+//! 6. A deadline can be taken back while `run` goes on (`Cancelable::disarm_deadline`): the
+//!    timer is not told; when it fires, `run` looks the state up (the one lock on that path)
+//!    and, finding the deadline disarmed, drops the timer instead of cancelling. Nothing is
+//!    added to the paths where no timer fires.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -591,10 +595,15 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
                 if let Some(sleep) = held.sleep.as_mut().as_pin_mut()
                     && sleep.poll(cx).is_ready()
                 {
-                    op.scope()
-                        .node()
-                        .cancel(op.attribute(&deadline.kind.to_error()));
-                    continue;
+                    // Invariant 6: a disarmed deadline stops its timer instead.
+                    if !op.deadline_disarmed() {
+                        op.scope()
+                            .node()
+                            .cancel(op.attribute(&deadline.kind.to_error()));
+                        continue;
+                    }
+                    *held.timer = Timer::Idle;
+                    held.sleep.set(None);
                 }
             }
             match op.scope().node().poll_cancelled(held.wait_key, cx) {
