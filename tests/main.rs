@@ -20,6 +20,8 @@ mod lifecycle;
 mod macros;
 mod nesting;
 mod progress;
+#[cfg(feature = "propagation")]
+mod propagation;
 mod registry;
 #[cfg(feature = "resources")]
 mod resources;
