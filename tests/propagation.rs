@@ -2,3 +2,5 @@
 //! then real stacks on 127.0.0.1 (hyper and axum, tonic).
 
 mod client;
+mod grpc;
+mod http;
