@@ -48,7 +48,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///   stream, or closes the HTTP/1 connection) and the call fails with the cancellation. A call
 ///   whose inner service fails after the deadline passed fails with reason `Timeout` too.
 ///
-/// The layer arms no timer of its own: the operation's `run` enforces its deadline.
+/// The layer arms no timer of its own: the operation's `run` (or its ancestor's) enforces the
+/// deadline, and cancels the call with it. An operation that only sits in the extensions,
+/// never run, has its deadline sent and checked when the call ends, but nothing here stops
+/// the call at that deadline (tonic's `Channel` does, from the `grpc-timeout` it sends).
 ///
 /// # Errors
 ///
