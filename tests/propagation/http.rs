@@ -157,3 +157,51 @@ async fn a_client_cannot_lengthen_the_servers_timeout() {
     let ms: u128 = answer.parse().unwrap();
     assert!(ms <= 1000, "{answer}");
 }
+
+#[tokio::test]
+async fn a_cancelled_caller_stops_the_hops_behind_it_with_disconnect() {
+    let (tx, mut hanging) = tokio::sync::mpsc::unbounded_channel();
+    let inner = Router::new()
+        .route(
+            "/",
+            get(move |RequestCancelable(op): RequestCancelable| {
+                tx.send(op).unwrap();
+                std::future::pending::<String>()
+            }),
+        )
+        .layer(CancelableLayer::new().accept_deadlines());
+    let inner = serve(inner).await + "/";
+    let outer = Router::new()
+        .route("/", get(hop))
+        .with_state(Hop {
+            next: Some(inner),
+            client: client(),
+        })
+        .layer(CancelableLayer::new().accept_deadlines());
+    let outer = serve(outer).await + "/";
+
+    let op = Cancelable::with_timeout(Duration::from_secs(30));
+    let call = tokio::spawn({
+        let op = op.clone();
+        async move { op.run(get_text(&client(), &outer, None)).await }
+    });
+    let handler = tokio::time::timeout(Duration::from_secs(10), hanging.recv())
+        .await
+        .expect("the call reached the inner hop")
+        .unwrap();
+    assert!(handler.remaining().unwrap() < Duration::from_secs(30) - WORK);
+    op.cancel_with(cancelable::CancellationReason::Manual, "the user went away");
+    assert!(call.await.unwrap().unwrap_err().is_manual());
+    let stopped = async {
+        while handler.status() == cancelable::OperationStatus::Running {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the inner hop stopped");
+    assert_eq!(
+        handler.reason(),
+        Some(cancelable::CancellationReason::Disconnect)
+    );
+}
