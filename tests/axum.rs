@@ -938,3 +938,64 @@ async fn cancellation_bodies_hide_operation_names_unless_exposed() {
         r#"operation cancelled: db pool "primary" drained"#
     );
 }
+
+/// The layer under plain hyper: hyper-util's `TowerToHyperService` around a tower service
+/// that is no axum router (its request body is hyper's `Incoming`, its response body a
+/// `String`). hyper's server and hyper-util's `service` come with axum's `tokio` feature.
+#[tokio::test]
+async fn the_layer_works_under_plain_hyper() {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+
+    let registry = OperationRegistry::new();
+    let service = tower::ServiceBuilder::new()
+        .layer(
+            CancelableLayer::new()
+                .timeout(Duration::from_millis(100))
+                .accept_deadlines()
+                .register_in(&registry),
+        )
+        .service_fn(|request: http::Request<hyper::body::Incoming>| async move {
+            let op = Cancelable::current().expect("the handler runs inside the operation");
+            if request.uri().path() == "/slow" {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            let left = op.remaining().map_or(0, |left| left.as_millis());
+            Ok::<_, std::convert::Infallible>(http::Response::new(format!("{} {left}", op.name())))
+        });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+
+    let reply = request_with(addr, "/fast", &[("request-timeout-ms", "60")]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let (name, left) = reply.body.rsplit_once(' ').unwrap();
+    assert_eq!(name, "GET /fast", "no route template: the path");
+    assert!(
+        (1..=60).contains(&left.parse::<u128>().unwrap()),
+        "{reply:?}"
+    );
+
+    let slow = request(addr, "GET", "/slow").await;
+    assert_eq!(
+        (slow.status, slow.body.as_str()),
+        (504, "request timed out")
+    );
+    let ended = registry.history(2);
+    assert_eq!(ended.len(), 2);
+    assert!(ended.iter().any(|c| c.status == OperationStatus::Completed));
+    assert!(
+        ended
+            .iter()
+            .any(|c| c.reason == Some(CancellationReason::Timeout))
+    );
+}
