@@ -11,7 +11,7 @@
 use ::axum::body::{Body, Bytes};
 use ::axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::BoxError;
 use crate::error::{CancellationError, CancellationReason};
@@ -33,9 +33,10 @@ const GRPC_CANCELLED: &str = "1";
 const GRPC_DEADLINE_EXCEEDED: &str = "4";
 
 impl Answer {
-    pub(super) fn new(headers: &HeaderMap, expose: bool) -> Self {
+    pub(super) fn new(method: &Method, headers: &HeaderMap, expose: bool) -> Self {
         Answer {
-            grpc: is_grpc(headers),
+            // Every gRPC call is a `POST`: the others skip the header lookup.
+            grpc: method == Method::POST && is_grpc(headers),
             expose,
         }
     }
