@@ -167,8 +167,8 @@ impl CancelableLayer {
 
     /// Gives each request the deadline its caller sent: `grpc-timeout` on a gRPC call,
     /// `request-timeout-ms` on plain HTTP (the smallest when several are present; Envoy's
-    /// `x-envoy-expected-rq-timeout-ms` only through [`deadline_headers`]
-    /// (Self::deadline_headers)). It never lengthens the layer's own
+    /// `x-envoy-expected-rq-timeout-ms` only through
+    /// [`deadline_headers`](Self::deadline_headers)). It never lengthens the layer's own
     /// [`timeout`](Self::timeout): a caller can only shorten its own request. A malformed value
     /// is ignored (and logged at `debug`). The handler sees the deadline as
     /// [`Cancelable::remaining`], and a client layer
@@ -260,7 +260,9 @@ impl CancelableLayer {
     /// let service = "billing";
     /// let app: Router = Router::new()
     ///     .route("/invoices/{id}", get(|| async { "ok" }))
-    ///     .layer(CancelableLayer::new().name_with(move |parts| format!("{service} {}", parts.method)));
+    ///     .layer(CancelableLayer::new().name_with(move |parts| {
+    ///         format!("{service} {}", parts.method)
+    ///     }));
     /// # drop(app);
     /// ```
     pub fn name_with<N>(mut self, name: N) -> Self
@@ -272,9 +274,10 @@ impl CancelableLayer {
     }
 
     /// Puts the cancellation's text (operation name, reason, message) in the body of the
-    /// `503`/`504` (and in a gRPC answer's `grpc-message`), as a handler's returned
-    /// [`CancellationError`] does too. Default: off, the body says only what happened
-    /// (`request timed out`), since operation names and messages are internal.
+    /// `503`/`504` (and in a gRPC answer's `grpc-message`), for the layer's own answers and a
+    /// handler's returned [`CancellationError`](crate::CancellationError) alike. Default: off,
+    /// the body says only what happened (`request timed out`): operation names and messages
+    /// are internal.
     ///
     /// ```
     /// use cancelable::axum::CancelableLayer;
