@@ -999,3 +999,47 @@ async fn the_layer_works_under_plain_hyper() {
             .any(|c| c.reason == Some(CancellationReason::Timeout))
     );
 }
+
+/// A gRPC response streams its messages, then ends with trailers: cut off by the layer, it
+/// still ends with trailers (`grpc-status: 4`), which HTTP/2 carries. (hyper's HTTP/1 drops
+/// trailers a response does not announce, so this drives the service directly.)
+#[tokio::test(start_paused = true)]
+async fn a_grpc_stream_cancelled_mid_way_ends_with_grpc_trailers() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let app = Router::new()
+        .route(
+            "/pkg.Feed/Watch",
+            axum::routing::post(|| async {
+                let frames = futures::stream::iter(0..).then(|n| async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Ok::<_, std::convert::Infallible>(format!("frame {n}\n"))
+                });
+                (
+                    [("content-type", "application/grpc")],
+                    axum::body::Body::from_stream(frames),
+                )
+            }),
+        )
+        .layer(CancelableLayer::new().timeout(Duration::from_millis(60)));
+    let request = http::Request::post("/pkg.Feed/Watch")
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut messages = 0;
+    let trailers = loop {
+        let frame = body.frame().await.expect("ends with trailers").unwrap();
+        match frame.into_trailers() {
+            Ok(trailers) => break trailers,
+            Err(_data) => messages += 1,
+        }
+    };
+    assert!(messages >= 5, "{messages} messages before the timeout");
+    assert_eq!(trailers["grpc-status"], "4");
+    assert_eq!(trailers["grpc-message"], "deadline exceeded");
+    assert!(body.frame().await.is_none());
+}
