@@ -938,3 +938,108 @@ async fn cancellation_bodies_hide_operation_names_unless_exposed() {
         r#"operation cancelled: db pool "primary" drained"#
     );
 }
+
+/// The layer under plain hyper: hyper-util's `TowerToHyperService` around a tower service
+/// that is no axum router (its request body is hyper's `Incoming`, its response body a
+/// `String`). hyper's server and hyper-util's `service` come with axum's `tokio` feature.
+#[tokio::test]
+async fn the_layer_works_under_plain_hyper() {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+
+    let registry = OperationRegistry::new();
+    let service = tower::ServiceBuilder::new()
+        .layer(
+            CancelableLayer::new()
+                .timeout(Duration::from_millis(100))
+                .accept_deadlines()
+                .register_in(&registry),
+        )
+        .service_fn(|request: http::Request<hyper::body::Incoming>| async move {
+            let op = Cancelable::current().expect("the handler runs inside the operation");
+            if request.uri().path() == "/slow" {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            let left = op.remaining().map_or(0, |left| left.as_millis());
+            Ok::<_, std::convert::Infallible>(http::Response::new(format!("{} {left}", op.name())))
+        });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+
+    let reply = request_with(addr, "/fast", &[("request-timeout-ms", "60")]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let (name, left) = reply.body.rsplit_once(' ').unwrap();
+    assert_eq!(name, "GET /fast", "no route template: the path");
+    assert!(
+        (1..=60).contains(&left.parse::<u128>().unwrap()),
+        "{reply:?}"
+    );
+
+    let slow = request(addr, "GET", "/slow").await;
+    assert_eq!(
+        (slow.status, slow.body.as_str()),
+        (504, "request timed out")
+    );
+    let ended = registry.history(2);
+    assert_eq!(ended.len(), 2);
+    assert!(ended.iter().any(|c| c.status == OperationStatus::Completed));
+    assert!(
+        ended
+            .iter()
+            .any(|c| c.reason == Some(CancellationReason::Timeout))
+    );
+}
+
+/// A gRPC response streams its messages, then ends with trailers: cut off by the layer, it
+/// still ends with trailers (`grpc-status: 4`), which HTTP/2 carries. (hyper's HTTP/1 drops
+/// trailers a response does not announce, so this drives the service directly.)
+#[tokio::test(start_paused = true)]
+async fn a_grpc_stream_cancelled_mid_way_ends_with_grpc_trailers() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let app = Router::new()
+        .route(
+            "/pkg.Feed/Watch",
+            axum::routing::post(|| async {
+                let frames = futures::stream::iter(0..).then(|n| async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Ok::<_, std::convert::Infallible>(format!("frame {n}\n"))
+                });
+                (
+                    [("content-type", "application/grpc")],
+                    axum::body::Body::from_stream(frames),
+                )
+            }),
+        )
+        .layer(CancelableLayer::new().timeout(Duration::from_millis(60)));
+    let request = http::Request::post("/pkg.Feed/Watch")
+        .header("content-type", "application/grpc")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut messages = 0;
+    let trailers = loop {
+        let frame = body.frame().await.expect("ends with trailers").unwrap();
+        match frame.into_trailers() {
+            Ok(trailers) => break trailers,
+            Err(_data) => messages += 1,
+        }
+    };
+    assert!(messages >= 5, "{messages} messages before the timeout");
+    assert_eq!(trailers["grpc-status"], "4");
+    assert_eq!(trailers["grpc-message"], "deadline exceeded");
+    assert!(body.frame().await.is_none());
+}

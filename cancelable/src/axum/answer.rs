@@ -1,6 +1,7 @@
 //! How a request's cancellation is answered: as gRPC to a gRPC call (HTTP `200`, trailers-only,
-//! `grpc-status` `4` for a timeout, `1` otherwise), as `504` / `499` / `503` to the rest; the
-//! cancellation's text only when the layer exposes reasons.
+//! `grpc-status` `4` for a timeout, `1` otherwise; a streamed response cancelled mid-way ends
+//! with those trailers), as `504` / `499` / `503` to the rest; the cancellation's text only when
+//! the layer exposes reasons.
 //!
 //! # Invariants
 //!
@@ -11,7 +12,7 @@
 use ::axum::body::{Body, Bytes};
 use ::axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::BoxError;
 use crate::error::{CancellationError, CancellationReason};
@@ -33,9 +34,10 @@ const GRPC_CANCELLED: &str = "1";
 const GRPC_DEADLINE_EXCEEDED: &str = "4";
 
 impl Answer {
-    pub(super) fn new(headers: &HeaderMap, expose: bool) -> Self {
+    pub(super) fn new(method: &Method, headers: &HeaderMap, expose: bool) -> Self {
         Answer {
-            grpc: is_grpc(headers),
+            // Every gRPC call is a `POST`: the others skip the header lookup.
+            grpc: method == Method::POST && is_grpc(headers),
             expose,
         }
     }
@@ -46,6 +48,16 @@ impl Answer {
             return grpc_answer(&cancellation, self.expose);
         }
         self.pass(cancellation.into_response())
+    }
+
+    /// How a streamed response cancelled mid-way ends: with gRPC trailers for a gRPC call
+    /// (`None`: cut off, with an error).
+    pub(super) fn trailers(self, cancellation: &CancellationError) -> Option<HeaderMap> {
+        self.grpc.then(|| {
+            let mut trailers = HeaderMap::new();
+            grpc_status(cancellation, self.expose, &mut trailers);
+            trailers
+        })
     }
 
     /// The handler's response, as it goes out: a cancellation's shows its text if asked to.
@@ -68,6 +80,16 @@ impl Answer {
 /// A trailers-only gRPC answer: status `200`, no body, `grpc-status` and `grpc-message` in the
 /// headers (hyper ends the stream with them).
 fn grpc_answer(cancellation: &CancellationError, expose: bool) -> Response {
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    grpc_status(cancellation, expose, headers);
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+/// `grpc-status` (`4` for a timeout, `1` otherwise) and `grpc-message` for `cancellation`.
+fn grpc_status(cancellation: &CancellationError, expose: bool, headers: &mut HeaderMap) {
     let (status, summary) = match cancellation.reason() {
         CancellationReason::Timeout => (GRPC_DEADLINE_EXCEEDED, "deadline exceeded"),
         _ => (GRPC_CANCELLED, "cancelled"),
@@ -77,15 +99,10 @@ fn grpc_answer(cancellation: &CancellationError, expose: bool) -> Response {
     } else {
         summary.to_owned()
     };
-    let mut response = Response::new(Body::empty());
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert("grpc-status", HeaderValue::from_static(status));
     if let Ok(message) = HeaderValue::from_str(&message) {
         headers.insert("grpc-message", message);
     }
-    *response.status_mut() = StatusCode::OK;
-    response
 }
 
 /// `grpc-message`'s encoding: bytes outside printable ASCII, and `%`, as `%XX`.

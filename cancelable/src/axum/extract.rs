@@ -12,12 +12,13 @@ use super::answer::Exposed;
 use crate::error::{CancellationError, CancellationReason};
 use crate::operation::Cancelable;
 
-/// The request's operation, in the request's extensions, and the deadline its caller sent
-/// (once a layer accepted it).
+/// The request's operation, in the request's extensions, and the timeout its caller sent
+/// (once a layer accepted it), counted from the request's arrival: a layer further in, called
+/// within the same poll, counts it from its own call.
 #[derive(Clone)]
 pub(super) struct RequestOp {
     pub(super) op: Cancelable,
-    pub(super) caller: Option<tokio::time::Instant>,
+    pub(super) caller: Option<std::time::Duration>,
 }
 
 /// The request's operation, for a handler behind a [`CancelableLayer`](super::CancelableLayer).

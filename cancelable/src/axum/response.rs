@@ -168,6 +168,7 @@ where
                         inner: body,
                         running: Some(moved as Pin<Box<dyn Streamed>>),
                         cancellation: None,
+                        answer: *this.answer,
                         ended: false,
                     };
                     Poll::Ready(Ok(Response::from_parts(parts, Body::new(body))))
@@ -224,6 +225,7 @@ pin_project! {
         running: Option<Pin<Box<dyn Streamed>>>,
         // The operation was cancelled while the body was being sent.
         cancellation: Option<CancellationError>,
+        answer: Answer,
         ended: bool,
     }
 
@@ -300,7 +302,10 @@ where
             Poll::Pending => match this.cancellation.take() {
                 Some(cancellation) => {
                     *this.ended = true;
-                    Poll::Ready(Some(Err(Box::new(cancellation))))
+                    match this.answer.trailers(&cancellation) {
+                        Some(trailers) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                        None => Poll::Ready(Some(Err(Box::new(cancellation)))),
+                    }
                 }
                 None => Poll::Pending,
             },
