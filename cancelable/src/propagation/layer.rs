@@ -275,8 +275,7 @@ where
             }
             StateProj::Bound { fut, op, deadline } => Poll::Ready(match ready!(fut.poll(cx)) {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(error)) if deadline.is_some_and(|d| d <= Instant::now()) => {
-                    drop(error);
+                Ok(Err(_)) if deadline.is_some_and(|d| d <= Instant::now()) => {
                     Err(expired(op, "during the call").into())
                 }
                 Ok(Err(error)) => Err(error.into()),
