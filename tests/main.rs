@@ -13,12 +13,15 @@ mod cluster_redis;
 mod composition;
 mod conditions;
 mod context;
+mod deadline;
 mod errors;
 mod leaks;
 mod lifecycle;
 mod macros;
 mod nesting;
 mod progress;
+#[cfg(feature = "propagation")]
+mod propagation;
 mod registry;
 #[cfg(feature = "resources")]
 mod resources;

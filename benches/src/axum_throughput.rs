@@ -7,13 +7,23 @@
 //! and the median of each is printed:
 //!
 //! * no layer;
+//! * a layer that does nothing: what axum's `Router::layer` costs whatever the layer (it boxes
+//!   each layered route's service and future);
 //! * `CancelableLayer::new()`;
+//! * the layer with a timeout and accepted deadlines (every request sends
+//!   `request-timeout-ms`, so the header is parsed and the request's deadline set from it);
 //! * the layer with a timeout and a registry;
 //! * for comparison, the usual workaround for disconnects: a middleware that spawns a task
 //!   per request.
 //!
+//! Every variant gets the same request bytes, `request-timeout-ms` included. Besides requests
+//! per second, it reports the CPU time the server's thread spent per request (kernel
+//! included): on a machine busy with other work, that one is steady where req/s are not.
+//!
 //! Run it with `cargo run --release -p cancelable-bench --bin axum-throughput -- --requests
 //! 100000 --connections 8 --rounds 5`; the defaults are small, so that CI runs it in seconds.
+//! On a busy machine, more rounds (`--rounds 15`) steady the medians: the rounds alternate
+//! between the variants, so a burst of load elsewhere hits them alike.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -28,6 +38,9 @@ use cancelable::axum::CancelableLayer;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+/// What every client sends: the caller's deadline (10 s) in plain HTTP's header.
+const REQUEST: &[u8] = b"GET /ok HTTP/1.1\r\nHost: bench\r\nrequest-timeout-ms: 10000\r\n\r\n";
+
 /// Ends a round that takes longer, whatever is left.
 const ROUND_LIMIT: Duration = Duration::from_secs(20);
 
@@ -35,7 +48,7 @@ struct Args {
     requests: usize,
     connections: usize,
     rounds: usize,
-    /// Only the variants whose name contains this (for profiling one).
+    /// Only the variant of this name (for profiling one, or counting its instructions).
     only: Option<String>,
 }
 
@@ -76,7 +89,19 @@ fn variants() -> Vec<(&'static str, Router)> {
     let app = || Router::new().route("/ok", get(|| async { "ok" }));
     vec![
         ("no layer", app()),
+        (
+            "a no-op layer (axum's cost of any layer)",
+            app().layer(tower::layer::layer_fn(|service| service)),
+        ),
         ("CancelableLayer", app().layer(CancelableLayer::new())),
+        (
+            "CancelableLayer + timeout + deadlines",
+            app().layer(
+                CancelableLayer::new()
+                    .timeout(Duration::from_secs(30))
+                    .accept_deadlines(),
+            ),
+        ),
         (
             "CancelableLayer + timeout + registry",
             app().layer(
@@ -92,8 +117,9 @@ fn variants() -> Vec<(&'static str, Router)> {
     ]
 }
 
-/// `requests` requests over `connections` keep-alive connections; requests per second.
-async fn load(addr: SocketAddr, requests: usize, connections: usize) -> f64 {
+/// `requests` requests over `connections` keep-alive connections: requests per second, and
+/// how many were answered.
+async fn load(addr: SocketAddr, requests: usize, connections: usize) -> (f64, usize) {
     let start = Instant::now();
     let per_connection = requests / connections;
     let clients: Vec<_> = (0..connections)
@@ -105,11 +131,7 @@ async fn load(addr: SocketAddr, requests: usize, connections: usize) -> f64 {
                 let mut line = String::new();
                 let mut done = 0;
                 while done < per_connection && start.elapsed() < ROUND_LIMIT {
-                    stream
-                        .get_mut()
-                        .write_all(b"GET /ok HTTP/1.1\r\nHost: bench\r\n\r\n")
-                        .await
-                        .unwrap();
+                    stream.get_mut().write_all(REQUEST).await.unwrap();
                     let mut length = 0;
                     loop {
                         line.clear();
@@ -134,7 +156,18 @@ async fn load(addr: SocketAddr, requests: usize, connections: usize) -> f64 {
     for client in clients {
         answered += client.await.unwrap();
     }
-    answered as f64 / start.elapsed().as_secs_f64()
+    (answered as f64 / start.elapsed().as_secs_f64(), answered)
+}
+
+/// The CPU time the server's worker thread has used so far, in nanoseconds, read on that
+/// thread (Linux's `/proc/thread-self/schedstat`; `None` elsewhere). Other processes' load
+/// does not count in it, as it does in requests per second.
+fn server_cpu(server: &tokio::runtime::Runtime) -> Option<u64> {
+    let read = server.spawn(async {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        stat.split_whitespace().next()?.parse().ok()
+    });
+    server.block_on(read).ok().flatten()
 }
 
 fn main() {
@@ -151,7 +184,7 @@ fn main() {
         .unwrap();
     let servers: Vec<(&str, SocketAddr)> = variants()
         .into_iter()
-        .filter(|(name, _)| only.as_deref().is_none_or(|only| name.contains(only)))
+        .filter(|(name, _)| only.as_deref().is_none_or(|only| *name == only))
         .map(|(name, app)| {
             let listener = server.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
             let addr = listener.local_addr().unwrap();
@@ -173,26 +206,59 @@ fn main() {
         }
     );
     let mut results = vec![Vec::new(); servers.len()];
+    let mut cpu = vec![Vec::new(); servers.len()];
     // A warm-up round for each server, not counted.
     for (_, addr) in &servers {
         client.block_on(load(*addr, requests.min(1000), connections));
     }
-    for _ in 0..rounds {
-        for (i, (_, addr)) in servers.iter().enumerate() {
-            results[i].push(client.block_on(load(*addr, requests, connections)));
+    for round in 0..rounds {
+        // Each round in another order, so that no variant always follows the same one.
+        for k in 0..servers.len() {
+            let i = (k + round) % servers.len();
+            let before = server_cpu(&server);
+            let (rate, answered) = client.block_on(load(servers[i].1, requests, connections));
+            results[i].push(rate);
+            if let (Some(before), Some(after)) = (before, server_cpu(&server)) {
+                cpu[i].push((after - before) as f64 / answered.max(1) as f64);
+            }
         }
     }
-    let baseline = (servers[0].0 == "no layer").then(|| median(&mut results[0].clone()));
-    for ((name, _), rps) in servers.iter().zip(&mut results) {
-        let median = median(rps);
-        match baseline {
-            Some(baseline) => println!(
-                "{name:<38} {median:>9.0} req/s ({:+.1}% vs no layer)",
-                (median / baseline - 1.0) * 100.0
-            ),
-            None => println!("{name:<38} {median:>9.0} req/s"),
-        }
+    // Against the no-layer server of the same round (measured within seconds of it), then
+    // the median over the rounds: steadier than a ratio of medians when the load elsewhere
+    // drifts.
+    let relative = |values: &[Vec<f64>], i: usize| {
+        let mut ratios: Vec<f64> = values[i]
+            .iter()
+            .zip(&values[0])
+            .map(|(v, b)| v / b)
+            .collect();
+        (median(&mut ratios) - 1.0) * 100.0
+    };
+    let baseline = servers[0].0 == "no layer";
+    println!(
+        "{:<42} {:>9} {:>9}   {:>9} {:>9}",
+        "variant (medians)", "req/s", "vs none", "server ns", "vs none"
+    );
+    for (i, (name, _)) in servers.iter().enumerate() {
+        let rate = median(&mut results[i].clone());
+        let ns = if cpu[i].is_empty() {
+            f64::NAN
+        } else {
+            median(&mut cpu[i].clone())
+        };
+        let (rate_vs, ns_vs) = if baseline {
+            let ns_vs = if cpu[i].is_empty() {
+                String::from("-")
+            } else {
+                format!("{:+.1}%", relative(&cpu, i))
+            };
+            (format!("{:+.1}%", relative(&results, i)), ns_vs)
+        } else {
+            (String::from("-"), String::from("-"))
+        };
+        println!("{name:<42} {rate:>9.0} {rate_vs:>9}   {ns:>9.0} {ns_vs:>9}");
     }
+    println!("(server ns: CPU time of the server's worker thread per request, kernel included)");
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -62,6 +62,9 @@
 //! * `axum`: module `axum`: `CancelableLayer` runs a request per operation, cancelled with
 //!   reason `Disconnect` when the client goes away; the `RequestCancelable` extractor,
 //!   `CancellationError: IntoResponse`, `Cancelable::sse`.
+//! * `propagation`: module `propagation`, deadlines across service hops: `grpc-timeout` and
+//!   `request-timeout-ms` on the wire, `PropagateLayer` for tower HTTP clients (hyper-util,
+//!   tonic).
 //! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
 //!   [sysinfo].
 //! * `testing`: module `testing`, helpers for testing code that gets cancelled: a recorder, a
@@ -94,6 +97,9 @@ mod loom;
 mod operation;
 mod panic;
 mod progress;
+#[cfg(feature = "propagation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "propagation")))]
+pub mod propagation;
 mod registry;
 #[cfg(feature = "resources")]
 mod resources;
@@ -133,7 +139,7 @@ pub use crate::error::{CancellationError, CancellationReason};
 pub use crate::future_ext::{
     FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,
 };
-pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
+pub use crate::operation::{Cancelable, OrCancelled, OwnedRun, Run, RunOn, Shield};
 pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
 #[cfg(feature = "resources")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]

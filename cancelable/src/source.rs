@@ -83,6 +83,8 @@ pub(crate) struct Sources {
     deadline: Option<Instant>,
     #[cfg_attr(not(all(unix, feature = "signal")), allow(dead_code))]
     signals: SignalSet,
+    /// The timeout and deadline were taken back ([`disarm`](Self::disarm)).
+    disarmed: bool,
     others: Option<Box<Others>>,
 }
 
@@ -197,6 +199,36 @@ impl Sources {
             && self.deadline.is_none()
             && self.signals.is_empty()
             && self.others.is_none()
+    }
+
+    /// Takes the sources out for a `run` that starts at `now`: the deadline to watch (the
+    /// earliest of the timeout, counted from `now`, and the absolute deadline), and the other
+    /// sources, to [`arm`](Self::arm). Only that deadline stays behind: what
+    /// [`Cancelable::deadline`](crate::Cancelable::deadline) reads once the run started.
+    pub(crate) fn take_for_run(&mut self, now: Instant) -> (Option<ArmedDeadline>, Sources) {
+        let mut rest = std::mem::take(self);
+        let deadline = earliest_deadline(rest.timeout.take(), rest.deadline.take(), now);
+        self.deadline = deadline.as_ref().map(|d| d.at);
+        (deadline, rest)
+    }
+
+    /// Takes back the timeout and deadline: before `run`, they are never armed; after, the
+    /// armed timer, when it fires, finds them [disarmed](Self::is_disarmed) and stops.
+    #[cfg(feature = "axum")]
+    pub(crate) fn disarm(&mut self) {
+        self.timeout = None;
+        self.deadline = None;
+        self.disarmed = true;
+    }
+
+    pub(crate) fn is_disarmed(&self) -> bool {
+        self.disarmed
+    }
+
+    /// The absolute deadline: before `run`, the one the operation was built with; after
+    /// [`take_for_run`](Self::take_for_run), the armed one.
+    pub(crate) fn fixed_deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// Arms the sources with the clock of a timeout starting at `now`: returns the deadline to

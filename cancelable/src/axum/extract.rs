@@ -8,12 +8,18 @@ use ::axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
+use super::answer::Exposed;
 use crate::error::{CancellationError, CancellationReason};
 use crate::operation::Cancelable;
 
-/// The request's operation, in the request's extensions.
+/// The request's operation, in the request's extensions, and the timeout its caller sent
+/// (once a layer accepted it), counted from the request's arrival: a layer further in, called
+/// within the same poll, counts it from its own call.
 #[derive(Clone)]
-pub(super) struct RequestOp(pub(super) Cancelable);
+pub(super) struct RequestOp {
+    pub(super) op: Cancelable,
+    pub(super) caller: Option<std::time::Duration>,
+}
 
 /// The request's operation, for a handler behind a [`CancelableLayer`](super::CancelableLayer).
 ///
@@ -44,7 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCancelable {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<RequestOp>() {
-            Some(RequestOp(op)) => Ok(RequestCancelable(op.clone())),
+            Some(RequestOp { op, .. }) => Ok(RequestCancelable(op.clone())),
             None => Err(MissingCancelableLayer),
         }
     }
@@ -76,7 +82,10 @@ impl IntoResponse for MissingCancelableLayer {
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 /// `504 Gateway Timeout` for a timeout, `499` for a disconnect, `503 Service Unavailable`
-/// otherwise; the body is the error's text.
+/// otherwise. The body says only what happened (`request timed out`, `client closed request`,
+/// `request cancelled`): operation names and messages are internal, and a
+/// [`CancelableLayer`](super::CancelableLayer) shows them only with
+/// [`expose_reasons(true)`](super::CancelableLayer::expose_reasons).
 ///
 /// ```
 /// use axum::response::IntoResponse;
@@ -91,12 +100,17 @@ const CLIENT_CLOSED_REQUEST: u16 = 499;
 /// ```
 impl IntoResponse for CancellationError {
     fn into_response(self) -> Response {
-        let status = match self.reason() {
-            CancellationReason::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            CancellationReason::Disconnect => StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
-                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            _ => StatusCode::SERVICE_UNAVAILABLE,
+        let (status, text) = match self.reason() {
+            CancellationReason::Timeout => (StatusCode::GATEWAY_TIMEOUT, "request timed out"),
+            CancellationReason::Disconnect => (
+                StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "client closed request",
+            ),
+            _ => (StatusCode::SERVICE_UNAVAILABLE, "request cancelled"),
         };
-        (status, self.to_string()).into_response()
+        let mut response = (status, text).into_response();
+        response.extensions_mut().insert(Exposed(self));
+        response
     }
 }

@@ -1,13 +1,20 @@
-//! Web requests as operations, for [`axum`] (and any tower/hyper stack).
+//! Web requests as operations, for [`axum`] (and any tower/hyper stack: plain hyper, tonic).
 //!
-//! * [`CancelableLayer`] runs every request as an operation, named `"GET /path"` by default,
-//!   with an optional timeout and registry.
+//! * [`CancelableLayer`] runs every request as an operation, named after its route
+//!   (`"GET /users/{id}"`) by default, with an optional timeout and registry; with
+//!   [`accept_deadlines`](CancelableLayer::accept_deadlines), the caller's deadline
+//!   (`grpc-timeout`, `request-timeout-ms`) shortens it.
 //! * A handler takes its operation with the [`RequestCancelable`] extractor: work it starts
-//!   with [`Cancelable::spawn`] or runs in child scopes stops with the request.
+//!   with [`Cancelable::spawn`] or runs in child scopes stops with the request, and
+//!   [`Cancelable::remaining`] is its budget.
 //! * When the client goes away before the response is complete, the server drops the request's
 //!   future (or its response body): the operation is cancelled with reason
 //!   [`Disconnect`](crate::CancellationReason::Disconnect) and its children stop.
-//! * [`CancellationError`](crate::CancellationError) is a response: `504` for a timeout, `499` for a disconnect, `503`
+//! * [`CancellationError`](crate::CancellationError) is a response: `504` for a timeout, `499`
+//!   for a disconnect, `503` otherwise, its text only with
+//!   [`expose_reasons`](CancelableLayer::expose_reasons). A gRPC call
+//!   (`content-type: application/grpc…`) cancelled by the layer gets a gRPC answer: HTTP `200`,
+//!   trailers-only, `grpc-status: 4` (`DEADLINE_EXCEEDED`) for a timeout, `1` (`CANCELLED`)
 //!   otherwise.
 //! * [`Cancelable::sse`] streams server-sent events until the operation is cancelled, then
 //!   sends one `event: cancelled` frame.
@@ -41,8 +48,9 @@
 //! The layer's own response future and body carry a drop guard: dropped before the response is
 //! complete, they cancel the operation with reason `Disconnect`, then drop the handler. Nothing
 //! watches the connection: no task, no timer, no read is added per request. A request pays for
-//! its operation, one boxed future and one small shared cell; a timer only if it has a timeout
-//! and is still running after its first poll.
+//! its operation (one allocation; its run is inline in the response future), and a timer only
+//! if it has a timeout and is still running after its first poll; a streamed response moves
+//! its run into one box, which its body owns.
 //!
 //! A response whose body has a known length (a string, bytes, JSON) is complete when the
 //! handler returns it, and so is its operation. A streamed body (unknown length, such as
@@ -56,30 +64,40 @@
 //!
 //! [`axum`]: https://docs.rs/axum
 
+mod answer;
 mod extract;
 mod response;
 mod sse;
 
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ::axum::body::Bytes;
+use ::axum::extract::MatchedPath;
 use ::axum::response::Response;
 use http::Request;
 use http::request::Parts;
 use tower::{Layer, Service};
 
+use self::answer::Answer;
 use self::extract::RequestOp;
 pub use self::extract::{MissingCancelableLayer, RequestCancelable};
 pub use self::response::ResponseFuture;
 pub use self::sse::CancelableEvents;
 use crate::operation::Cancelable;
+use crate::propagation::DeadlineHeaders;
 use crate::registry::OperationRegistry;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A tower [`Layer`] that runs every request as an operation.
+///
+/// Under axum, plain hyper (through `hyper_util`'s `TowerToHyperService`) and a tonic server
+/// (`Server::builder().layer(..)`). The handler's future runs inside the operation:
+/// [`Cancelable::current`] is the request's operation there, and under axum the
+/// [`RequestCancelable`] extractor hands it out.
 ///
 /// ```
 /// use std::time::Duration;
@@ -90,47 +108,115 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///     .route("/users/{id}", get(|| async { "ok" }))
 ///     .layer(
 ///         CancelableLayer::new()
-///             .timeout(Duration::from_secs(10))             // 504 after ten seconds
-///             .name_with(|parts| format!("api {}", parts.uri.path()))
-///             .register(),                                   // listed, cancellable by pattern
+///             .timeout(Duration::from_secs(10)) // 504 after ten seconds
+///             .accept_deadlines()               // or sooner, if the caller says so
+///             .register(),                      // listed as "GET /users/{id}"
 ///     );
 /// # drop(app);
 /// ```
+///
+/// # Layers inside layers
+///
+/// A `CancelableLayer` on a route or a nested router, under one on the whole router, replaces
+/// the outer one's timeout for the requests it sees: its own operation (a child of the outer
+/// one's) has its own timeout, and the outer timeout no longer applies. A deadline the caller
+/// sent, once accepted by either layer, still does.
 #[derive(Clone)]
 pub struct CancelableLayer {
+    config: Config,
+}
+
+/// What a [`CancelableLayer`] was configured with, shared by its services.
+#[derive(Clone)]
+struct Config {
     timeout: Option<Duration>,
     registry: Option<OperationRegistry>,
     parent: Option<Cancelable>,
-    name_with: fn(&Parts) -> String,
+    /// `None`: the route template (the default name).
+    name_with: Option<Arc<NameWith>>,
+    /// Accepted deadline headers, when the layer accepts deadlines.
+    deadlines: Option<DeadlineHeaders>,
+    expose_reasons: bool,
 }
 
+type NameWith = dyn Fn(&Parts) -> String + Send + Sync;
+
 impl CancelableLayer {
-    /// Every request an operation named `"METHOD /path"`, with no timeout and no registry.
+    /// Every request an operation named `"METHOD /route/{template}"`, with no timeout and no
+    /// registry.
     pub fn new() -> Self {
         CancelableLayer {
-            timeout: None,
-            registry: None,
-            parent: None,
-            name_with: default_name,
+            config: Config {
+                timeout: None,
+                registry: None,
+                parent: None,
+                name_with: None,
+                deadlines: None,
+                expose_reasons: false,
+            },
         }
     }
 
     /// Cancels a request that has not completed its response after `timeout` (reason
-    /// `Timeout`: the client gets a `504` if the handler had not answered yet).
+    /// `Timeout`: the client gets a `504` if the handler had not answered yet, a gRPC client
+    /// `DEADLINE_EXCEEDED`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.config.timeout = Some(timeout);
+        self
+    }
+
+    /// Gives each request the deadline its caller sent: `grpc-timeout` on a gRPC call,
+    /// `request-timeout-ms` on plain HTTP (the smallest when several are present; Envoy's
+    /// `x-envoy-expected-rq-timeout-ms` only through
+    /// [`deadline_headers`](Self::deadline_headers)). It never lengthens the layer's own
+    /// [`timeout`](Self::timeout): a caller can only shorten its own request. A malformed value
+    /// is ignored (and logged at `debug`). The handler sees the deadline as
+    /// [`Cancelable::remaining`], and a client layer
+    /// ([`PropagateLayer`](crate::propagation::PropagateLayer)) sends what is left on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::{Router, routing::get};
+    /// use cancelable::axum::{CancelableLayer, RequestCancelable};
+    ///
+    /// async fn search(RequestCancelable(cancel): RequestCancelable) -> String {
+    ///     // `request-timeout-ms: 800` from the caller: about 800 ms left, not 30 s.
+    ///     format!("{:?} left", cancel.remaining())
+    /// }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/search", get(search))
+    ///     .layer(CancelableLayer::new().timeout(Duration::from_secs(30)).accept_deadlines());
+    /// # drop(app);
+    /// ```
+    pub fn accept_deadlines(self) -> Self {
+        self.deadline_headers(DeadlineHeaders::default())
+    }
+
+    /// [`accept_deadlines`](Self::accept_deadlines), reading the headers `headers` names.
+    ///
+    /// ```
+    /// use cancelable::axum::CancelableLayer;
+    /// use cancelable::propagation::DeadlineHeaders;
+    ///
+    /// // Behind an Envoy that sets (or strips) its expected-timeout header.
+    /// let layer = CancelableLayer::new().deadline_headers(DeadlineHeaders::default().envoy(true));
+    /// # drop(layer);
+    /// ```
+    pub fn deadline_headers(mut self, headers: DeadlineHeaders) -> Self {
+        self.config.deadlines = Some(headers);
         self
     }
 
     /// Registers every request in the [global registry](OperationRegistry::global): listed
-    /// while it runs (under its name, `"GET /path"`), cancellable by id or name pattern.
+    /// while it runs (under its name, `"GET /users/{id}"`), cancellable by id or name pattern.
     pub fn register(self) -> Self {
         self.register_in(OperationRegistry::global())
     }
 
     /// Registers every request in `registry`.
     pub fn register_in(mut self, registry: &OperationRegistry) -> Self {
-        self.registry = Some(registry.clone());
+        self.config.registry = Some(registry.clone());
         self
     }
 
@@ -156,19 +242,73 @@ impl CancelableLayer {
     /// # }
     /// ```
     pub fn parent(mut self, parent: &Cancelable) -> Self {
-        self.parent = Some(parent.clone());
+        self.config.parent = Some(parent.clone());
         self
     }
 
-    /// Names each request's operation with `name` (default: `"GET /path"`).
-    pub fn name_with(mut self, name: fn(&Parts) -> String) -> Self {
-        self.name_with = name;
+    /// Names each request's operation with `name` (a closure or a `fn`).
+    ///
+    /// The default is the method and the route's template, `"GET /users/{id}"`, as axum's
+    /// [`MatchedPath`] has it: few distinct names, fit for span names and metrics. Without a
+    /// template (plain hyper, tonic, axum's fallback) it is the method and the path (for gRPC,
+    /// `/package.Service/Method`).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use cancelable::axum::CancelableLayer;
+    ///
+    /// let service = "billing";
+    /// let app: Router = Router::new()
+    ///     .route("/invoices/{id}", get(|| async { "ok" }))
+    ///     .layer(CancelableLayer::new().name_with(move |parts| {
+    ///         format!("{service} {}", parts.method)
+    ///     }));
+    /// # drop(app);
+    /// ```
+    pub fn name_with<N>(mut self, name: N) -> Self
+    where
+        N: Fn(&Parts) -> String + Send + Sync + 'static,
+    {
+        self.config.name_with = Some(Arc::new(name));
+        self
+    }
+
+    /// Puts the cancellation's text (operation name, reason, message) in the body of the
+    /// `503`/`504` (and in a gRPC answer's `grpc-message`), for the layer's own answers and a
+    /// handler's returned [`CancellationError`](crate::CancellationError) alike. Default: off,
+    /// the body says only what happened (`request timed out`): operation names and messages
+    /// are internal.
+    ///
+    /// ```
+    /// use cancelable::axum::CancelableLayer;
+    ///
+    /// // For a service whose clients are its own developers.
+    /// let layer = CancelableLayer::new().expose_reasons(true);
+    /// # drop(layer);
+    /// ```
+    pub fn expose_reasons(mut self, expose: bool) -> Self {
+        self.config.expose_reasons = expose;
         self
     }
 }
 
-fn default_name(parts: &Parts) -> String {
-    format!("{} {}", parts.method, parts.uri.path())
+impl Config {
+    fn name(&self, parts: &Parts) -> String {
+        if let Some(name_with) = &self.name_with {
+            return name_with(parts);
+        }
+        let route = match parts.extensions.get::<MatchedPath>() {
+            Some(route) => route.as_str(),
+            None => parts.uri.path(),
+        };
+        // Not `format!`: a third of the layer's cost went there.
+        let method = parts.method.as_str();
+        let mut name = String::with_capacity(method.len() + 1 + route.len());
+        name.push_str(method);
+        name.push(' ');
+        name.push_str(route);
+        name
+    }
 }
 
 impl Default for CancelableLayer {
@@ -179,10 +319,13 @@ impl Default for CancelableLayer {
 
 impl fmt::Debug for CancelableLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &self.config;
         f.debug_struct("CancelableLayer")
-            .field("timeout", &self.timeout)
-            .field("registered", &self.registry.is_some())
-            .field("parent", &self.parent)
+            .field("timeout", &config.timeout)
+            .field("registered", &config.registry.is_some())
+            .field("parent", &config.parent)
+            .field("deadlines", &config.deadlines)
+            .field("expose_reasons", &config.expose_reasons)
             .finish_non_exhaustive()
     }
 }
@@ -193,29 +336,36 @@ impl<S> Layer<S> for CancelableLayer {
     fn layer(&self, inner: S) -> CancelableService<S> {
         CancelableService {
             inner,
-            layer: self.clone(),
+            config: Arc::new(self.config.clone()),
         }
     }
 }
 
 /// The service of a [`CancelableLayer`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CancelableService<S> {
     inner: S,
-    layer: CancelableLayer,
+    config: Arc<Config>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for CancelableService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelableService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CancelableService<S>
 where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
-    S::Error: Send + 'static,
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -223,21 +373,44 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let layer = &self.layer;
-        let op = match layer.timeout {
+        let config = &*self.config;
+        // The caller's timeout, counted from now: it can only shorten the request. No clock is
+        // read: the operation's clock starts with its run, within this poll of the server.
+        let mut caller = config
+            .deadlines
+            .as_ref()
+            .and_then(|headers| headers.read(&parts.headers));
+        if let Some(outer) = parts.extensions.get::<RequestOp>() {
+            // A layer further out: this one replaces its timeout, and keeps its caller's
+            // deadline (see "Layers inside layers").
+            outer.op.disarm_deadline();
+            caller = min_option(caller, outer.caller);
+        }
+        let op = match min_option(config.timeout, caller) {
             Some(timeout) => Cancelable::with_timeout(timeout),
             None => Cancelable::new(),
         };
-        let mut op = op.named((layer.name_with)(&parts));
-        if let Some(parent) = &layer.parent {
+        let mut op = op.named(config.name(&parts));
+        if let Some(parent) = &config.parent {
             op = op.parent(parent);
         }
-        if let Some(registry) = &layer.registry {
+        if let Some(registry) = &config.registry {
             op = op.register_in(registry);
         }
         let head = parts.method == http::Method::HEAD;
-        parts.extensions.insert(RequestOp(op.clone()));
+        let answer = Answer::new(&parts.method, &parts.headers, config.expose_reasons);
+        parts.extensions.insert(RequestOp {
+            op: op.clone(),
+            caller,
+        });
         let handler = self.inner.call(Request::from_parts(parts, body));
-        ResponseFuture::new(op, handler, head)
+        ResponseFuture::new(op, handler, head, answer)
+    }
+}
+
+fn min_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

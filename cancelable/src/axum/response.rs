@@ -1,119 +1,128 @@
-//! The run of one request: its operation's `run` owns the handler's future, and the response
-//! future and body carry the drop guard that turns a dropped request into a `Disconnect`.
+//! The run of one request: its operation's owned run ([`OwnedRun`]) holds the handler's
+//! future, inline in the response future; the response future and body carry the drop guard
+//! that turns a dropped request into a `Disconnect`.
+//!
+//! # Invariants
+//!
+//! 1. The run's body hands the response out through its return value, or, when the response
+//!    is streamed, by keeping it until the response future takes it in the same poll; the run
+//!    then moves (`RunOn::move_to`) into the body it sends, which ends it once the body is
+//!    complete. Nothing is shared between the two: no lock, no atomic, no `Arc`.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use ::axum::body::{Body, Bytes};
-use ::axum::response::{IntoResponse, Response};
+use ::axum::response::Response;
 use http::StatusCode;
 use http_body::{Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::error::{CancellationError, CancellationReason};
-use crate::operation::Cancelable;
-
 use super::BoxError;
+use super::answer::Answer;
+use crate::error::{CancellationError, CancellationReason};
+use crate::operation::{Cancelable, OwnedRun, RunOn};
 
-/// What the operation's body hands out while `run` goes on: the response, then the word that
-/// its body is complete.
-struct Exchange<B> {
-    response: Mutex<Option<http::Response<B>>>,
-    body_done: AtomicBool,
+pin_project! {
+    /// The body of a request's operation: the handler, then, for a streamed response, the
+    /// wait until the response body is sent.
+    #[project = StageProj]
+    enum Stage<F, B> {
+        Handler { #[pin] handler: F, head: bool },
+        /// The streamed response, until the response future takes it; then nothing but the
+        /// wait.
+        Streaming { response: Option<http::Response<B>> },
+        /// The response body is complete: the operation's body returns.
+        Sent,
+    }
 }
 
-type RunFuture<E> = Pin<Box<dyn Future<Output = Result<Result<(), E>, CancellationError>> + Send>>;
+impl<F, B, E> Future for Stage<F, B>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: http_body::Body,
+{
+    /// The response, unless it was streamed.
+    type Output = Result<Option<http::Response<B>>, E>;
 
-/// A request's operation while it runs: the `run` future (owning the handler) and its exchange.
-struct Running<B, E> {
-    op: Cancelable,
-    run: RunFuture<E>,
-    exchange: Arc<Exchange<B>>,
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.as_mut().project() {
+            StageProj::Handler { handler, head } => {
+                let head = *head;
+                let response = match ready!(handler.poll(cx)) {
+                    Ok(response) => response,
+                    Err(error) => return Poll::Ready(Err(error)),
+                };
+                // A body of known length (a string, bytes, JSON) is complete once the handler
+                // returns; a streamed one keeps the operation until it is sent.
+                let streamed = !head
+                    && !bodiless(response.status())
+                    && !response.body().is_end_stream()
+                    && response.body().size_hint().exact().is_none();
+                if !streamed {
+                    return Poll::Ready(Ok(Some(response)));
+                }
+                // Taken by the response future in this same poll: no waker to register.
+                self.set(Stage::Streaming {
+                    response: Some(response),
+                });
+                Poll::Pending
+            }
+            StageProj::Streaming { .. } => Poll::Pending,
+            StageProj::Sent => Poll::Ready(Ok(None)),
+        }
+    }
 }
 
-impl<B, E> Running<B, E> {
-    /// The response is complete: the operation's body returns, and the operation completes.
-    fn complete(mut self) {
-        self.exchange.body_done.store(true, Ordering::Release);
-        // The body is ready at once: this poll ends `run`, and `Completed` is recorded.
-        let _ = self
-            .run
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()));
-    }
+type RequestRun<F, B> = OwnedRun<Stage<F, B>>;
 
-    /// The server dropped the request before its response was complete: the client went away.
-    fn abandon(self, message: &'static str) {
-        self.op.cancel_with(CancellationReason::Disconnect, message);
-        drop(self.run);
+/// The streamed response the operation's body handed out, if it did.
+fn take_streamed<F, B>(run: Pin<&mut RequestRun<F, B>>) -> Option<http::Response<B>> {
+    match run.body()?.project() {
+        StageProj::Streaming { response } => response.take(),
+        _ => None,
     }
+}
+
+/// The server dropped the request before its response was complete: the client went away.
+fn abandon(operation: &Cancelable, message: &'static str) {
+    operation.cancel_with(CancellationReason::Disconnect, message);
 }
 
 pin_project! {
-    /// The response future of [`CancelableService`].
+    /// The response future of [`CancelableService`](super::CancelableService): the request's
+    /// operation runs in it, inline (no allocation), owning the handler's future `F`.
     ///
     /// Dropped before it completes (the client went away), it cancels the request's operation
     /// with reason `Disconnect` and drops the handler.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<B, E> {
-        running: Option<Running<B, E>>,
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        run: RequestRun<F, B>,
+        answer: Answer,
     }
 
-    impl<B, E> PinnedDrop for ResponseFuture<B, E> {
+    impl<F, B> PinnedDrop for ResponseFuture<F, B> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(running) = this.project().running.take() {
-                running.abandon("the client disconnected before the response");
+            let run = this.project().run;
+            if !run.is_done() {
+                abandon(run.operation(), "the client disconnected before the response");
             }
         }
     }
 }
 
-impl<B, E> ResponseFuture<B, E>
+impl<F, B, E> ResponseFuture<F, B>
 where
-    B: http_body::Body + Send + 'static,
-    E: Send + 'static,
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: http_body::Body,
 {
-    pub(super) fn new<F>(op: Cancelable, handler: F, head: bool) -> Self
-    where
-        F: Future<Output = Result<http::Response<B>, E>> + Send + 'static,
-    {
-        let exchange = Arc::new(Exchange {
-            response: Mutex::new(None),
-            body_done: AtomicBool::new(false),
-        });
-        let shared = exchange.clone();
-        let owned = op.clone();
-        let run: RunFuture<E> = Box::pin(async move {
-            owned
-                .run(async move {
-                    let response = handler.await?;
-                    // A body of known length (a string, bytes, JSON) is complete once the
-                    // handler returns; a streamed one keeps the operation until it is sent.
-                    let streamed = !head
-                        && !bodiless(response.status())
-                        && !response.body().is_end_stream()
-                        && response.body().size_hint().exact().is_none();
-                    *lock(&shared.response) = Some(response);
-                    if streamed {
-                        std::future::poll_fn(|_| {
-                            if shared.body_done.load(Ordering::Acquire) {
-                                Poll::Ready(())
-                            } else {
-                                Poll::Pending
-                            }
-                        })
-                        .await;
-                    }
-                    Ok(())
-                })
-                .await
-        });
+    pub(super) fn new(op: Cancelable, handler: F, head: bool, answer: Answer) -> Self {
         ResponseFuture {
-            running: Some(Running { op, run, exchange }),
+            run: op.run_owned(Stage::Handler { handler, head }),
+            answer,
         }
     }
 }
@@ -125,102 +134,127 @@ fn bodiless(status: StatusCode) -> bool {
         || status == StatusCode::NOT_MODIFIED
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl<B, E> Future for ResponseFuture<B, E>
+impl<F, B, E> Future for ResponseFuture<F, B>
 where
-    E: Send + 'static,
+    F: Future<Output = Result<http::Response<B>, E>>,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
+    F: Send + 'static,
 {
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(running) = this.running.as_mut() else {
+        let mut run = this.run;
+        if run.is_done() {
             panic!("`ResponseFuture` polled after it completed");
-        };
-        let ended = running.run.as_mut().poll(cx);
-        let response = lock(&running.exchange.response).take();
-        match (ended, response) {
+        }
+        match run.as_mut().poll(cx) {
             // Cancelled before the response started: the cancellation is the response.
-            (Poll::Ready(Err(cancellation)), _) => {
-                *this.running = None;
-                Poll::Ready(Ok(cancellation.into_response()))
-            }
-            (Poll::Ready(Ok(Err(error))), _) => {
-                *this.running = None;
-                Poll::Ready(Err(error))
-            }
+            Poll::Ready(Err(cancellation)) => Poll::Ready(Ok(this.answer.respond(cancellation))),
+            Poll::Ready(Ok(Err(error))) => Poll::Ready(Err(error)),
             // Complete: the operation ended with the handler.
-            (Poll::Ready(Ok(Ok(()))), Some(response)) => {
-                *this.running = None;
-                Poll::Ready(Ok(response.map(Body::new)))
-            }
-            // A streamed body: the operation lasts until it is sent.
-            (Poll::Pending, Some(response)) => {
-                let running = this.running.take();
-                let (parts, body) = response.into_parts();
-                let body = OperationBody {
-                    inner: body,
-                    running,
-                    cancellation: None,
-                    ended: false,
-                };
-                Poll::Ready(Ok(Response::from_parts(parts, Body::new(body))))
-            }
-            (Poll::Pending, None) => Poll::Pending,
-            (Poll::Ready(Ok(Ok(()))), None) => {
+            Poll::Ready(Ok(Ok(Some(response)))) => Poll::Ready(Ok(this.answer.pass(response))),
+            Poll::Ready(Ok(Ok(None))) => {
                 unreachable!("the operation's body hands over the response before it ends")
             }
+            Poll::Pending => match take_streamed(run.as_mut()) {
+                None => Poll::Pending,
+                // A streamed body: the operation lasts until it is sent, so it moves there.
+                Some(response) => {
+                    let moved = Box::pin(run.move_to(Stage::Streaming { response: None }));
+                    let (parts, body) = response.into_parts();
+                    let body = OperationBody {
+                        inner: body,
+                        running: Some(moved as Pin<Box<dyn Streamed>>),
+                        cancellation: None,
+                        answer: *this.answer,
+                        ended: false,
+                    };
+                    Poll::Ready(Ok(Response::from_parts(parts, Body::new(body))))
+                }
+            },
         }
     }
 }
 
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+impl<F, B> fmt::Debug for ResponseFuture<F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("op", &self.running.as_ref().map(|r| &r.op))
+            .field("op", self.run.operation())
             .finish()
+    }
+}
+
+/// A request's run once its streamed response is handed out, whatever its handler's type.
+trait Streamed: Send {
+    fn operation(&self) -> &Cancelable;
+    /// Drives the operation's sources; `Ready` once it ended.
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), CancellationError>>;
+    /// The response is complete: the operation's body returns and the operation completes.
+    fn complete(self: Pin<&mut Self>);
+}
+
+impl<F, B, E> Streamed for RequestRun<F, B>
+where
+    F: Future<Output = Result<http::Response<B>, E>> + Send,
+    B: http_body::Body + Send,
+{
+    fn operation(&self) -> &Cancelable {
+        RunOn::operation(self)
+    }
+
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), CancellationError>> {
+        self.poll(cx).map(|ended| ended.map(drop))
+    }
+
+    fn complete(mut self: Pin<&mut Self>) {
+        if let Some(mut stage) = self.as_mut().body() {
+            stage.set(Stage::Sent);
+        }
+        // The body is ready at once: this poll ends `run`, and `Completed` is recorded.
+        let _ = self.poll(&mut Context::from_waker(Waker::noop()));
     }
 }
 
 pin_project! {
     /// A response body that keeps its request's operation running until it is complete.
-    struct OperationBody<B: http_body::Body, E> {
+    struct OperationBody<B: http_body::Body> {
         #[pin]
         inner: B,
-        running: Option<Running<B, E>>,
+        running: Option<Pin<Box<dyn Streamed>>>,
         // The operation was cancelled while the body was being sent.
         cancellation: Option<CancellationError>,
+        answer: Answer,
         ended: bool,
     }
 
-    impl<B: http_body::Body, E> PinnedDrop for OperationBody<B, E> {
+    impl<B: http_body::Body> PinnedDrop for OperationBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(running) = this.running.take() {
+            if let Some(mut running) = this.running.take() {
                 if this.inner.is_end_stream() {
-                    running.complete();
+                    running.as_mut().complete();
                 } else {
-                    running.abandon("the client disconnected before the end of the response");
+                    abandon(
+                        running.operation(),
+                        "the client disconnected before the end of the response",
+                    );
                 }
             }
         }
     }
 }
 
-impl<B: http_body::Body, E> OperationBody<B, E> {
-    fn finish(running: &mut Option<Running<B, E>>) {
-        if let Some(running) = running.take() {
-            running.complete();
+impl<B: http_body::Body> OperationBody<B> {
+    fn finish(running: &mut Option<Pin<Box<dyn Streamed>>>) {
+        if let Some(mut running) = running.take() {
+            running.as_mut().complete();
         }
     }
 }
 
-impl<B, E> http_body::Body for OperationBody<B, E>
+impl<B> http_body::Body for OperationBody<B>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -238,13 +272,13 @@ where
         }
         // The operation's sources (a timeout, the registry, …) go on while the body is sent.
         if let Some(running) = this.running.as_mut() {
-            match running.run.as_mut().poll(cx) {
+            match running.as_mut().poll_run(cx) {
                 Poll::Pending => {}
                 Poll::Ready(Err(cancellation)) => {
                     *this.cancellation = Some(cancellation);
                     *this.running = None;
                 }
-                Poll::Ready(Ok(_)) => *this.running = None,
+                Poll::Ready(Ok(())) => *this.running = None,
             }
         }
         match this.inner.as_mut().poll_frame(cx) {
@@ -268,7 +302,10 @@ where
             Poll::Pending => match this.cancellation.take() {
                 Some(cancellation) => {
                     *this.ended = true;
-                    Poll::Ready(Some(Err(Box::new(cancellation))))
+                    match this.answer.trailers(&cancellation) {
+                        Some(trailers) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                        None => Poll::Ready(Some(Err(Box::new(cancellation)))),
+                    }
                 }
                 None => Poll::Pending,
             },

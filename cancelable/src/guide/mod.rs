@@ -21,6 +21,11 @@
     feature = "cluster",
     doc = "11. [Cluster-wide cancel](cluster): one command, every node (features `cluster`, `redis`)."
 )]
+#![cfg_attr(
+    feature = "propagation",
+    doc = "12. [Deadlines across services](propagation): the time left travels with each call \
+           (feature `propagation`, and `axum` to accept it)."
+)]
 //!
 //! The pages hold no items: they are documentation only.
 
@@ -31,6 +36,9 @@ pub mod cluster;
 pub mod composition;
 pub mod integrations;
 pub mod macros;
+#[cfg(feature = "propagation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "propagation")))]
+pub mod propagation;
 pub mod registry;
 pub mod shields;
 pub mod shutdown;

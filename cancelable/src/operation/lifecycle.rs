@@ -73,7 +73,7 @@ impl Cancelable {
         }
         let started_at = Instant::now();
         state.started_at = Some(started_at);
-        let sources = std::mem::take(&mut state.sources);
+        let (deadline, sources) = state.sources.take_for_run(started_at);
         self.set_status(OperationStatus::Running);
         if !span.is_disabled() {
             state.observers().span = Some(span.clone());
@@ -90,10 +90,10 @@ impl Cancelable {
             observers::run(Event::Start, due, || self.context());
         }
         if sources.is_empty() {
-            return (None, None);
+            return (deadline, None);
         }
         match sources.arm(started_at) {
-            Ok(armed) => armed,
+            Ok((_, armed)) => (deadline, armed),
             Err(error) => {
                 self.scope().cancel_error(
                     CancellationError::new(CancellationReason::Signal)

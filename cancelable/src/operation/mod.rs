@@ -12,6 +12,7 @@
 //! * `spawn.rs`: [`spawn`](Cancelable::spawn), [`spawn_blocking`](Cancelable::spawn_blocking)
 //!   and [`OrCancelled`].
 //! * `current.rs`: the operation whose body this thread is polling.
+//! * `deadline.rs`: [`deadline`](Cancelable::deadline) and [`remaining`](Cancelable::remaining).
 //! * `observers.rs`: the callbacks and span that watch an operation.
 //! * `items.rs`: what the operation's streams delivered.
 //!
@@ -34,6 +35,7 @@
 mod build;
 mod children;
 mod current;
+mod deadline;
 mod items;
 mod lifecycle;
 mod observers;
@@ -55,7 +57,7 @@ use tokio::time::Instant;
 pub(crate) use self::children::Admissions;
 pub(crate) use self::items::Items;
 pub(crate) use self::observers::{Event, LifecycleCallback};
-pub use self::run::Run;
+pub use self::run::{OwnedRun, Run, RunOn};
 pub use self::shield::Shield;
 pub use self::spawn::OrCancelled;
 pub(crate) use self::supervisor::Supervisor;

@@ -1,4 +1,5 @@
-//! Running an operation: [`Run`], the future of [`Cancelable::run`], and
+//! Running an operation: [`RunOn`], the future of [`Cancelable::run`] ([`Run`], borrowing the
+//! operation) and of [`Cancelable::run_owned`] ([`OwnedRun`], owning it), and
 //! [`Cancelable::try_run`]. The lifecycle it drives (`start`, then `finish` however the run
 //! ends) is in `lifecycle.rs`.
 //!
@@ -22,7 +23,12 @@
 //! 5. A kept body under a supervisor also waits on its forcing: once forced, `run` drops the
 //!    body and ends with the forcing error, caused by the cancellation it cut short, and
 //!    records itself for the shutdown's report.
+//! 6. A deadline can be taken back while `run` goes on (`Cancelable::disarm_deadline`): the
+//!    timer is not told; when it fires, `run` looks the state up (the one lock on that path)
+//!    and, finding the deadline disarmed, drops the timer instead of cancelling. Nothing is
+//!    added to the paths where no timer fires.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -62,8 +68,44 @@ impl Cancelable {
     /// Dropping the returned future drops `fut`, cancels the operation's scope (so its children
     /// stop) and marks it `Cancelled`.
     pub fn run<F: Future>(&self, fut: F) -> Run<'_, F> {
-        Run {
-            op: self,
+        RunOn::new(self, fut)
+    }
+
+    /// [`run`](Self::run) on an operation it owns: the future is `'static` when `fut` is, so
+    /// it can be stored (a tower service's response future) or spawned without a box. Same
+    /// behaviour and cost as `run`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::Cancelable;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let op = Cancelable::with_timeout(Duration::from_secs(1)).named("fetch");
+    /// let watch = op.clone();
+    /// let task = tokio::spawn(op.run_owned(std::future::pending::<()>()));
+    /// let err = task.await.unwrap().unwrap_err();
+    /// assert!(err.is_timeout() && watch.status().is_finished());
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](Self::run): when the operation already ran.
+    ///
+    /// # Cancellation safety
+    ///
+    /// As [`run`](Self::run): dropping the returned future drops `fut`, cancels the operation's
+    /// scope and marks it `Cancelled`.
+    pub fn run_owned<F: Future>(self, fut: F) -> OwnedRun<F> {
+        RunOn::new(self, fut)
+    }
+}
+
+impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
+    #[inline]
+    fn new(op: O, fut: F) -> Self {
+        RunOn {
+            op,
             body: Some(fut),
             sleep: None,
             armed: None,
@@ -74,7 +116,9 @@ impl Cancelable {
             frame: None,
         }
     }
+}
 
+impl Cancelable {
     /// [`run`](Self::run) for a fallible body: a cancellation becomes `E::from(err)`, and an `Err`
     /// from the body marks the operation `Failed` with the error's text.
     ///
@@ -279,12 +323,20 @@ impl<F> Held<'_, F> {
     }
 }
 
+/// The future of [`Cancelable::run`]: it borrows the operation.
+pub type Run<'a, F> = RunOn<&'a Cancelable, F>;
+
+/// The future of [`Cancelable::run_owned`]: it owns the operation, so it is `'static` when the
+/// body is.
+pub type OwnedRun<F> = RunOn<Cancelable, F>;
+
 pin_project! {
-    /// The future returned by [`Cancelable::run`].
+    /// A run of an operation held as `O`: [`Run`] (borrowed) or [`OwnedRun`] (owned); one
+    /// implementation for both.
     #[must_use = "futures do nothing unless polled"]
     #[project = RunProj]
-    pub struct Run<'a, F> {
-        op: &'a Cancelable,
+    pub struct RunOn<O: Borrow<Cancelable>, F> {
+        op: O,
         #[pin]
         body: Option<F>,
         #[pin]
@@ -297,26 +349,81 @@ pin_project! {
         frame: Option<Frame>,
     }
 
-    impl<F> PinnedDrop for Run<'_, F> {
+    impl<O: Borrow<Cancelable>, F> PinnedDrop for RunOn<O, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            let op: &Cancelable = (*this.op).borrow();
             if *this.phase == Phase::Done {
                 return; // released when it ended (invariant 2)
             }
             if let Some(key) = this.wait_key.take()
-                && let Some(scope) = this.op.made_scope()
+                && let Some(scope) = op.made_scope()
             {
                 scope.node().remove_waiter(key);
             }
             if *this.phase == Phase::Running {
                 let _entered = this.span.enter();
-                this.op.scope().cancel_error(
+                op.scope().cancel_error(
                     CancellationError::new(CancellationReason::Dropped)
                         .with_message("the operation's future was dropped before it finished"),
                 );
-                this.op.finish(OperationStatus::Cancelled);
+                op.finish(OperationStatus::Cancelled);
             }
         }
+    }
+}
+
+impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
+    /// The operation it runs.
+    #[cfg(feature = "axum")]
+    pub(crate) fn operation(&self) -> &Cancelable {
+        self.op.borrow()
+    }
+
+    /// Whether it ended (or was [moved](Self::move_to)).
+    #[cfg(feature = "axum")]
+    pub(crate) fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// The body, while it is held.
+    #[cfg(feature = "axum")]
+    pub(crate) fn body(self: Pin<&mut Self>) -> Option<Pin<&mut F>> {
+        self.project().body.as_pin_mut()
+    }
+
+    /// Moves a running run elsewhere, `body` in place of its body (dropped here): the new run
+    /// goes on where this one was, and this one ends without ending the operation. The timer
+    /// is made again on the new one's first poll (the deadline's at once, a grace period's
+    /// from its recorded end). For a response whose body outlives its response future (the
+    /// axum layer's streamed responses).
+    #[cfg(feature = "axum")]
+    pub(crate) fn move_to(self: Pin<&mut Self>, body: F) -> RunOn<O, F>
+    where
+        O: Clone,
+    {
+        let mut this = self.project();
+        debug_assert_eq!(*this.phase, Phase::Running);
+        let timer = std::mem::replace(this.timer, Timer::Idle);
+        let sleep = timer
+            .kept()
+            .and_then(|kept| kept.grace_until)
+            .map(tokio::time::sleep_until);
+        let moved = RunOn {
+            op: this.op.clone(),
+            body: Some(body),
+            sleep,
+            armed: this.armed.take(),
+            wait_key: this.wait_key.take(),
+            timer,
+            phase: Phase::Running,
+            span: std::mem::replace(this.span, Span::none()),
+            frame: this.frame.take(),
+        };
+        this.body.set(None);
+        this.sleep.set(None);
+        *this.phase = Phase::Done;
+        moved
     }
 }
 
@@ -350,7 +457,7 @@ fn cut<F>(
     error
 }
 
-impl<F: Future> Future for Run<'_, F> {
+impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
     type Output = Result<F::Output, CancellationError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -365,7 +472,7 @@ impl<F: Future> Future for Run<'_, F> {
             span,
             frame,
         } = self.project();
-        let op: &Cancelable = op;
+        let op: &Cancelable = (*op).borrow();
         let mut held = Held {
             body,
             sleep,
@@ -488,10 +595,15 @@ impl<F: Future> Future for Run<'_, F> {
                 if let Some(sleep) = held.sleep.as_mut().as_pin_mut()
                     && sleep.poll(cx).is_ready()
                 {
-                    op.scope()
-                        .node()
-                        .cancel(op.attribute(&deadline.kind.to_error()));
-                    continue;
+                    // Invariant 6: a disarmed deadline stops its timer instead.
+                    if !op.deadline_disarmed() {
+                        op.scope()
+                            .node()
+                            .cancel(op.attribute(&deadline.kind.to_error()));
+                        continue;
+                    }
+                    *held.timer = Timer::Idle;
+                    held.sleep.set(None);
                 }
             }
             match op.scope().node().poll_cancelled(held.wait_key, cx) {
@@ -502,10 +614,10 @@ impl<F: Future> Future for Run<'_, F> {
     }
 }
 
-impl<F> fmt::Debug for Run<'_, F> {
+impl<O: Borrow<Cancelable>, F> fmt::Debug for RunOn<O, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Run")
-            .field("op", self.op)
+            .field("op", self.op.borrow())
             .field("phase", &self.phase)
             .finish()
     }

@@ -1,0 +1,329 @@
+//! The wire format of a deadline: a relative timeout in a header, never an absolute time.
+//!
+//! # Invariants
+//!
+//! 1. Encoding rounds down: a callee is never given more time than the caller has left.
+//! 2. Parsing accepts only the exact grammar (digits, then a unit for `grpc-timeout`) and at
+//!    most [`GRPC_MAX_DIGITS`] or [`MS_MAX_DIGITS`] digits, so the work per header is bounded
+//!    and every accepted value fits a [`Duration`]. Anything else is `None`, never an error.
+//! 3. [`DeadlineHeaders::read`] only ever returns a header's own value or a smaller one, and a
+//!    malformed header is as if absent: untrusted input can shorten a request, never fail it.
+
+use std::time::Duration;
+
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+/// At most eight digits in a `grpc-timeout` value (the gRPC spec: `TimeoutValue`).
+const GRPC_MAX_DIGITS: usize = 8;
+const GRPC_MAX_VALUE: u128 = 99_999_999;
+/// At most ten digits of milliseconds (about 115 days; Connect's `connect-timeout-ms` limit).
+const MS_MAX_DIGITS: usize = 10;
+const MS_MAX_VALUE: u128 = 9_999_999_999;
+/// Values of one header name looked at, at most (invariant 2: bounded work per request).
+const MAX_VALUES_PER_NAME: usize = 4;
+
+/// The gRPC units from the finest up, with their length in nanoseconds.
+const GRPC_UNITS: [(u8, u128); 6] = [
+    (b'n', 1),
+    (b'u', 1_000),
+    (b'm', 1_000_000),
+    (b'S', 1_000_000_000),
+    (b'M', 60_000_000_000),
+    (b'H', 3_600_000_000_000),
+];
+
+/// The default name of the gRPC deadline header.
+pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+/// The default name of the plain HTTP deadline header (decimal milliseconds).
+pub const REQUEST_TIMEOUT_MS: HeaderName = HeaderName::from_static("request-timeout-ms");
+/// The header an egress Envoy sets on upstream calls (decimal milliseconds); read only when
+/// [opted in](DeadlineHeaders::envoy).
+pub const ENVOY_EXPECTED_RQ_TIMEOUT_MS: HeaderName =
+    HeaderName::from_static("x-envoy-expected-rq-timeout-ms");
+
+/// Encodes `timeout` as a `grpc-timeout` value: at most eight digits in the finest unit that
+/// holds them, rounded down (`n`, `u`, `m`, `S`, `M`, `H`), as the gRPC spec asks.
+///
+/// A timeout past `99999999H` (about 11,400 years) is sent as `99999999H`; zero is `0n`.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::propagation::encode_grpc_timeout;
+///
+/// assert_eq!(encode_grpc_timeout(Duration::from_millis(1500)), "1500000u");
+/// assert_eq!(encode_grpc_timeout(Duration::from_secs(30)), "30000000u");
+/// assert_eq!(encode_grpc_timeout(Duration::from_secs(100_000_000)), "1666666M"); // 3 years
+/// assert_eq!(encode_grpc_timeout(Duration::ZERO), "0n");
+/// ```
+pub fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
+    let nanos = timeout.as_nanos();
+    let (value, unit) = GRPC_UNITS
+        .iter()
+        .map(|&(unit, length)| (nanos / length, unit))
+        .find(|&(value, _)| value <= GRPC_MAX_VALUE)
+        .unwrap_or((GRPC_MAX_VALUE, b'H'));
+    header_value(value, Some(unit))
+}
+
+/// Parses a `grpc-timeout` value: one to eight ASCII digits, then one of the units `n`, `u`,
+/// `m`, `S`, `M`, `H`. Anything else (empty, nine digits, a sign, a space, another unit) is
+/// `None`.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::propagation::parse_grpc_timeout;
+///
+/// assert_eq!(parse_grpc_timeout(b"1500m"), Some(Duration::from_millis(1500)));
+/// assert_eq!(parse_grpc_timeout(b"99999999H"), Some(Duration::from_secs(99_999_999 * 3600)));
+/// assert_eq!(parse_grpc_timeout(b"123456789n"), None);
+/// assert_eq!(parse_grpc_timeout(b"+5S"), None);
+/// assert_eq!(parse_grpc_timeout(b"5s"), None);
+/// ```
+pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = value.split_last()?;
+    let &(_, length) = GRPC_UNITS.iter().find(|&&(u, _)| u == unit)?;
+    let value = parse_digits(digits, GRPC_MAX_DIGITS)?;
+    Some(duration_from_nanos(value * length))
+}
+
+/// Encodes `timeout` as whole milliseconds, rounded down (at most ten digits: a longer timeout
+/// is sent as `9999999999`).
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::propagation::encode_timeout_ms;
+///
+/// assert_eq!(encode_timeout_ms(Duration::from_micros(2_500_900)), "2500");
+/// ```
+pub fn encode_timeout_ms(timeout: Duration) -> HeaderValue {
+    header_value(timeout.as_millis().min(MS_MAX_VALUE), None)
+}
+
+/// Parses a decimal number of milliseconds: one to ten ASCII digits and nothing else.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::propagation::parse_timeout_ms;
+///
+/// assert_eq!(parse_timeout_ms(b"2500"), Some(Duration::from_millis(2500)));
+/// assert_eq!(parse_timeout_ms(b"2.5"), None);
+/// assert_eq!(parse_timeout_ms(b"12345678901"), None);
+/// ```
+pub fn parse_timeout_ms(value: &[u8]) -> Option<Duration> {
+    let value = parse_digits(value, MS_MAX_DIGITS)?;
+    Some(duration_from_nanos(value * 1_000_000))
+}
+
+/// Whether a request is a gRPC call: its `content-type` starts with `application/grpc` (which
+/// includes `application/grpc+proto` and gRPC-Web).
+///
+/// ```
+/// use cancelable::propagation::is_grpc;
+/// use http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+///
+/// let mut headers = HeaderMap::new();
+/// assert!(!is_grpc(&headers));
+/// headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
+/// assert!(is_grpc(&headers));
+/// ```
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// Which headers carry a deadline, read by servers and written by clients.
+///
+/// By default: `grpc-timeout` for gRPC calls, `request-timeout-ms` (decimal milliseconds) for
+/// the rest; Envoy's `x-envoy-expected-rq-timeout-ms` is read only when
+/// [opted in](Self::envoy), for a service that trusts the Envoy in front of it.
+///
+/// ```
+/// use std::time::Duration;
+/// use cancelable::propagation::DeadlineHeaders;
+/// use http::{HeaderMap, HeaderName, HeaderValue};
+///
+/// let headers = DeadlineHeaders::default();
+/// let mut request = HeaderMap::new();
+/// headers.write(&mut request, Duration::from_millis(1500));
+/// assert_eq!(request["request-timeout-ms"], "1500");
+/// assert_eq!(headers.read(&request), Some(Duration::from_millis(1500)));
+///
+/// // Another name for plain HTTP, and Envoy's header trusted.
+/// let custom = DeadlineHeaders::default().http(HeaderName::from_static("x-timeout-ms")).envoy(true);
+/// request.insert("x-envoy-expected-rq-timeout-ms", HeaderValue::from_static("900"));
+/// assert_eq!(custom.read(&request), Some(Duration::from_millis(900)));
+/// ```
+#[derive(Clone, Debug)]
+pub struct DeadlineHeaders {
+    grpc: HeaderName,
+    http: HeaderName,
+    envoy: bool,
+}
+
+impl Default for DeadlineHeaders {
+    fn default() -> Self {
+        DeadlineHeaders {
+            grpc: GRPC_TIMEOUT,
+            http: REQUEST_TIMEOUT_MS,
+            envoy: false,
+        }
+    }
+}
+
+impl DeadlineHeaders {
+    /// The header of gRPC calls, in `grpc-timeout`'s format (default: `grpc-timeout`).
+    pub fn grpc(mut self, name: HeaderName) -> Self {
+        self.grpc = name;
+        self
+    }
+
+    /// The header of plain HTTP requests, in decimal milliseconds (default:
+    /// `request-timeout-ms`).
+    pub fn http(mut self, name: HeaderName) -> Self {
+        self.http = name;
+        self
+    }
+
+    /// Also reads `x-envoy-expected-rq-timeout-ms`, which an egress Envoy sets to the time it
+    /// gives the request (default: off; turn it on only behind an Envoy that sets or strips it,
+    /// since a client could send it too — though it can only shorten its own request).
+    pub fn envoy(mut self, read: bool) -> Self {
+        self.envoy = read;
+        self
+    }
+
+    /// The timeout the caller asked for: the smallest valid value among the headers present
+    /// (each in its own format), or `None` if there is none.
+    ///
+    /// A malformed value is ignored and logged at `debug`; only the first four values of a
+    /// repeated header are looked at.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::propagation::DeadlineHeaders;
+    /// use http::{HeaderMap, HeaderValue};
+    ///
+    /// let mut request = HeaderMap::new();
+    /// request.insert("grpc-timeout", HeaderValue::from_static("2S"));
+    /// request.insert("request-timeout-ms", HeaderValue::from_static("soon"));
+    /// assert_eq!(DeadlineHeaders::default().read(&request), Some(Duration::from_secs(2)));
+    /// ```
+    pub fn read(&self, headers: &HeaderMap) -> Option<Duration> {
+        let grpc = read_one(headers, &self.grpc, GRPC);
+        let http = read_one(headers, &self.http, MILLIS);
+        let envoy = self
+            .envoy
+            .then(|| read_one(headers, &ENVOY_EXPECTED_RQ_TIMEOUT_MS, MILLIS))
+            .flatten();
+        [grpc, http, envoy].into_iter().flatten().min()
+    }
+
+    /// Writes `remaining` into a request's headers: `grpc-timeout` for a gRPC call (see
+    /// [`is_grpc`]), the HTTP header otherwise. A shorter valid timeout already there (say, one
+    /// set with tonic's `Request::set_timeout`) is kept.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::propagation::DeadlineHeaders;
+    /// use http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+    ///
+    /// let mut request = HeaderMap::new();
+    /// request.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    /// request.insert("grpc-timeout", HeaderValue::from_static("200m"));
+    /// DeadlineHeaders::default().write(&mut request, Duration::from_secs(5));
+    /// assert_eq!(request["grpc-timeout"], "200m");
+    /// DeadlineHeaders::default().write(&mut request, Duration::from_millis(150));
+    /// assert_eq!(request["grpc-timeout"], "150000u");
+    /// ```
+    pub fn write(&self, headers: &mut HeaderMap, remaining: Duration) {
+        let (name, format) = if is_grpc(headers) {
+            (&self.grpc, GRPC)
+        } else {
+            (&self.http, MILLIS)
+        };
+        let shorter = headers
+            .get_all(name)
+            .iter()
+            .take(MAX_VALUES_PER_NAME)
+            .filter_map(|value| (format.parse)(value.as_bytes()))
+            .any(|timeout| timeout <= remaining);
+        if !shorter {
+            headers.insert(name.clone(), (format.encode)(remaining));
+        }
+    }
+}
+
+/// A header format: its parser and its encoder.
+#[derive(Clone, Copy)]
+struct Format {
+    parse: fn(&[u8]) -> Option<Duration>,
+    encode: fn(Duration) -> HeaderValue,
+}
+
+const GRPC: Format = Format {
+    parse: parse_grpc_timeout,
+    encode: encode_grpc_timeout,
+};
+const MILLIS: Format = Format {
+    parse: parse_timeout_ms,
+    encode: encode_timeout_ms,
+};
+
+fn read_one(headers: &HeaderMap, name: &HeaderName, format: Format) -> Option<Duration> {
+    headers
+        .get_all(name)
+        .iter()
+        .take(MAX_VALUES_PER_NAME)
+        .filter_map(|value| {
+            let parsed = (format.parse)(value.as_bytes());
+            if parsed.is_none() {
+                tracing::debug!(header = %name, len = value.len(), "ignoring a malformed deadline header");
+            }
+            parsed
+        })
+        .min()
+}
+
+/// One to `max` ASCII digits (invariant 2), as a number.
+fn parse_digits(digits: &[u8], max: usize) -> Option<u128> {
+    if digits.is_empty() || digits.len() > max {
+        return None;
+    }
+    digits.iter().try_fold(0u128, |value, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| value * 10 + u128::from(digit - b'0'))
+    })
+}
+
+/// Every value the parsers accept fits (`99999999H` is about 3.6e20 ns, a `Duration` holds
+/// 1.8e28), so this never saturates in practice.
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    let secs = u64::try_from(nanos / NANOS_PER_SEC).unwrap_or(u64::MAX);
+    Duration::new(secs, (nanos % NANOS_PER_SEC) as u32)
+}
+
+/// `value` in decimal, then `unit`, with no allocation beyond the header's own.
+fn header_value(mut value: u128, unit: Option<u8>) -> HeaderValue {
+    let mut buf = [0u8; 24];
+    let mut start = buf.len();
+    if let Some(unit) = unit {
+        start -= 1;
+        buf[start] = unit;
+    }
+    let end = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    HeaderValue::from_bytes(&buf[start..end]).expect("digits and a unit are a valid header value")
+}
+
+#[cfg(test)]
+mod tests;
