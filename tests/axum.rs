@@ -1043,3 +1043,20 @@ async fn a_grpc_stream_cancelled_mid_way_ends_with_grpc_trailers() {
     assert_eq!(trailers["grpc-message"], "deadline exceeded");
     assert!(body.frame().await.is_none());
 }
+
+/// Compiled, not run: the layer fits a tonic server (`Server::builder().layer(..)`, tonic's
+/// body types); the interop tests with a real tonic client are in `propagation`.
+#[allow(dead_code)]
+fn the_layer_fits_a_tonic_server(
+    listener: TcpListener,
+) -> impl Future<Output = Result<(), tonic::transport::Error>> {
+    let service = tower::service_fn(|_: http::Request<tonic::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::empty()))
+    });
+    tonic::transport::Server::builder()
+        .layer(CancelableLayer::new().accept_deadlines())
+        .serve_with_incoming(
+            service,
+            tonic::transport::server::TcpIncoming::from(listener),
+        )
+}
