@@ -782,6 +782,12 @@ async fn a_grpc_call_is_answered_as_grpc_deadline_exceeded_or_cancelled() {
     let app = Router::new()
         .route("/pkg.Search/Query", axum::routing::post(slow))
         .route("/pkg.Search/Plain", get(slow))
+        .route(
+            "/pkg.Search/Refuse",
+            axum::routing::post(|| async {
+                Err::<(), _>(CancellationError::new(CancellationReason::Manual))
+            }),
+        )
         .layer(
             CancelableLayer::new()
                 .accept_deadlines()
@@ -812,6 +818,11 @@ async fn a_grpc_call_is_answered_as_grpc_deadline_exceeded_or_cancelled() {
     let cancelled = within("the cancelled call", client).await.unwrap();
     assert_eq!(cancelled.status, 200);
     assert_eq!(cancelled.header("grpc-status"), Some("1"));
+
+    // A cancellation the handler returns is answered as gRPC too.
+    let refused = within("the refused call", grpc("Refuse", None)).await;
+    assert_eq!(refused.status, 200, "{refused:?}");
+    assert_eq!(refused.header("grpc-status"), Some("1"));
 
     // Plain HTTP keeps its status codes.
     let plain = request_with(addr, "/pkg.Search/Plain", &[("grpc-timeout", "20m")]).await;
