@@ -782,6 +782,12 @@ async fn a_grpc_call_is_answered_as_grpc_deadline_exceeded_or_cancelled() {
     let app = Router::new()
         .route("/pkg.Search/Query", axum::routing::post(slow))
         .route("/pkg.Search/Plain", get(slow))
+        .route(
+            "/pkg.Search/Refuse",
+            axum::routing::post(|| async {
+                Err::<(), _>(CancellationError::new(CancellationReason::Manual))
+            }),
+        )
         .layer(
             CancelableLayer::new()
                 .accept_deadlines()
@@ -812,6 +818,11 @@ async fn a_grpc_call_is_answered_as_grpc_deadline_exceeded_or_cancelled() {
     let cancelled = within("the cancelled call", client).await.unwrap();
     assert_eq!(cancelled.status, 200);
     assert_eq!(cancelled.header("grpc-status"), Some("1"));
+
+    // A cancellation the handler returns is answered as gRPC too.
+    let refused = within("the refused call", grpc("Refuse", None)).await;
+    assert_eq!(refused.status, 200, "{refused:?}");
+    assert_eq!(refused.header("grpc-status"), Some("1"));
 
     // Plain HTTP keeps its status codes.
     let plain = request_with(addr, "/pkg.Search/Plain", &[("grpc-timeout", "20m")]).await;
@@ -1042,4 +1053,21 @@ async fn a_grpc_stream_cancelled_mid_way_ends_with_grpc_trailers() {
     assert_eq!(trailers["grpc-status"], "4");
     assert_eq!(trailers["grpc-message"], "deadline exceeded");
     assert!(body.frame().await.is_none());
+}
+
+/// Compiled, not run: the layer fits a tonic server (`Server::builder().layer(..)`, tonic's
+/// body types); the interop tests with a real tonic client are in `propagation`.
+#[allow(dead_code)]
+fn the_layer_fits_a_tonic_server(
+    listener: TcpListener,
+) -> impl Future<Output = Result<(), tonic::transport::Error>> {
+    let service = tower::service_fn(|_: http::Request<tonic::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::empty()))
+    });
+    tonic::transport::Server::builder()
+        .layer(CancelableLayer::new().accept_deadlines())
+        .serve_with_incoming(
+            service,
+            tonic::transport::server::TcpIncoming::from(listener),
+        )
 }

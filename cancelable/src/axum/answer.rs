@@ -60,18 +60,22 @@ impl Answer {
         })
     }
 
-    /// The handler's response, as it goes out: a cancellation's shows its text if asked to.
+    /// The handler's response, as it goes out. A cancellation the handler returned is
+    /// answered like the layer's own: as gRPC to a gRPC call, its text only if asked to.
     pub(super) fn pass<B>(self, response: http::Response<B>) -> Response
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        if self.expose
-            && let Some(Exposed(cancellation)) = response.extensions().get::<Exposed>()
-        {
-            let text = cancellation.to_string();
-            let (parts, _) = response.into_parts();
-            return Response::from_parts(parts, Body::from(text));
+        if let Some(Exposed(cancellation)) = response.extensions().get::<Exposed>() {
+            if self.grpc {
+                return grpc_answer(cancellation, self.expose);
+            }
+            if self.expose {
+                let text = cancellation.to_string();
+                let (parts, _) = response.into_parts();
+                return Response::from_parts(parts, Body::from(text));
+            }
         }
         response.map(Body::new)
     }

@@ -50,8 +50,8 @@
 //!
 //! ## Web requests: `axum`
 //!
-//! `cancelable::axum::CancelableLayer` runs every request as an operation (named
-//! `"GET /path"`, with an optional timeout and registry); handlers take it with the
+//! `cancelable::axum::CancelableLayer` runs every request as an operation (named after its
+//! route, `"GET /users/{id}"`, with an optional timeout and registry); handlers take it with the
 //! `RequestCancelable` extractor. When the client goes away before the response is complete,
 //! the server drops the request's future, and the layer's drop guard cancels the operation with
 //! reason `Disconnect`: work the handler spawned in child scopes stops. No task is spawned per

@@ -27,6 +27,11 @@
 //!    timer is not told; when it fires, `run` looks the state up (the one lock on that path)
 //!    and, finding the deadline disarmed, drops the timer instead of cancelling. Nothing is
 //!    added to the paths where no timer fires.
+//! 7. A running `run` can move (`RunOn::move_to`, for the axum layer's streamed responses,
+//!    whose operation outlives the response future): everything it holds moves but its body,
+//!    replaced, and its timer, made again: from the grace period's recorded end at once, from
+//!    the deadline on the new run's first poll. The old run ends `Done` without finishing the
+//!    operation.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -393,10 +398,8 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
     }
 
     /// Moves a running run elsewhere, `body` in place of its body (dropped here): the new run
-    /// goes on where this one was, and this one ends without ending the operation. The timer
-    /// is made again on the new one's first poll (the deadline's at once, a grace period's
-    /// from its recorded end). For a response whose body outlives its response future (the
-    /// axum layer's streamed responses).
+    /// goes on where this one was, and this one ends without ending the operation
+    /// (invariant 7).
     #[cfg(feature = "axum")]
     pub(crate) fn move_to(self: Pin<&mut Self>, body: F) -> RunOn<O, F>
     where
