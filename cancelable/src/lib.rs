@@ -128,13 +128,16 @@ pub mod test_util;
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::context::{OperationContext, ProgressEvent};
+pub use crate::context::{CancellationCause, OperationContext, ProgressEvent};
 pub use crate::error::{CancellationError, CancellationReason};
 pub use crate::future_ext::{
     FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,
 };
 pub use crate::operation::{Cancelable, OrCancelled, Run, Shield};
-pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
+pub use crate::registry::{
+    CancelledOperations, FinishedCounts, OperationFilter, OperationRegistry, RegistryStats,
+    RunningCounts,
+};
 #[cfg(feature = "resources")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]
 pub use crate::resources::ResourceLimits;
