@@ -302,17 +302,29 @@ impl OperationRegistry {
 
     /// Handles to the held operations whose name satisfies `name`, shard by shard. Each handle
     /// upgraded under a lock is kept until it is released (see "Deadlock safety").
+    ///
+    /// The entries are read in batches: the names first, then, for the batch's matches, one
+    /// plain load of each operation's count, so that the cache misses of a batch overlap before
+    /// the upgrades (atomic read-modify-writes, which would take them one at a time).
     fn held_where(&self, name: impl Fn(&str) -> bool) -> Vec<Cancelable> {
+        const BATCH: usize = 32;
         let mut found = Vec::new();
         for shard in &self.inner.shards {
             let data = lock(&shard.0);
-            found.reserve(data.held.len());
-            found.extend(
-                data.held
-                    .iter()
-                    .filter(|(_, entry)| name(&entry.name))
-                    .filter_map(|(_, entry)| entry.op.upgrade()),
-            );
+            let mut batch: Vec<&WeakCancelable> = Vec::with_capacity(BATCH);
+            let mut entries = data.held.iter().map(|(_, entry)| entry).peekable();
+            while entries.peek().is_some() {
+                batch.extend(
+                    entries
+                        .by_ref()
+                        .take(BATCH)
+                        .filter(|e| name(&e.name))
+                        .map(|e| &e.op),
+                );
+                let alive = batch.iter().filter(|op| op.is_alive()).count();
+                found.reserve(alive);
+                found.extend(batch.drain(..).filter_map(WeakCancelable::upgrade));
+            }
         }
         found
     }
@@ -425,8 +437,27 @@ impl OperationRegistry {
         reason: CancellationReason,
         message: String,
     ) -> CancelledOperations {
+        const BATCH: usize = 32;
         let error = CancellationError::new(reason).with_message(message);
-        targets.retain(|op| op.cancel_error(error.clone()));
+        let mut kept = 0;
+        for start in (0..targets.len()).step_by(BATCH) {
+            let batch = start..targets.len().min(start + BATCH);
+            // Plain loads first, so that the batch's cache misses overlap (see `held_where`).
+            let cancelled_already = targets[batch.clone()]
+                .iter()
+                .filter(|op| op.is_cancelled())
+                .count();
+            if cancelled_already == batch.len() {
+                continue;
+            }
+            for i in batch {
+                if targets[i].cancel_error(error.clone()) {
+                    targets.swap(kept, i);
+                    kept += 1;
+                }
+            }
+        }
+        targets.truncate(kept);
         CancelledOperations::new(targets)
     }
 
@@ -649,7 +680,8 @@ impl OperationRegistry {
 fn contexts(ops: &[Cancelable]) -> Vec<OperationContext> {
     let clocks = crate::context::Clocks::now();
     let mut contexts: Vec<_> = ops.iter().map(|op| op.context_at(&clocks)).collect();
-    contexts.sort_by_key(|ctx| (ctx.started_at.is_none(), ctx.started_at));
+    // Sorted by cached keys: each (large) snapshot moves once, not at every comparison.
+    contexts.sort_by_cached_key(|ctx| (ctx.started_at.is_none(), ctx.started_at));
     contexts
 }
 

@@ -143,6 +143,12 @@ impl Drop for Operation {
 pub(crate) struct WeakCancelable(Weak<Operation>);
 
 impl WeakCancelable {
+    /// Whether a handle is alive: one plain load.
+    #[inline]
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
     /// The operation, if a handle to it is still alive somewhere.
     #[inline]
     pub(crate) fn upgrade(&self) -> Option<Cancelable> {
