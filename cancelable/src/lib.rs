@@ -48,8 +48,9 @@
 //!   (`INFO`), `operation failed` with `error` (`WARN`); a panicking callback is an `ERROR`.
 //!   When no subscriber wants the span, nothing is recorded and no id is generated for it.
 //! * [`OperationRegistry`]: operations built with [`register`](Cancelable::register) are listed
-//!   while they run, found by status, name glob or parent, cancelled by id or pattern from any
-//!   thread, then kept in a bounded history with statistics.
+//!   from when they are built until their `run` ends, found by status, name glob, parent or
+//!   metadata, cancelled by id or pattern from any thread, then kept in a bounded history with
+//!   statistics; a listing is JSON ready to serve.
 //! * Streams: [`Cancelable::stream`] ends a stream on cancellation and counts its items in the
 //!   operation's [context](OperationContext::items).
 //!

@@ -11,8 +11,9 @@
 //!    (output, cancellation, failure, panic, drop), going to the back of the history, whose
 //!    oldest entries are dropped past the limit; or, dropped without running, when its last
 //!    handle goes (`Operation`'s `Drop`).
-//! 3. The set holds each operation weakly, with a copy of its name: a queued operation nobody
-//!    holds any more is dropped, and matching a name glob reads the slab alone.
+//! 3. The set holds each operation weakly, with a copy of its name (inline when short,
+//!    `registry/name.rs`): a queued operation nobody holds any more is dropped, and matching a
+//!    name glob reads the slab alone, in order.
 //! 4. The set is split into shards by the operation's address. Joining, starting and leaving lock
 //!    one shard each, and the counters live in the shard, under the same lock: `statistics`
 //!    reads counters, not operations. The slot is a slab key, so leaving needs no lookup and no
@@ -34,9 +35,9 @@ mod cancelled;
 mod filter;
 #[cfg(feature = "cluster")]
 mod hooks;
+mod name;
 mod stats;
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -54,6 +55,7 @@ pub(crate) use self::filter::glob_match;
 pub(crate) use self::hooks::JoinHook;
 #[cfg(feature = "cluster")]
 use self::hooks::JoinHooks;
+use self::name::EntryName;
 pub use self::stats::{FinishedCounts, RegistryStats, RunningCounts};
 use crate::context::OperationContext;
 use crate::error::{CancellationError, CancellationReason};
@@ -137,7 +139,7 @@ struct ShardData {
 
 /// A held operation (invariant 3).
 struct Entry {
-    name: Cow<'static, str>,
+    name: EntryName,
     op: WeakCancelable,
 }
 
@@ -213,7 +215,7 @@ impl OperationRegistry {
     pub(crate) fn insert(&self, op: &Cancelable) -> Slot {
         let shard = shard_of(op);
         let entry = Entry {
-            name: op.name_cow().clone(),
+            name: EntryName::new(op.name_cow()),
             op: op.downgrade_weak(),
         };
         let mut data = lock(&self.inner.shards[shard].0);
@@ -236,11 +238,17 @@ impl OperationRegistry {
         data.live.running += 1;
     }
 
-    /// The operation in `slot` was dropped without running (invariant 2).
-    pub(crate) fn forget(&self, slot: Slot) {
+    /// The operation in `slot` leaves without finishing (invariant 2): dropped without
+    /// running, or moved into a combined operation; `started` if its `run` had started (a
+    /// leaked `Run`).
+    pub(crate) fn forget(&self, slot: Slot, started: bool) {
         let mut data = lock(&self.inner.shards[slot.shard].0);
         if data.held.try_remove(slot.key).is_some() {
-            data.live.pending -= 1;
+            let count = match started {
+                true => &mut data.live.running,
+                false => &mut data.live.pending,
+            };
+            *count = count.saturating_sub(1);
         }
     }
 
@@ -318,7 +326,7 @@ impl OperationRegistry {
                     entries
                         .by_ref()
                         .take(BATCH)
-                        .filter(|e| name(&e.name))
+                        .filter(|e| name(e.name.as_str()))
                         .map(|e| &e.op),
                 );
                 let alive = batch.iter().filter(|op| op.is_alive()).count();
@@ -679,7 +687,12 @@ impl OperationRegistry {
 /// Snapshots of `ops`: the running ones by start, oldest first, then the pending ones.
 fn contexts(ops: &[Cancelable]) -> Vec<OperationContext> {
     let clocks = crate::context::Clocks::now();
-    let mut contexts: Vec<_> = ops.iter().map(|op| op.context_at(&clocks)).collect();
+    let mut contexts = Vec::with_capacity(ops.len());
+    for batch in ops.chunks(32) {
+        // Plain loads first, so that the batch's cache misses overlap (see `held_where`).
+        std::hint::black_box(batch.iter().filter(|op| op.is_cancelled()).count());
+        contexts.extend(batch.iter().map(|op| op.context_at(&clocks)));
+    }
     // Sorted by cached keys: each (large) snapshot moves once, not at every comparison.
     contexts.sort_by_cached_key(|ctx| (ctx.started_at.is_none(), ctx.started_at));
     contexts

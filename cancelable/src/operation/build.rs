@@ -255,7 +255,7 @@ impl Cancelable {
             let mut state = self.state();
             let slot = state.slot.take();
             if let (Some(registry), Some(slot)) = (&state.registry, slot) {
-                registry.forget(slot);
+                registry.forget(slot, false);
             }
             (state.cold.take(), state.registry.take())
         };
