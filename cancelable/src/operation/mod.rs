@@ -340,6 +340,17 @@ impl Cancelable {
         &self.inner.items
     }
 
+    /// Plain loads of what a snapshot reads (status, name, id, scope), for a registry scan
+    /// to bring a batch of operations into cache at once; the result means nothing.
+    #[inline]
+    pub(crate) fn touch(&self) -> usize {
+        let op = &*self.inner;
+        usize::from(op.status.load(Ordering::Relaxed))
+            + op.name.as_bytes().first().map_or(0, |b| usize::from(*b))
+            + usize::from(op.id.get().is_some())
+            + usize::from(op.scope.get().is_some_and(CancellationToken::is_cancelled))
+    }
+
     /// The name as stored, for a registry's copy (a `'static` name is not copied).
     pub(crate) fn name_cow(&self) -> &Cow<'static, str> {
         &self.inner.name

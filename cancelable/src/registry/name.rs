@@ -13,6 +13,8 @@ pub(super) enum EntryName {
 }
 
 impl EntryName {
+    /// Takes the `Cow` itself: a `'static` name stays borrowed in the copy.
+    #[allow(clippy::ptr_arg)]
     pub(super) fn new(name: &Cow<'static, str>) -> EntryName {
         match name {
             Cow::Owned(owned) if owned.len() <= INLINE => {
