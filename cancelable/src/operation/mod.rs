@@ -129,12 +129,11 @@ impl Drop for Operation {
     /// leaves the registry it joined when it was built (`registry.rs`, invariant 2).
     fn drop(&mut self) {
         self.leave();
-        let started = *self.started.get_mut();
         let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = state.slot.take()
             && let Some(registry) = state.registry.take()
         {
-            registry.forget(slot, started);
+            registry.forget(slot, *self.started.get_mut());
         }
     }
 }

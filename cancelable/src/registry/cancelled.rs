@@ -12,7 +12,9 @@ use crate::operation::Cancelable;
 /// cancelled (not those cancelled already), as handles.
 ///
 /// It derefs to a slice of [`Cancelable`], so `.len()`, `.is_empty()` and iteration work as on
-/// a `Vec`; [`contexts`](Self::contexts) snapshots them, for a reply or a log line.
+/// a `Vec`; [`contexts`](Self::contexts) snapshots them, for a reply or a log line. The handles
+/// keep their operations alive: a pending one whose owner dropped it stays listed until this is
+/// dropped too.
 ///
 /// ```
 /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
