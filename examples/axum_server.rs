@@ -138,11 +138,13 @@ async fn main() {
             ctx.duration()
         );
     }
-    let n = registry.cancel_matching(
-        "GET /export/*",
-        CancellationReason::Manual,
-        "export disabled",
-    );
+    let n = registry
+        .cancel_matching(
+            "GET /export/*",
+            CancellationReason::Manual,
+            "export disabled",
+        )
+        .len();
     let (status, body) = export.await.unwrap();
     println!("4. cancelled {n} from the registry: {status} | {body}");
 

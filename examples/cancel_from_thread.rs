@@ -86,7 +86,9 @@ async fn main() {
     let admin = {
         let registry = registry.clone();
         std::thread::spawn(move || {
-            registry.cancel_matching("sync_*", CancellationReason::Manual, "maintenance")
+            registry
+                .cancel_matching("sync_*", CancellationReason::Manual, "maintenance")
+                .len()
         })
     };
     println!(

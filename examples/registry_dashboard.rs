@@ -74,9 +74,10 @@ async fn main() {
     let operator = std::thread::spawn(|| {
         std::thread::sleep(Duration::from_secs(1));
         let reason = CancellationReason::Manual;
-        let n =
+        let stopped =
             OperationRegistry::global().cancel_matching("user_*", reason, "stopped by operator");
-        println!(">>> operator thread: cancel_matching(\"user_*\") cancelled {n} operations\n");
+        let names: Vec<_> = stopped.iter().map(|op| op.name()).collect();
+        println!(">>> operator thread: cancel_matching(\"user_*\") cancelled {names:?}\n");
     });
 
     loop {

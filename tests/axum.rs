@@ -337,7 +337,7 @@ async fn a_registered_request_is_listed_while_it_runs_and_cancellable_from_the_r
         CancellationReason::Manual,
         "maintenance window",
     );
-    assert_eq!(cancelled, 1);
+    assert_eq!(cancelled.len(), 1);
     let reply = client.await.unwrap();
     assert_eq!(reply.status, 503);
     assert_eq!(reply.body, "request cancelled");
@@ -358,7 +358,12 @@ async fn register_uses_the_global_registry_and_name_with_names_requests() {
     let client = tokio::spawn(request(addr, "GET", "/global-registry-check"));
     let registry = OperationRegistry::global();
     let ctx = listed(registry, "web:/global-registry-check").await;
-    assert!(registry.cancel(&ctx.id, CancellationReason::Manual, "test over"));
+    assert_eq!(
+        registry
+            .cancel(&ctx.id, CancellationReason::Manual, "test over")
+            .ids(),
+        [ctx.id.as_str()]
+    );
     assert_eq!(client.await.unwrap().status, 503);
 }
 
@@ -386,7 +391,12 @@ async fn a_cancelled_sse_stream_ends_with_a_cancelled_event() {
     // The request stays listed while its stream is sent.
     let ctx = listed(&registry, "GET /events").await;
     tokio::time::sleep(Duration::from_millis(30)).await;
-    assert!(registry.cancel(&ctx.id, CancellationReason::Manual, "operator stop"));
+    assert_eq!(
+        registry
+            .cancel(&ctx.id, CancellationReason::Manual, "operator stop")
+            .ids(),
+        [ctx.id.as_str()]
+    );
 
     let reply = within("the stream to end", client).await.unwrap();
     assert_eq!(reply.status, 200);

@@ -349,10 +349,10 @@ async fn registry_cancel() {
         Scenario::new(),
         pending(),
         async |s| {
-            assert!(
+            let cancelled =
                 s.registry
-                    .cancel("op-1", CancellationReason::Disconnect, "client went away")
-            );
+                    .cancel("op-1", CancellationReason::Disconnect, "client went away");
+            assert_eq!(cancelled.ids(), ["op-1"]);
         },
         cancelled_with(CancellationReason::Disconnect),
         OperationStatus::Cancelled,

@@ -23,18 +23,21 @@ fn names(contexts: &[cancelable::OperationContext]) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn a_registered_operation_is_listed_while_it_runs_then_moves_to_history() {
+async fn a_registered_operation_is_listed_pending_from_when_it_is_built_then_running_then_in_history()
+ {
     let registry = OperationRegistry::new();
     let op = Cancelable::new().named("import").register_in(&registry);
-    assert!(
-        registry.list().is_empty(),
-        "joins when run starts, not when built"
-    );
+    let queued = registry.list();
+    assert_eq!(names(&queued), ["import"], "joins when built, not when run");
+    assert_eq!(queued[0].status, OperationStatus::Pending);
+    assert_eq!(registry.statistics().running.pending, 1);
 
     let task = start(op.clone()).await;
     let running = registry.list();
     assert_eq!(names(&running), ["import"]);
     assert_eq!(running[0].status, OperationStatus::Running);
+    let stats = registry.statistics();
+    assert_eq!((stats.running.pending, stats.running.running), (0, 1));
     assert!(registry.history(10).is_empty());
 
     op.cancel();
@@ -44,6 +47,177 @@ async fn a_registered_operation_is_listed_while_it_runs_then_moves_to_history() 
     assert_eq!(names(&history), ["import"]);
     assert_eq!(history[0].status, OperationStatus::Cancelled);
     assert!(history[0].ended_at.is_some());
+}
+
+#[tokio::test]
+async fn a_queued_operation_cancelled_by_id_pattern_or_all_returns_err_from_run_without_polling() {
+    let registry = OperationRegistry::new();
+    let queue: Vec<_> = ["job_acme_1", "job_acme_2", "job_globex_1", "job_initech_1"]
+        .into_iter()
+        .map(|name| {
+            Cancelable::new()
+                .named(name)
+                .operation_id(name)
+                .register_in(&registry)
+        })
+        .collect();
+    assert_eq!(registry.list().len(), 4);
+
+    let by_pattern = registry.cancel_matching("job_acme_*", CancellationReason::Manual, "tenant");
+    let mut ids = by_pattern.ids();
+    ids.sort();
+    assert_eq!(ids, ["job_acme_1", "job_acme_2"]);
+    let by_id = registry.cancel("job_globex_1", CancellationReason::Signal, "operator");
+    assert_eq!(by_id.ids(), ["job_globex_1"]);
+    let by_all = registry.cancel_all(CancellationReason::Manual, "shutdown");
+    assert_eq!(
+        by_all.ids(),
+        ["job_initech_1"],
+        "only what this call cancelled"
+    );
+
+    let expected = [
+        ("tenant", CancellationReason::Manual),
+        ("tenant", CancellationReason::Manual),
+        ("operator", CancellationReason::Signal),
+        ("shutdown", CancellationReason::Manual),
+    ];
+    for (op, (message, reason)) in queue.iter().zip(expected) {
+        let polled = std::sync::atomic::AtomicBool::new(false);
+        let err = op
+            .run(async { polled.store(true, std::sync::atomic::Ordering::SeqCst) })
+            .await
+            .unwrap_err();
+        assert!(!polled.into_inner(), "{} was polled", op.name());
+        assert_eq!((err.message(), err.reason()), (Some(message), reason));
+        assert_eq!(op.status(), OperationStatus::Cancelled);
+    }
+    assert!(registry.list().is_empty());
+    let stats = registry.statistics();
+    assert_eq!((stats.running.total(), stats.finished.cancelled), (0, 4));
+}
+
+#[tokio::test]
+async fn a_registered_operation_dropped_without_running_leaves_the_registry_and_is_freed() {
+    let registry = OperationRegistry::new();
+    let witness = Arc::new(());
+    let op = Cancelable::new().named("abandoned").register_in(&registry);
+    let held = witness.clone();
+    op.on_completed(move |_| assert!(Arc::strong_count(&held) > 1));
+    let clone = op.clone();
+    assert_eq!(names(&registry.list()), ["abandoned"]);
+
+    drop(op);
+    assert_eq!(
+        names(&registry.list()),
+        ["abandoned"],
+        "a handle is still alive"
+    );
+    drop(clone);
+    assert!(registry.list().is_empty());
+    assert_eq!(
+        Arc::strong_count(&witness),
+        1,
+        "the registry kept the operation alive"
+    );
+    let stats = registry.statistics();
+    assert_eq!((stats.running.total(), stats.total), (0, 1));
+    assert!(registry.history(10).is_empty());
+
+    // A run future dropped before its first poll: the operation never ran either.
+    let op = Cancelable::new()
+        .named("never_polled")
+        .register_in(&registry);
+    drop(op.run(async {}));
+    assert_eq!(registry.list()[0].status, OperationStatus::Pending);
+    drop(op);
+    assert!(registry.list().is_empty());
+    assert_eq!(registry.statistics().running.total(), 0);
+}
+
+#[tokio::test]
+async fn filters_match_metadata_and_statistics_can_be_taken_for_a_filter() {
+    let registry = OperationRegistry::new();
+    for (tenant, fails) in [("acme", false), ("acme", true), ("globex", false)] {
+        let op = Cancelable::new()
+            .named("export")
+            .metadata("tenant", tenant)
+            .register_in(&registry);
+        let _ = op
+            .try_run(async move {
+                match fails {
+                    true => Err(std::io::Error::other("disk full")),
+                    false => Ok(()),
+                }
+            })
+            .await;
+    }
+    let queued = Cancelable::new()
+        .named("export")
+        .metadata("tenant", "acme")
+        .metadata("priority", 1)
+        .register_in(&registry);
+    let running = start(
+        Cancelable::new()
+            .named("import")
+            .metadata("tenant", "acme")
+            .register_in(&registry),
+    )
+    .await;
+
+    let acme = OperationFilter::new().metadata("tenant", "acme");
+    assert_eq!(registry.find(&acme).len(), 4);
+    assert_eq!(
+        registry.find(&acme.clone().metadata("priority", 1)).len(),
+        1
+    );
+    assert!(
+        registry
+            .find(&OperationFilter::new().metadata("tenant", "initech"))
+            .is_empty()
+    );
+    assert_eq!(
+        registry
+            .find(&acme.clone().name("exp*").status(OperationStatus::Pending))
+            .len(),
+        1
+    );
+    let ctx = &registry.find(&acme.clone().metadata("priority", 1))[0];
+    assert!(acme.matches(ctx));
+    assert!(
+        !OperationFilter::new()
+            .metadata("tenant", "globex")
+            .matches(ctx)
+    );
+
+    let stats = registry.statistics_matching(&acme);
+    assert_eq!((stats.running.pending, stats.running.running), (1, 1));
+    assert_eq!((stats.finished.completed, stats.finished.failed), (1, 1));
+    assert_eq!((stats.total, stats.history_len), (4, 2));
+    assert!(stats.average_duration.is_some());
+    let globex = registry.statistics_matching(&OperationFilter::new().metadata("tenant", "globex"));
+    assert_eq!((globex.running.total(), globex.finished.completed), (0, 1));
+    assert_eq!(registry.statistics().total, 5);
+
+    registry.cancel_all(CancellationReason::Manual, "done");
+    running.await.unwrap().unwrap_err();
+    drop(queued);
+}
+
+#[test]
+fn running_counts_have_no_always_zero_fields() {
+    let stats = OperationRegistry::new().statistics();
+    let json = serde_json::to_value(stats).unwrap();
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&json["running"]), ["pending", "running"]);
+    assert_eq!(
+        keys(&json["finished"]),
+        ["cancelled", "completed", "failed"]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -66,6 +240,7 @@ async fn an_operation_leaves_the_running_set_however_it_ends() {
     assert!(task.await.unwrap_err().is_panic());
     let dropped = op("dropped");
     let mut run = Box::pin(dropped.run(std::future::pending::<()>()));
+    assert_eq!(registry.list()[0].status, OperationStatus::Pending);
     assert!(poll_once(&mut run).is_pending());
     assert_eq!(names(&registry.list()), ["dropped"]);
     drop(run);
@@ -179,14 +354,28 @@ async fn cancel_by_id_passes_reason_and_message_once() {
         .register_in(&registry);
     let task = start(op).await;
 
-    assert!(!registry.cancel("nope", CancellationReason::Manual, "x"));
-    assert!(registry.cancel("export-1", CancellationReason::Signal, "operator request"));
-    assert!(!registry.cancel("export-1", CancellationReason::Manual, "again"));
+    assert!(
+        registry
+            .cancel("nope", CancellationReason::Manual, "x")
+            .is_empty()
+    );
+    let cancelled = registry.cancel("export-1", CancellationReason::Signal, "operator request");
+    assert_eq!(cancelled.ids(), ["export-1"]);
+    assert_eq!(cancelled[0].name(), "export");
+    assert!(
+        registry
+            .cancel("export-1", CancellationReason::Manual, "again")
+            .is_empty()
+    );
     let err = task.await.unwrap().unwrap_err();
     assert_eq!(err.reason(), CancellationReason::Signal);
     assert_eq!(err.message(), Some("operator request"));
     assert_eq!(err.operation_name(), Some("export"));
-    assert!(!registry.cancel("export-1", CancellationReason::Manual, "finished"));
+    assert!(
+        registry
+            .cancel("export-1", CancellationReason::Manual, "finished")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -199,19 +388,22 @@ async fn cancel_matching_cancels_only_running_operations_whose_name_matches() {
             start(Cancelable::new().named(name).register_in(&registry)).await,
         ));
     }
-    assert_eq!(
-        registry.cancel_matching("user_*", CancellationReason::Manual, "maintenance"),
-        2
-    );
-    assert_eq!(
-        registry.cancel_matching("user_*", CancellationReason::Manual, "again"),
-        0
+    let cancelled = registry.cancel_matching("user_*", CancellationReason::Manual, "maintenance");
+    let mut cancelled: Vec<_> = cancelled.iter().map(|op| op.name().to_owned()).collect();
+    cancelled.sort();
+    assert_eq!(cancelled, ["user_export", "user_import"]);
+    assert!(
+        registry
+            .cancel_matching("user_*", CancellationReason::Manual, "again")
+            .is_empty()
     );
     tokio::task::yield_now().await;
     assert_eq!(names(&registry.list()).len(), 2);
 
     assert_eq!(
-        registry.cancel_all(CancellationReason::Manual, "shutdown"),
+        registry
+            .cancel_all(CancellationReason::Manual, "shutdown")
+            .len(),
         2
     );
     for (name, task) in tasks {
@@ -223,9 +415,10 @@ async fn cancel_matching_cancels_only_running_operations_whose_name_matches() {
         };
         assert_eq!(err.message(), Some(expected), "{name}");
     }
-    assert_eq!(
-        registry.cancel_all(CancellationReason::Manual, "nothing left"),
-        0
+    assert!(
+        registry
+            .cancel_all(CancellationReason::Manual, "nothing left")
+            .is_empty()
     );
 }
 
@@ -236,7 +429,9 @@ async fn registry_methods_work_from_plain_threads() {
     let remote = registry.clone();
     let cancelled = std::thread::spawn(move || {
         assert_eq!(names(&remote.list()), ["worker"]);
-        remote.cancel_all(CancellationReason::Manual, "from a thread")
+        remote
+            .cancel_all(CancellationReason::Manual, "from a thread")
+            .len()
     })
     .join()
     .unwrap();

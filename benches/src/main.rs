@@ -7,10 +7,13 @@
 //! cancelable-bench mem                   size_of the run futures, heap bytes per parked operation
 //! cancelable-bench fanout [N] [ROUNDS]   N parked operations, one cancel -> all done (wall clock)
 //! cancelable-bench latency [SAMPLES]     cancel from a plain OS thread -> task wakes (us)
+//! cancelable-bench registry [N ...]      registry `list`/`cancel_matching` per operation at size N
 //! ```
 //!
 //! `scripts/bench-instructions.sh` turns `--case` runs into instruction counts with callgrind;
 //! `BENCHMARKS.md` has the results and what each number means.
+
+mod registry_scale;
 
 use std::future::ready;
 use std::hint::black_box;
@@ -780,6 +783,13 @@ fn main() {
             arg(2).and_then(|s| s.parse().ok()).unwrap_or(5),
         ),
         Some("latency") => latency(arg(1).and_then(|s| s.parse().ok()).unwrap_or(1000)),
+        Some("registry") => {
+            let sizes: Vec<usize> = args[1..].iter().filter_map(|s| s.parse().ok()).collect();
+            match sizes.is_empty() {
+                true => registry_scale::registry(&[1_000, 10_000, 100_000, 1_000_000]),
+                false => registry_scale::registry(&sizes),
+            }
+        }
         None => {
             let rt = rt();
             println!(

@@ -1,14 +1,52 @@
 //! What observers are handed: [`OperationContext`], a snapshot of one operation, and
 //! [`ProgressEvent`], one progress report.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
-use crate::error::CancellationReason;
+use crate::error::{CancellationError, CancellationReason};
 use crate::status::OperationStatus;
 
 /// A snapshot of an operation: who it is, where it is in its life and why it ended.
+///
+/// # As JSON
+///
+/// It serialises (serde) to an object made to be served as it is (an `/ops` endpoint is
+/// `Json(registry.list())`): `started_at` and `ended_at` are integer **milliseconds since the
+/// Unix epoch** (UTC; `null` while not started or not ended), `elapsed_ms` how long `run` has
+/// taken (to the end, or to the snapshot while it runs), `status` and `reason` lower-case
+/// strings, `root_cause` the first cancellation of a chain (for a `parent` cancellation, what
+/// cancelled the ancestor), `progress` the last progress message of a registered operation.
+/// Deserialising reads the same shape back (times to the millisecond).
+///
+/// ```
+/// use cancelable::{Cancelable, OperationRegistry};
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let registry = OperationRegistry::new();
+/// let batch = Cancelable::new().named("batch").operation_id("batch-1");
+/// let job = Cancelable::new().named("job").parent(&batch).register_in(&registry);
+/// job.run(async {
+///     job.report_progress("row 1200 of 5000");
+///     tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+///
+///     let json = serde_json::to_value(registry.list()).unwrap();
+///     assert_eq!(json[0]["status"], "running");
+///     assert!(json[0]["started_at"].is_u64());
+///     assert_eq!(json[0]["elapsed_ms"], 40);
+///     assert_eq!(json[0]["progress"], "row 1200 of 5000");
+///     batch.cancel_with(cancelable::CancellationReason::Manual, "operator stop");
+///     std::future::pending::<()>().await
+/// }).await.unwrap_err();
+///
+/// let json = serde_json::to_value(job.context()).unwrap();
+/// assert_eq!(json["reason"], "parent");
+/// assert_eq!(json["root_cause"]["reason"], "manual");
+/// assert_eq!(json["root_cause"]["message"], "operator stop");
+/// assert_eq!(json["root_cause"]["operation_name"], "batch");
+/// # }
+/// ```
 ///
 /// # Examples
 ///
@@ -43,10 +81,23 @@ pub struct OperationContext {
     pub failure: Option<String>,
     /// The id of the parent operation, if any.
     pub parent_id: Option<String>,
-    /// When `run` started.
+    /// For a cancellation caused by another (reason `Parent`): the first cancellation of the
+    /// chain, the one that really happened.
+    #[serde(default)]
+    pub root_cause: Option<CancellationCause>,
+    /// When `run` started (JSON: milliseconds since the Unix epoch).
+    #[serde(with = "epoch_millis")]
     pub started_at: Option<SystemTime>,
-    /// When `run` ended.
+    /// When `run` ended (JSON: milliseconds since the Unix epoch).
+    #[serde(with = "epoch_millis")]
     pub ended_at: Option<SystemTime>,
+    /// How long `run` has taken, in milliseconds: to its end, or to the snapshot while it runs.
+    #[serde(default)]
+    pub elapsed_ms: Option<u64>,
+    /// The last progress message ([`Cancelable::report_progress`](crate::Cancelable::report_progress)),
+    /// kept for a registered operation (and for one under a shutdown).
+    #[serde(default)]
+    pub progress: Option<String>,
     /// User metadata.
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Items delivered by the operation's streams ([`Cancelable::stream`](crate::Cancelable::stream)),
@@ -56,6 +107,90 @@ pub struct OperationContext {
     /// because the operation was cancelled first).
     #[serde(default)]
     pub exhausted: Option<bool>,
+}
+
+/// The first cancellation of a chain, in an [`OperationContext`]: for a child cancelled with
+/// reason `Parent`, what cancelled the ancestor, and which operation that was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CancellationCause {
+    /// Why the first operation of the chain was cancelled.
+    pub reason: CancellationReason,
+    /// Its cancellation message, if any.
+    pub message: Option<String>,
+    /// The id of the operation it was attributed to, when known.
+    pub operation_id: Option<String>,
+    /// The name of that operation, when it has one.
+    pub operation_name: Option<String>,
+}
+
+impl CancellationCause {
+    /// The root cause of `error`, if it has a cause at all.
+    pub(crate) fn of(error: &CancellationError) -> Option<CancellationCause> {
+        error.cause()?;
+        let root = error.root_cause();
+        Some(CancellationCause {
+            reason: root.reason(),
+            message: root.message().map(str::to_owned),
+            operation_id: root.operation_id().map(str::to_owned),
+            operation_name: root.operation_name().map(str::to_owned),
+        })
+    }
+}
+
+/// One reading of both clocks, to convert the instants of many snapshots against (so that
+/// differences between converted times are exact).
+pub(crate) struct Clocks {
+    wall: SystemTime,
+    now: Instant,
+}
+
+impl Clocks {
+    pub(crate) fn now() -> Clocks {
+        Clocks {
+            wall: SystemTime::now(),
+            now: Instant::now(),
+        }
+    }
+
+    /// `at`, on tokio's clock (paused in tests), as a wall-clock time.
+    pub(crate) fn wall(&self, at: Instant) -> SystemTime {
+        self.wall
+            .checked_sub(self.now.saturating_duration_since(at))
+            .unwrap_or(self.wall)
+    }
+
+    /// Milliseconds from `start` to `end`, or to now while there is no end.
+    pub(crate) fn elapsed_ms(&self, start: Instant, end: Option<Instant>) -> u64 {
+        let elapsed = end.unwrap_or(self.now).saturating_duration_since(start);
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// `Option<SystemTime>` as integer milliseconds since the Unix epoch (earlier times clamp to 0).
+mod epoch_millis {
+    use super::{Duration, SystemTime, UNIX_EPOCH};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        time: &Option<SystemTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => {
+                let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+                serializer.serialize_u64(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+            }
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let millis = Option::<u64>::deserialize(deserializer)?;
+        Ok(millis.and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms))))
+    }
 }
 
 impl OperationContext {

@@ -48,8 +48,9 @@
 //!   (`INFO`), `operation failed` with `error` (`WARN`); a panicking callback is an `ERROR`.
 //!   When no subscriber wants the span, nothing is recorded and no id is generated for it.
 //! * [`OperationRegistry`]: operations built with [`register`](Cancelable::register) are listed
-//!   while they run, found by status, name glob or parent, cancelled by id or pattern from any
-//!   thread, then kept in a bounded history with statistics.
+//!   from when they are built until their `run` ends, found by status, name glob, parent or
+//!   metadata, cancelled by id or pattern from any thread, then kept in a bounded history with
+//!   statistics; a listing is JSON ready to serve.
 //! * Streams: [`Cancelable::stream`] ends a stream on cancellation and counts its items in the
 //!   operation's [context](OperationContext::items).
 //!
@@ -134,19 +135,22 @@ pub mod test_util;
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::context::{OperationContext, ProgressEvent};
+pub use crate::context::{CancellationCause, OperationContext, ProgressEvent};
 pub use crate::error::{CancellationError, CancellationReason};
 pub use crate::future_ext::{
     FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,
 };
 pub use crate::operation::{Cancelable, OrCancelled, OwnedRun, Run, RunOn, Shield};
-pub use crate::registry::{OperationFilter, OperationRegistry, RegistryStats, StatusCounts};
+pub use crate::registry::{
+    CancelledOperations, FinishedCounts, OperationFilter, OperationRegistry, RegistryStats,
+    RunningCounts,
+};
 #[cfg(feature = "resources")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resources")))]
 pub use crate::resources::ResourceLimits;
-pub use crate::signal::{ParseSignalError, Signal};
 #[cfg(all(unix, feature = "signal"))]
 pub use crate::signal::SignalWait;
+pub use crate::signal::{ParseSignalError, Signal};
 pub use crate::source::CancellationSource;
 pub use crate::status::OperationStatus;
 pub use crate::stream::{CancelableChunks, CancelableStream};

@@ -1,31 +1,41 @@
-//! [`OperationRegistry`]: the running operations of a process (or of one subsystem) and a
-//! bounded history of the finished ones.
+//! [`OperationRegistry`]: the operations of a process (or of one subsystem) that are built or
+//! running, and a bounded history of the finished ones.
 //!
 //! # Invariants
 //!
 //! 1. Only operations built with [`register`](Cancelable::register) or
 //!    [`register_in`](Cancelable::register_in) touch a registry: the others never take one of
 //!    its locks.
-//! 2. A registered operation joins the running set when `run` starts it and leaves it in
-//!    `finish`, after its final status is recorded, however `run` ended (output, cancellation,
-//!    failure, panic, drop). It then goes to the back of the history, whose oldest entries are
-//!    dropped past the limit.
-//! 3. The running set is split into shards by the operation's address. Joining and leaving lock
-//!    one shard each, and the counters live in the shard, under the same lock; the slot is a slab
-//!    key, so leaving needs no lookup and no id.
+//! 2. A registered operation joins the set when it is registered (status `Pending`), and leaves
+//!    it exactly once: in `finish`, after its final status is recorded, however `run` ended
+//!    (output, cancellation, failure, panic, drop), going to the back of the history, whose
+//!    oldest entries are dropped past the limit; or, dropped without running, when its last
+//!    handle goes (`Operation`'s `Drop`).
+//! 3. The set holds each operation weakly, with a copy of its name (inline when short,
+//!    `registry/name.rs`): a queued operation nobody holds any more is dropped, and matching a
+//!    name glob reads the slab alone, in order.
+//! 4. The set is split into shards by the operation's address. Joining, starting and leaving lock
+//!    one shard each, and the counters live in the shard, under the same lock: `statistics`
+//!    reads counters, not operations. The slot is a slab key, so leaving needs no lookup and no
+//!    id.
 //!
 //! # Deadlock safety
 //!
 //! This is the registry's side of the one two-way association between modules: operations
-//! join and leave from their `run` (`operation/lifecycle.rs`, "Registry"), and the registry lists and
-//! cancels them. An operation joins and leaves while holding its own state lock, so a registry lock is never
-//! held while locking an operation's state, calling user code or cancelling an operation:
-//! methods that act on operations (`list`, `find`, `cancel*`, `history`) copy the handles out
-//! first. An entry evicted from the history is handed back, to be dropped with no lock held.
+//! join from `register_in`, start and leave from their `run` (`operation/lifecycle.rs`,
+//! "Registry") or their drop, and the registry lists and cancels them. An operation starts and
+//! leaves while holding its own state lock, so a registry lock is never held while locking an
+//! operation's state, calling user code, cancelling an operation or dropping a handle (whose drop
+//! may be the operation's, which locks a shard): methods that act on operations (`list`, `find`,
+//! `cancel*`, `statistics_matching`, `history`) copy strong handles out first, keeping every one
+//! they upgraded until the lock is released. An entry evicted from the history is handed back,
+//! to be dropped with no lock held.
 
+mod cancelled;
 mod filter;
 #[cfg(feature = "cluster")]
 mod hooks;
+mod name;
 mod stats;
 
 use std::collections::VecDeque;
@@ -37,6 +47,7 @@ use tokio::time::Instant;
 
 use slab::Slab;
 
+pub use self::cancelled::CancelledOperations;
 pub use self::filter::OperationFilter;
 #[cfg(feature = "cluster")]
 pub(crate) use self::filter::glob_match;
@@ -44,26 +55,32 @@ pub(crate) use self::filter::glob_match;
 pub(crate) use self::hooks::JoinHook;
 #[cfg(feature = "cluster")]
 use self::hooks::JoinHooks;
-pub use self::stats::{RegistryStats, StatusCounts};
+use self::name::EntryName;
+pub use self::stats::{FinishedCounts, RegistryStats, RunningCounts};
 use crate::context::OperationContext;
-use crate::error::CancellationReason;
-use crate::operation::Cancelable;
+use crate::error::{CancellationError, CancellationReason};
+use crate::operation::{Cancelable, WeakCancelable};
 use crate::status::OperationStatus;
 
 const SHARDS: usize = 16;
 const DEFAULT_HISTORY_LIMIT: usize = 1000;
 
-/// A directory of running operations, with a bounded history of the finished ones.
+/// A directory of the operations that are built or running, with a bounded history of the
+/// finished ones.
 ///
 /// Operations join with [`Cancelable::register`] (the [global](Self::global) registry) or
-/// [`Cancelable::register_in`], from the moment `run` starts until it ends, however it ends.
+/// [`Cancelable::register_in`], from the moment they are built (status `Pending`, say in a job
+/// queue) until `run` ends, however it ends; an operation dropped without running leaves
+/// when its last handle goes. Cancelling one before it runs makes its `run` return the
+/// cancellation at once, without polling the body.
+///
 /// Every method is synchronous and thread-safe: call it from a task, a plain OS thread or a
 /// signal handler's thread. Clones are cheap and share the registry.
 ///
 /// # Examples
 ///
 /// ```
-/// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
+/// use cancelable::{Cancelable, CancellationReason, OperationRegistry, OperationStatus};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let registry = OperationRegistry::new();
@@ -74,13 +91,15 @@ const DEFAULT_HISTORY_LIMIT: usize = 1000;
 ///         tokio::spawn(async move { op.run(std::future::pending::<()>()).await })
 ///     })
 ///     .collect();
-/// tokio::task::yield_now().await;
+/// // Listed from the start, still `Pending` until their tasks run.
 /// assert_eq!(registry.list().len(), 3);
+/// tokio::task::yield_now().await;
+/// assert!(registry.list().iter().all(|ctx| ctx.status == OperationStatus::Running));
 ///
 /// // From any thread: stop every user job.
 /// let r = registry.clone();
 /// let stopped = std::thread::spawn(move || {
-///     r.cancel_matching("user_*", CancellationReason::Manual, "maintenance")
+///     r.cancel_matching("user_*", CancellationReason::Manual, "maintenance").len()
 /// });
 /// assert_eq!(stopped.join().unwrap(), 2);
 ///
@@ -104,17 +123,24 @@ struct Inner {
     join_hooks: JoinHooks,
 }
 
-/// One lock of the running set, on its own cache line.
+/// One lock of the set, on its own cache line.
 #[derive(Default)]
 #[repr(align(64))]
 struct Shard(Mutex<ShardData>);
 
 #[derive(Default)]
 struct ShardData {
-    running: Slab<Cancelable>,
+    held: Slab<Entry>,
+    live: RunningCounts,
     registered: u64,
-    finished: [u64; OperationStatus::COUNT],
+    finished: FinishedCounts,
     completed_nanos: u64,
+}
+
+/// A held operation (invariant 3).
+struct Entry {
+    name: EntryName,
+    op: WeakCancelable,
 }
 
 struct Finished {
@@ -123,7 +149,7 @@ struct Finished {
     op: Cancelable,
 }
 
-/// Where a running operation sits in its registry.
+/// Where a registered operation sits in its registry.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     shard: usize,
@@ -185,18 +211,45 @@ impl OperationRegistry {
         GLOBAL.get_or_init(OperationRegistry::new)
     }
 
+    /// Adds a registered operation to the set, status `Pending` (invariant 2).
     pub(crate) fn insert(&self, op: &Cancelable) -> Slot {
         let shard = shard_of(op);
+        let entry = Entry {
+            name: EntryName::new(op.name_cow()),
+            op: op.downgrade_weak(),
+        };
         let mut data = lock(&self.inner.shards[shard].0);
         data.registered += 1;
+        data.live.pending += 1;
         let slot = Slot {
             shard,
-            key: data.running.insert(op.clone()),
+            key: data.held.insert(entry),
         };
         drop(data);
         #[cfg(feature = "cluster")]
         self.joined(op);
         slot
+    }
+
+    /// The operation in `slot` entered `run`.
+    pub(crate) fn started(&self, slot: Slot) {
+        let mut data = lock(&self.inner.shards[slot.shard].0);
+        data.live.pending -= 1;
+        data.live.running += 1;
+    }
+
+    /// The operation in `slot` leaves without finishing (invariant 2): dropped without
+    /// running, or moved into a combined operation; `started` if its `run` had started (a
+    /// leaked `Run`).
+    pub(crate) fn forget(&self, slot: Slot, started: bool) {
+        let mut data = lock(&self.inner.shards[slot.shard].0);
+        if data.held.try_remove(slot.key).is_some() {
+            let count = match started {
+                true => &mut data.live.running,
+                false => &mut data.live.pending,
+            };
+            *count = count.saturating_sub(1);
+        }
     }
 
     /// Calls the join hooks with `op`, which is in the running set already: a hook that
@@ -224,52 +277,68 @@ impl OperationRegistry {
         self.inner.join_hooks.count()
     }
 
-    /// Moves the operation in `slot` to the history; returns the entry that makes room, if any.
+    /// Moves `op`, in `slot`, to the history; returns the entry that makes room, if any.
     #[must_use = "the evicted operation is to be dropped with no lock held"]
     pub(crate) fn remove(
         &self,
         slot: Slot,
+        op: &Cancelable,
         status: OperationStatus,
         ended_at: Instant,
         duration: Option<Duration>,
     ) -> Option<Cancelable> {
-        let op = {
+        {
             let mut data = lock(&self.inner.shards[slot.shard].0);
-            data.finished[status as usize] += 1;
+            data.held.try_remove(slot.key)?;
+            data.live.running -= 1;
+            data.finished.add(status, 1);
             if let (OperationStatus::Completed, Some(duration)) = (status, duration) {
                 let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
                 data.completed_nanos = data.completed_nanos.saturating_add(nanos);
             }
-            data.running.try_remove(slot.key)?
-        };
+        }
         let mut history = lock(&self.inner.history);
-        history.push_back(Finished { ended_at, op });
+        history.push_back(Finished {
+            ended_at,
+            op: op.clone(),
+        });
         if history.len() > self.inner.history_limit {
             return history.pop_front().map(|entry| entry.op);
         }
         None
     }
 
-    /// Handles to the running operations that satisfy `keep`.
-    fn running_where(&self, keep: impl Fn(&Cancelable) -> bool) -> Vec<Cancelable> {
+    /// Handles to the held operations whose name satisfies `name`, shard by shard. Each handle
+    /// upgraded under a lock is kept until it is released (see "Deadlock safety").
+    ///
+    /// The entries are read in batches: the names first, then, for the batch's matches, one
+    /// plain load of each operation's count, so that the cache misses of a batch overlap before
+    /// the upgrades (atomic read-modify-writes, which would take them one at a time).
+    fn held_where(&self, name: impl Fn(&str) -> bool) -> Vec<Cancelable> {
+        const BATCH: usize = 32;
         let mut found = Vec::new();
         for shard in &self.inner.shards {
             let data = lock(&shard.0);
-            found.extend(
-                data.running
-                    .iter()
-                    .map(|(_, op)| op)
-                    .filter(|op| keep(op))
-                    .cloned(),
-            );
+            let mut batch: Vec<&WeakCancelable> = Vec::with_capacity(BATCH);
+            let mut entries = data.held.iter().map(|(_, entry)| entry).peekable();
+            while entries.peek().is_some() {
+                batch.extend(
+                    entries
+                        .by_ref()
+                        .take(BATCH)
+                        .filter(|e| name(e.name.as_str()))
+                        .map(|e| &e.op),
+                );
+                let alive = batch.iter().filter(|op| op.is_alive()).count();
+                found.reserve(alive);
+                found.extend(batch.drain(..).filter_map(WeakCancelable::upgrade));
+            }
         }
         found
     }
 
-    fn contexts(ops: Vec<Cancelable>) -> Vec<OperationContext> {
-        let mut contexts: Vec<_> = ops.iter().map(Cancelable::context).collect();
-        contexts.sort_by_key(|ctx| ctx.started_at);
-        contexts
+    fn held(&self) -> Vec<Cancelable> {
+        self.held_where(|_| true)
     }
 
     fn finished_ops(&self, limit: usize) -> Vec<Cancelable> {
@@ -282,26 +351,42 @@ impl OperationRegistry {
             .collect()
     }
 
-    /// Snapshots of the running operations, oldest first.
+    /// Snapshots of the held operations: the running ones, then the pending ones (built, `run`
+    /// not started); in no particular order within each (sort by `started_at` if you need
+    /// to: the registry does not, so that its cost per operation stays flat however many
+    /// there are).
+    ///
+    /// Made to be served as it is: an `/ops` endpoint is `Json(registry.list())` (see
+    /// [`OperationContext`] for the JSON shape).
     ///
     /// ```
     /// use cancelable::{Cancelable, OperationRegistry, OperationStatus};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let registry = OperationRegistry::new();
+    /// let queued = Cancelable::new().named("queued").register_in(&registry);
     /// let op = Cancelable::new().named("crawl").register_in(&registry);
     /// op.run(async {
-    ///     let running = registry.list();
-    ///     assert_eq!(running.len(), 1);
-    ///     assert_eq!(running[0].status, OperationStatus::Running);
+    ///     let held = registry.list();
+    ///     assert_eq!((held[0].name.as_str(), held[0].status), ("crawl", OperationStatus::Running));
+    ///     assert_eq!((held[1].name.as_str(), held[1].status), ("queued", OperationStatus::Pending));
+    ///
+    ///     let json = serde_json::to_value(&held).unwrap();
+    ///     assert_eq!(json[0]["status"], "running");
+    ///     assert!(json[0]["started_at"].is_u64()); // milliseconds since the Unix epoch
     /// }).await.unwrap();
+    /// # drop(queued);
     /// # }
     /// ```
     pub fn list(&self) -> Vec<OperationContext> {
-        OperationRegistry::contexts(self.running_where(|_| true))
+        let mut held = self.held();
+        // In address order: the operations' memory is then read as one forward sweep.
+        held.sort_unstable_by_key(Cancelable::address);
+        contexts(&held)
     }
 
-    /// Snapshots of the operations that match `filter`: the running ones (oldest first), then
-    /// those in the history (newest last). Filter on a status to pick one side.
+    /// Snapshots of the operations that match `filter`: the held ones (as in
+    /// [`list`](Self::list): running, then pending), then those in the history (newest last). Filter on a status to
+    /// pick one side.
     ///
     /// ```
     /// use cancelable::{Cancelable, OperationFilter, OperationRegistry, OperationStatus};
@@ -317,7 +402,9 @@ impl OperationRegistry {
     /// # }
     /// ```
     pub fn find(&self, filter: &OperationFilter) -> Vec<OperationContext> {
-        let mut found = OperationRegistry::contexts(self.running_where(|op| filter.admits(op)));
+        let mut held = self.held_where(|name| filter.admits_name(name));
+        held.retain(|op| filter.admits(op));
+        let mut found = contexts(&held);
         let finished = self.finished_ops(usize::MAX);
         found.extend(
             finished
@@ -325,11 +412,10 @@ impl OperationRegistry {
                 .filter(|op| filter.admits(op))
                 .map(Cancelable::context),
         );
-        found.retain(|ctx| filter.matches(ctx));
         found
     }
 
-    /// The operation with id `id`: a running one, or a finished one still in the history.
+    /// The operation with id `id`: a held one, or a finished one still in the history.
     ///
     /// ```
     /// use cancelable::{Cancelable, OperationRegistry};
@@ -346,7 +432,7 @@ impl OperationRegistry {
     /// ```
     pub fn get(&self, id: &str) -> Option<Cancelable> {
         let has_id = |op: &Cancelable| op.known_id() == Some(id);
-        if let Some(op) = self.running_where(has_id).pop() {
+        if let Some(op) = self.held().into_iter().find(has_id) {
             return Some(op);
         }
         let history = lock(&self.inner.history);
@@ -358,7 +444,40 @@ impl OperationRegistry {
             .cloned()
     }
 
-    /// Cancels the running operation with id `id`; `true` if this call cancelled it.
+    /// Cancels `targets` with one shared error; keeps those this call cancelled.
+    fn cancel_each(
+        mut targets: Vec<Cancelable>,
+        reason: CancellationReason,
+        message: String,
+    ) -> CancelledOperations {
+        const BATCH: usize = 32;
+        let error = CancellationError::new(reason).with_message(message);
+        // In address order: the operations' memory is then read as one forward sweep.
+        targets.sort_unstable_by_key(Cancelable::address);
+        let mut kept = 0;
+        for start in (0..targets.len()).step_by(BATCH) {
+            let batch = start..targets.len().min(start + BATCH);
+            // Plain loads first, so that the batch's cache misses overlap (see `held_where`).
+            let cancelled_already = targets[batch.clone()]
+                .iter()
+                .filter(|op| op.is_cancelled())
+                .count();
+            if cancelled_already == batch.len() {
+                continue;
+            }
+            for i in batch {
+                if targets[i].cancel_error(error.clone()) {
+                    targets.swap(kept, i);
+                    kept += 1;
+                }
+            }
+        }
+        targets.truncate(kept);
+        CancelledOperations::new(targets)
+    }
+
+    /// Cancels the held operation with id `id` (pending or running); returns it if this call
+    /// cancelled it (empty otherwise: no such operation, or cancelled or finished already).
     ///
     /// ```
     /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
@@ -366,43 +485,57 @@ impl OperationRegistry {
     /// let registry = OperationRegistry::new();
     /// let op = Cancelable::new().operation_id("job-1").register_in(&registry);
     /// let err = op.run(async {
-    ///     assert!(registry.cancel("job-1", CancellationReason::Manual, "stop requested"));
+    ///     let stopped = registry.cancel("job-1", CancellationReason::Manual, "stop requested");
+    ///     assert_eq!(stopped.ids(), ["job-1"]);
     ///     std::future::pending::<()>().await
     /// }).await.unwrap_err();
     /// assert_eq!(err.message(), Some("stop requested"));
-    /// assert!(!registry.cancel("job-1", CancellationReason::Manual, "again"));
+    /// assert!(registry.cancel("job-1", CancellationReason::Manual, "again").is_empty());
     /// # }
     /// ```
-    pub fn cancel(&self, id: &str, reason: CancellationReason, message: impl Into<String>) -> bool {
-        let message = message.into();
-        let targets = self.running_where(|op| op.known_id() == Some(id));
-        targets
-            .iter()
-            .filter(|op| op.cancel_with(reason, message.clone()))
-            .count()
-            > 0
+    pub fn cancel(
+        &self,
+        id: &str,
+        reason: CancellationReason,
+        message: impl Into<String>,
+    ) -> CancelledOperations {
+        let mut targets = self.held();
+        targets.retain(|op| op.known_id() == Some(id));
+        OperationRegistry::cancel_each(targets, reason, message.into())
     }
 
-    /// Cancels every running operation whose name matches `glob` (`*` any run of characters,
-    /// `?` one character, e.g. `user_*`, `*_job`, `job_?`); returns how many this call
-    /// cancelled.
+    /// Cancels every held operation (pending or running) whose name matches `glob` (`*` any
+    /// run of characters, `?` one character, e.g. `user_*`, `*_job`, `job_?`); returns those
+    /// this call cancelled.
     ///
-    /// See the [type-level example](Self).
+    /// A pending one's `run` then returns the cancellation without polling its body:
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = OperationRegistry::new();
+    /// let queue: Vec<_> = (0..3)
+    ///     .map(|i| Cancelable::new().named(format!("job_acme_{i}")).register_in(&registry))
+    ///     .collect();
+    /// let stopped = registry.cancel_matching("job_acme_*", CancellationReason::Manual, "tenant left");
+    /// assert_eq!(stopped.len(), 3);
+    /// for op in &queue {
+    ///     let err = op.run(async { unreachable!("never polled") }).await.unwrap_err();
+    ///     assert_eq!(err.message(), Some("tenant left"));
+    /// }
+    /// # }
+    /// ```
     pub fn cancel_matching(
         &self,
         glob: &str,
         reason: CancellationReason,
         message: impl Into<String>,
-    ) -> usize {
-        let message = message.into();
-        let targets = self.running_where(|op| filter::glob_match(glob, op.name()));
-        targets
-            .iter()
-            .filter(|op| op.cancel_with(reason, message.clone()))
-            .count()
+    ) -> CancelledOperations {
+        let targets = self.held_where(|name| filter::glob_match(glob, name));
+        OperationRegistry::cancel_each(targets, reason, message.into())
     }
 
-    /// Cancels every running operation; returns how many this call cancelled.
+    /// Cancels every held operation (pending or running); returns those this call cancelled.
     ///
     /// ```
     /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
@@ -410,19 +543,18 @@ impl OperationRegistry {
     /// let registry = OperationRegistry::new();
     /// let op = Cancelable::new().register_in(&registry);
     /// let err = op.run(async {
-    ///     assert_eq!(registry.cancel_all(CancellationReason::Signal, "shutting down"), 1);
+    ///     assert_eq!(registry.cancel_all(CancellationReason::Signal, "shutting down").len(), 1);
     ///     std::future::pending::<()>().await
     /// }).await.unwrap_err();
     /// assert!(err.is_signal());
     /// # }
     /// ```
-    pub fn cancel_all(&self, reason: CancellationReason, message: impl Into<String>) -> usize {
-        let message = message.into();
-        let targets = self.running_where(|_| true);
-        targets
-            .iter()
-            .filter(|op| op.cancel_with(reason, message.clone()))
-            .count()
+    pub fn cancel_all(
+        &self,
+        reason: CancellationReason,
+        message: impl Into<String>,
+    ) -> CancelledOperations {
+        OperationRegistry::cancel_each(self.held(), reason, message.into())
     }
 
     /// The final contexts of the last `limit` finished operations, newest last.
@@ -435,11 +567,12 @@ impl OperationRegistry {
             .collect()
     }
 
-    /// Counts: running operations by status, finished ones by status, the average duration
-    /// of the completed ones, operations registered so far.
+    /// Counts: held operations (pending and running), finished ones by status, the average
+    /// duration of the completed ones, operations registered so far.
     ///
     /// The finished counts and the average cover every operation since the registry was
-    /// created, not only those still in the history.
+    /// created, not only those still in the history. It reads counters, not operations: its
+    /// cost does not grow with the number of operations.
     ///
     /// ```
     /// use std::time::Duration;
@@ -458,31 +591,73 @@ impl OperationRegistry {
     /// # }
     /// ```
     pub fn statistics(&self) -> RegistryStats {
-        let mut running = StatusCounts::default();
-        let mut finished = [0; 5];
+        let mut running = RunningCounts::default();
+        let mut finished = FinishedCounts::default();
         let (mut total, mut nanos) = (0, 0u64);
         for shard in &self.inner.shards {
             let data = lock(&shard.0);
-            for (_, op) in data.running.iter() {
-                running.add(op.status());
-            }
-            for (sum, count) in finished.iter_mut().zip(data.finished) {
-                *sum += count;
-            }
+            running.pending += data.live.pending;
+            running.running += data.live.running;
+            finished.merge(&data.finished);
             total += data.registered;
             nanos = nanos.saturating_add(data.completed_nanos);
         }
-        let finished = StatusCounts::from_fn(|status| finished[status as usize]);
-        let average_duration = match finished.completed {
-            0 => None,
-            completed => Some(Duration::from_nanos(nanos / completed)),
-        };
         RegistryStats {
             running,
             finished,
-            average_duration,
+            average_duration: average(nanos, finished.completed),
             total,
             history_len: lock(&self.inner.history).len(),
+        }
+    }
+
+    /// The counts of [`statistics`](Self::statistics) for the operations that match `filter`,
+    /// taken over what the registry holds now: the held operations and the history (so
+    /// `finished`, `average_duration` and `total` cover the history only, and `history_len`
+    /// is the number of matching entries in it).
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, OperationFilter, OperationRegistry};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = OperationRegistry::new();
+    /// for tenant in ["acme", "acme", "globex"] {
+    ///     let op = Cancelable::new().named("export").metadata("tenant", tenant);
+    ///     op.register_in(&registry).run(async {}).await.unwrap();
+    /// }
+    /// let queued = Cancelable::new().metadata("tenant", "acme").register_in(&registry);
+    ///
+    /// let acme = registry.statistics_matching(&OperationFilter::new().metadata("tenant", "acme"));
+    /// assert_eq!((acme.finished.completed, acme.running.pending, acme.total), (2, 1, 3));
+    /// # drop(queued);
+    /// # }
+    /// ```
+    pub fn statistics_matching(&self, filter: &OperationFilter) -> RegistryStats {
+        let mut held = self.held_where(|name| filter.admits_name(name));
+        held.retain(|op| filter.admits(op));
+        let mut running = RunningCounts::default();
+        for op in &held {
+            running.add(op.status());
+        }
+        let mut finished = FinishedCounts::default();
+        let (mut history_len, mut nanos) = (0, 0u64);
+        for op in self.finished_ops(usize::MAX) {
+            if !filter.admits(&op) {
+                continue;
+            }
+            history_len += 1;
+            let status = op.status();
+            finished.add(status, 1);
+            if let (OperationStatus::Completed, Some(duration)) = (status, op.run_duration()) {
+                let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+                nanos = nanos.saturating_add(duration);
+            }
+        }
+        RegistryStats {
+            running,
+            finished,
+            average_duration: average(nanos, finished.completed),
+            total: running.total() + history_len as u64,
+            history_len,
         }
     }
 
@@ -514,6 +689,32 @@ impl OperationRegistry {
         };
         expired.len()
     }
+}
+
+/// Snapshots of `ops`: the running ones, then the pending ones.
+///
+/// In batches: plain loads of what a snapshot reads first, so that the batch's cache misses
+/// overlap (see `held_where`). Not sorted further: a sort would cost more than the snapshots
+/// at a million operations (moving each large snapshot), and a caller sorts what it keeps.
+fn contexts(ops: &[Cancelable]) -> Vec<OperationContext> {
+    let clocks = crate::context::Clocks::now();
+    let mut contexts = Vec::with_capacity(ops.len());
+    let mut pending = Vec::new();
+    for batch in ops.chunks(32) {
+        std::hint::black_box(batch.iter().map(Cancelable::touch).sum::<usize>());
+        for op in batch {
+            match op.status() {
+                OperationStatus::Pending => pending.push(op),
+                _ => contexts.push(op.context_at(&clocks)),
+            }
+        }
+    }
+    contexts.extend(pending.into_iter().map(|op| op.context_at(&clocks)));
+    contexts
+}
+
+fn average(nanos: u64, count: u64) -> Option<Duration> {
+    (count > 0).then(|| Duration::from_nanos(nanos / count))
 }
 
 impl Default for OperationRegistry {

@@ -36,6 +36,7 @@ pub enum OperationStatus {
 
 impl OperationStatus {
     /// How many statuses there are: the length of a table indexed by `status as usize`.
+    #[cfg(test)]
     pub(crate) const COUNT: usize = 5;
 
     /// Every status, in discriminant order.

@@ -199,9 +199,11 @@ impl Node {
         }
         let registry = &self.registry;
         match &command.target {
-            Target::Id(id) => usize::from(registry.cancel(id, command.reason, message)),
-            Target::Glob(glob) => registry.cancel_matching(glob, command.reason, message),
-            Target::All => registry.cancel_all(command.reason, message),
+            Target::Id(id) => registry.cancel(id, command.reason, message).len(),
+            Target::Glob(glob) => registry
+                .cancel_matching(glob, command.reason, message)
+                .len(),
+            Target::All => registry.cancel_all(command.reason, message).len(),
         }
     }
 }

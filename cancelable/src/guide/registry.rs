@@ -32,9 +32,11 @@
 //! ## The registry
 //!
 //! Operations built with [`register`](Cancelable::register) (the global registry) or
-//! [`register_in`](Cancelable::register_in) are listed while they run; any thread can find them
-//! by status, name glob or parent, cancel them by id or pattern, and read a bounded history of
-//! the finished ones with statistics.
+//! [`register_in`](Cancelable::register_in) are listed from when they are built (status
+//! `Pending`, say in a job queue) until their `run` ends; any thread can find them by status,
+//! name glob, parent or metadata, cancel them by id or pattern (and learn which it cancelled),
+//! and read a bounded history of the finished ones with statistics, for every operation or for
+//! a filter. A listing serialises as JSON ready to serve: `Json(registry.list())`.
 //!
 //! ```
 //! use cancelable::{Cancelable, CancellationReason, OperationFilter, OperationRegistry, OperationStatus};
@@ -53,7 +55,7 @@
 //! assert_eq!(registry.find(&OperationFilter::new().name("user_*")).len(), 2);
 //! let r = registry.clone();
 //! let stopped = std::thread::spawn(move || {
-//!     r.cancel_matching("user_*", CancellationReason::Manual, "maintenance")
+//!     r.cancel_matching("user_*", CancellationReason::Manual, "maintenance").len()
 //! });
 //! assert_eq!(stopped.join().unwrap(), 2);
 //! registry.cancel_all(CancellationReason::Manual, "shutdown");

@@ -6,7 +6,11 @@
 //! 1. A builder takes the operation by value and configures it through `Arc::get_mut`: it
 //!    panics if the operation was cloned (or started) already, so no other handle ever sees a
 //!    configuration change.
-//! 2. Constructing links nothing and arms nothing: a timeout's clock starts when `run` starts.
+//! 2. Registering is the last step of building: `register_in` puts the operation in the
+//!    registry at once (status `Pending`), and the registry's weak handle makes any later
+//!    builder panic by invariant 1, except `combine`, which moves the registration to the
+//!    operation it makes.
+//! 3. Constructing links nothing and arms nothing: a timeout's clock starts when `run` starts.
 //!    Only `with_token`, `any_of` and a second parent make the scope token at once, because
 //!    they link it (`scope.rs`, invariant 2).
 
@@ -242,12 +246,17 @@ impl Cancelable {
         Cancelable::from_parts(None, Sources::all_of(members))
     }
 
-    /// Any-of `self` and `other`, keeping `self`'s name, id, metadata, callbacks and registry.
+    /// Any-of `self` and `other`, keeping `self`'s name, id, metadata, callbacks and registry
+    /// (a registered `self` leaves it, and the combined operation joins in its place).
     pub fn combine(self, other: Cancelable) -> Self {
         let name = self.inner.name.clone();
         let id = self.inner.id.get().cloned();
         let (cold, registry) = {
             let mut state = self.state();
+            let slot = state.slot.take();
+            if let (Some(registry), Some(slot)) = (&state.registry, slot) {
+                registry.forget(slot, false);
+            }
             (state.cold.take(), state.registry.take())
         };
         let listeners = self.inner.progress_listeners.load(Ordering::Acquire);
@@ -259,10 +268,11 @@ impl Cancelable {
             .inner
             .progress_listeners
             .store(listeners, Ordering::Release);
-        let mut state = combined.state();
-        (state.cold, state.registry) = (cold, registry);
-        drop(state);
-        combined
+        combined.state().cold = cold;
+        match registry {
+            Some(registry) => combined.register_in(&registry),
+            None => combined,
+        }
     }
 
     fn take_sources(&self) -> Sources {
@@ -271,7 +281,8 @@ impl Cancelable {
 
     fn configure(&mut self) -> &mut Operation {
         Arc::get_mut(&mut self.inner).expect(
-            "Cancelable builder methods must be called before the operation is cloned or started",
+            "Cancelable builder methods must be called before the operation is cloned, \
+             registered or started (`register`/`register_in` come last)",
         )
     }
 
@@ -367,15 +378,15 @@ impl Cancelable {
         self
     }
 
-    /// Joins the [global registry](OperationRegistry::global) while it runs.
+    /// Joins the [global registry](OperationRegistry::global) now; see
+    /// [`register_in`](Self::register_in).
     ///
     /// ```
     /// use cancelable::{Cancelable, OperationRegistry};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let op = Cancelable::new().named("nightly_report").operation_id("report-1").register();
-    /// op.run(async {
-    ///     assert!(OperationRegistry::global().get("report-1").is_some());
-    /// }).await.unwrap();
+    /// assert!(OperationRegistry::global().get("report-1").is_some());
+    /// op.run(async {}).await.unwrap();
     /// assert!(OperationRegistry::global().list().iter().all(|ctx| ctx.id != "report-1"));
     /// # }
     /// ```
@@ -383,19 +394,34 @@ impl Cancelable {
         self.register_in(OperationRegistry::global())
     }
 
-    /// Joins `registry` while it runs: from the start of [`run`](Self::run) until it ends,
-    /// however it ends; then its final context goes to the registry's history.
+    /// Joins `registry` now, status `Pending`: listed, found and cancelled from the moment it is
+    /// built (say, while it waits in a job queue), then `Running` inside [`run`](Self::run),
+    /// until `run` ends, however it ends; then its final context goes to the registry's
+    /// history. Cancelled while pending, its `run` returns the cancellation at once, without
+    /// polling the body. Dropped without running, it leaves the registry with its last handle.
+    ///
+    /// Call it last: it shares the operation with the registry, so the by-value builders
+    /// (`named`, `metadata`, …) panic after it (except [`combine`](Self::combine)). A registered
+    /// operation keeps its last progress message for its [context](Self::context).
     ///
     /// ```
-    /// use cancelable::{Cancelable, OperationRegistry, OperationStatus};
+    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry, OperationStatus};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let registry = OperationRegistry::new();
     /// let op = Cancelable::new().named("import").register_in(&registry);
+    /// assert_eq!(registry.list()[0].status, OperationStatus::Pending);
     /// op.run(async {
-    ///     assert_eq!(registry.list()[0].name, "import");
+    ///     assert_eq!(registry.list()[0].status, OperationStatus::Running);
     /// }).await.unwrap();
     /// assert!(registry.list().is_empty());
     /// assert_eq!(registry.history(10)[0].status, OperationStatus::Completed);
+    ///
+    /// let queued = Cancelable::new().named("job_acme_1").register_in(&registry);
+    /// registry.cancel_matching("job_acme_*", CancellationReason::Manual, "tenant left");
+    /// assert!(queued.run(async { unreachable!() }).await.is_err());
+    ///
+    /// drop(Cancelable::new().named("abandoned").register_in(&registry));
+    /// assert!(registry.list().is_empty());
     /// # }
     /// ```
     pub fn register_in(mut self, registry: &OperationRegistry) -> Self {
@@ -405,6 +431,9 @@ impl Cancelable {
             .get_mut()
             .unwrap_or_else(|p| p.into_inner());
         state.registry = Some(registry.clone());
+        self.record_progress();
+        let slot = registry.insert(&self);
+        self.state().slot = Some(slot);
         self
     }
 }

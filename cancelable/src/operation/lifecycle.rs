@@ -12,9 +12,10 @@
 //!
 //! # Registry
 //!
-//! This is the operation's side of its one two-way association: `start` inserts the operation
-//! into its registry and `finish` removes it (the final context goes to the history), both under
-//! the operation's state lock. The registry never takes an operation's state lock while it holds
+//! This is the operation's side of its one two-way association: `register_in` inserts the
+//! operation into its registry (`build.rs`), `start` counts it as running and `finish` removes
+//! it (the final context goes to the history), both under the operation's state lock; an
+//! operation dropped without running is removed by its drop. The registry never takes an operation's state lock while it holds
 //! its own (see `registry.rs`, "Deadlock safety"), so the order is always operation, then
 //! registry.
 
@@ -78,8 +79,8 @@ impl Cancelable {
         if !span.is_disabled() {
             state.observers().span = Some(span.clone());
         }
-        if let Some(registry) = &state.registry {
-            state.slot = Some(registry.insert(self));
+        if let (Some(registry), Some(slot)) = (&state.registry, state.slot) {
+            registry.started(slot);
         }
         let on_start = state
             .observers_mut()
@@ -136,7 +137,9 @@ impl Cancelable {
         let started_at = state.started_at;
         let duration = || started_at.map(|s| ended_at.saturating_duration_since(s));
         let evicted = match (state.registry.take(), state.slot.take()) {
-            (Some(registry), Some(slot)) => registry.remove(slot, status, ended_at, duration()),
+            (Some(registry), Some(slot)) => {
+                registry.remove(slot, self, status, ended_at, duration())
+            }
             _ => None,
         };
         let observed = state

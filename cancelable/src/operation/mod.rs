@@ -48,9 +48,9 @@ mod supervisor;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -61,7 +61,7 @@ pub use self::run::{OwnedRun, Run, RunOn};
 pub use self::shield::Shield;
 pub use self::spawn::OrCancelled;
 pub(crate) use self::supervisor::Supervisor;
-use crate::context::OperationContext;
+use crate::context::{CancellationCause, Clocks, OperationContext};
 use crate::error::{CancellationError, CancellationReason};
 use crate::id::OperationId;
 use crate::registry::{OperationRegistry, Slot};
@@ -127,9 +127,34 @@ pub(crate) struct Operation {
 }
 
 impl Drop for Operation {
-    /// An operation dropped without running ends here (`children.rs`, invariant 2).
+    /// An operation dropped without running ends here (`children.rs`, invariant 2), and
+    /// leaves the registry it joined when it was built (`registry.rs`, invariant 2).
     fn drop(&mut self) {
         self.leave();
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = state.slot.take()
+            && let Some(registry) = state.registry.take()
+        {
+            registry.forget(slot, *self.started.get_mut());
+        }
+    }
+}
+
+/// A handle that does not keep its operation alive: how a registry holds the operations it
+/// lists (`registry.rs`, invariant 3).
+pub(crate) struct WeakCancelable(Weak<Operation>);
+
+impl WeakCancelable {
+    /// Whether a handle is alive: one plain load.
+    #[inline]
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    /// The operation, if a handle to it is still alive somewhere.
+    #[inline]
+    pub(crate) fn upgrade(&self) -> Option<Cancelable> {
+        self.0.upgrade().map(|inner| Cancelable { inner })
     }
 }
 
@@ -143,7 +168,8 @@ pub(crate) struct State {
     ended_at: Option<Instant>,
     /// The cancellation the operation ended with, attributed to it.
     outcome: Option<CancellationError>,
-    /// The registry to join when `run` starts, until `finish` leaves it.
+    /// The registry joined when the operation was registered, until `finish` (or the drop of
+    /// an operation that never ran) leaves it.
     registry: Option<OperationRegistry>,
     slot: Option<Slot>,
     cold: Option<Box<Cold>>,
@@ -164,7 +190,7 @@ struct Cold {
     children_done: Option<children::ChildrenDone>,
     /// For a shutdown root: what the operations under it report to (`supervisor.rs`).
     supervisor: Option<std::sync::Arc<Supervisor>>,
-    /// The last progress message, kept when a supervisor wants it.
+    /// The last progress message, kept for a registry or a supervisor.
     last_progress: Option<String>,
 }
 
@@ -260,11 +286,16 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn context(&self) -> OperationContext {
+        self.context_at(&Clocks::now())
+    }
+
+    /// A snapshot, with times converted against `clocks` (one reading for many snapshots).
+    pub(crate) fn context_at(&self, clocks: &Clocks) -> OperationContext {
         let status = self.status();
         let cancellation = self.cancellation();
-        let to_system_time = system_time_converter();
         let items = self.inner.items.delivered();
         let state = self.state();
+        let cold = state.cold.as_deref();
         OperationContext {
             id: self.id().to_owned(),
             name: self.name().to_owned(),
@@ -273,15 +304,16 @@ impl Cancelable {
             message: cancellation
                 .as_ref()
                 .and_then(|e| e.message().map(str::to_owned)),
-            failure: state.cold.as_ref().and_then(|c| c.failure.clone()),
+            root_cause: cancellation.as_ref().and_then(CancellationCause::of),
+            failure: cold.and_then(|c| c.failure.clone()),
             parent_id: self.inner.parent.get().map(|parent| parent.id().to_owned()),
-            started_at: state.started_at.map(&to_system_time),
-            ended_at: state.ended_at.map(&to_system_time),
-            metadata: state
-                .cold
-                .as_ref()
-                .map(|c| c.metadata.clone())
-                .unwrap_or_default(),
+            started_at: state.started_at.map(|at| clocks.wall(at)),
+            ended_at: state.ended_at.map(|at| clocks.wall(at)),
+            elapsed_ms: state
+                .started_at
+                .map(|start| clocks.elapsed_ms(start, state.ended_at)),
+            progress: cold.and_then(|c| c.last_progress.clone()),
+            metadata: cold.map(|c| c.metadata.clone()).unwrap_or_default(),
             items,
             exhausted: items.map(|_| self.inner.items.exhausted()),
         }
@@ -309,6 +341,53 @@ impl Cancelable {
         &self.inner.items
     }
 
+    /// Plain loads of what a snapshot reads (status, name, id, scope), for a registry scan
+    /// to bring a batch of operations into cache at once; the result means nothing.
+    #[inline]
+    pub(crate) fn touch(&self) -> usize {
+        let op = &*self.inner;
+        usize::from(op.status.load(Ordering::Relaxed))
+            + op.name.as_bytes().first().map_or(0, |b| usize::from(*b))
+            + usize::from(op.id.get().is_some())
+            + usize::from(op.scope.get().is_some_and(CancellationToken::is_cancelled))
+    }
+
+    /// The name as stored, for a registry's copy (a `'static` name is not copied).
+    pub(crate) fn name_cow(&self) -> &Cow<'static, str> {
+        &self.inner.name
+    }
+
+    /// A handle that does not keep the operation alive.
+    pub(crate) fn downgrade_weak(&self) -> WeakCancelable {
+        WeakCancelable(Arc::downgrade(&self.inner))
+    }
+
+    /// Whether the parent's id is `id` (for registry filters; no snapshot).
+    pub(crate) fn parent_id_is(&self, id: &str) -> bool {
+        self.inner
+            .parent
+            .get()
+            .is_some_and(|parent| parent.id() == id)
+    }
+
+    /// `test` on the metadata, under the state lock (for registry filters; no snapshot).
+    pub(crate) fn metadata_has(
+        &self,
+        test: impl FnOnce(&serde_json::Map<String, serde_json::Value>) -> bool,
+    ) -> bool {
+        let state = self.state();
+        match state.cold.as_deref() {
+            Some(cold) => test(&cold.metadata),
+            None => test(&serde_json::Map::new()),
+        }
+    }
+
+    /// How long `run` took, once it ended.
+    pub(crate) fn run_duration(&self) -> Option<Duration> {
+        let state = self.state();
+        Some(state.ended_at?.saturating_duration_since(state.started_at?))
+    }
+
     /// A stable address for the operation, for hashing it into a registry shard.
     pub(crate) fn address(&self) -> usize {
         Arc::as_ptr(&self.inner) as usize
@@ -318,16 +397,6 @@ impl Cancelable {
     #[cfg(feature = "test-util")]
     pub(crate) fn downgrade(&self) -> std::sync::Weak<Operation> {
         Arc::downgrade(&self.inner)
-    }
-}
-
-/// Converts instants on tokio's clock to wall-clock times, all against one reading of both
-/// clocks (so differences between converted times are exact).
-fn system_time_converter() -> impl Fn(Instant) -> SystemTime {
-    let (wall, now) = (SystemTime::now(), Instant::now());
-    move |at| {
-        wall.checked_sub(now.saturating_duration_since(at))
-            .unwrap_or(wall)
     }
 }
 

@@ -14,7 +14,7 @@
 //!    ([`crate::panic::isolated`]): a panic is logged and the next callback still runs.
 //! 4. Progress listeners are copied on write, so a report calls them with no lock held; the
 //!    `progress_listeners` flag is set after the first one is in place, or when the operation
-//!    records its progress for a supervisor, and is never cleared.
+//!    records its progress for a supervisor or a registry, and is never cleared.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -167,7 +167,7 @@ impl Cancelable {
     pub(crate) fn emit_progress(&self, message: String, metadata: Option<serde_json::Value>) {
         let (listeners, span, spare) = {
             let mut state = self.state();
-            if self.inner.children.is_recording() {
+            if self.inner.children.is_recording() || state.registry.is_some() {
                 state.cold().last_progress = Some(message.clone());
             }
             match state.observers_mut() {

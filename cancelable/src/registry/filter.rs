@@ -4,7 +4,8 @@ use crate::context::OperationContext;
 use crate::operation::Cancelable;
 use crate::status::OperationStatus;
 
-/// Which operations [`OperationRegistry::find`](crate::OperationRegistry::find) returns: every
+/// Which operations [`OperationRegistry::find`](crate::OperationRegistry::find) returns and
+/// [`statistics_matching`](crate::OperationRegistry::statistics_matching) counts: every
 /// condition set must hold.
 ///
 /// # Examples
@@ -16,13 +17,15 @@ use crate::status::OperationStatus;
 ///     .status(OperationStatus::Running)
 ///     .name("user_*");
 /// let children = OperationFilter::new().parent_id("batch-7");
-/// # let _ = (running_user_jobs, children);
+/// let acme = OperationFilter::new().metadata("tenant", "acme");
+/// # let _ = (running_user_jobs, children, acme);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OperationFilter {
     status: Option<OperationStatus>,
     name: Option<String>,
     parent_id: Option<String>,
+    metadata: Vec<(String, serde_json::Value)>,
 }
 
 impl OperationFilter {
@@ -66,6 +69,32 @@ impl OperationFilter {
         self
     }
 
+    /// Only operations whose metadata has `key` set to `value` (see
+    /// [`Cancelable::metadata`](crate::Cancelable::metadata)); each call adds a condition.
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, OperationFilter, OperationRegistry};
+    /// let registry = OperationRegistry::new();
+    /// let jobs: Vec<_> = [("acme", 1), ("acme", 2), ("globex", 1)]
+    ///     .into_iter()
+    ///     .map(|(tenant, shard)| {
+    ///         Cancelable::new()
+    ///             .named("export")
+    ///             .metadata("tenant", tenant)
+    ///             .metadata("shard", shard)
+    ///             .register_in(&registry)
+    ///     })
+    ///     .collect();
+    /// let acme = OperationFilter::new().metadata("tenant", "acme");
+    /// assert_eq!(registry.find(&acme).len(), 2);
+    /// assert_eq!(registry.find(&acme.metadata("shard", 2)).len(), 1);
+    /// # drop(jobs);
+    /// ```
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
     /// Whether `ctx` satisfies every condition set.
     ///
     /// ```
@@ -84,15 +113,33 @@ impl OperationFilter {
                 .parent_id
                 .as_ref()
                 .is_none_or(|id| ctx.parent_id.as_ref() == Some(id))
+            && self
+                .metadata
+                .iter()
+                .all(|(key, value)| ctx.metadata.get(key) == Some(value))
     }
 
-    /// The conditions that need no snapshot: status and name.
+    /// The name condition alone, on a registry's copy of the name.
+    pub(crate) fn admits_name(&self, name: &str) -> bool {
+        self.name
+            .as_deref()
+            .is_none_or(|glob| glob_match(glob, name))
+    }
+
+    /// Every condition, read from the operation itself (no snapshot).
     pub(crate) fn admits(&self, op: &Cancelable) -> bool {
         self.status.is_none_or(|status| op.status() == status)
+            && self.admits_name(op.name())
             && self
-                .name
+                .parent_id
                 .as_deref()
-                .is_none_or(|glob| glob_match(glob, op.name()))
+                .is_none_or(|id| op.parent_id_is(id))
+            && (self.metadata.is_empty()
+                || op.metadata_has(|metadata| {
+                    self.metadata
+                        .iter()
+                        .all(|(key, value)| metadata.get(key) == Some(value))
+                }))
     }
 }
 

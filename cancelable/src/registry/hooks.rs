@@ -11,10 +11,9 @@ use crate::operation::Cancelable;
 /// Called with each operation that joins the registry (`cluster`: sticky commands cancel
 /// operations that join after them).
 ///
-/// It runs in `insert`, after the shard lock is released but with the operation's own state
-/// lock held (`operation/lifecycle.rs`, "Registry"): it may read the operation's name and id and clone the
-/// handle, never lock, cancel or call into the operation there, and it must take only leaf
-/// locks of its own.
+/// It runs in `insert`, from `register_in` (`operation/build.rs`), after the shard lock is
+/// released: it may read the operation's name and id and clone the handle, never lock, cancel
+/// or call into the operation there, and it must take only leaf locks of its own.
 pub(crate) type JoinHook = Arc<dyn Fn(&Cancelable) + Send + Sync>;
 
 /// The join hooks, with a flag so that `insert` pays one load when there are none.

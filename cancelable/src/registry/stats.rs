@@ -1,4 +1,5 @@
-//! What a registry counts: [`RegistryStats`] and [`StatusCounts`].
+//! What a registry counts: [`RegistryStats`], with [`RunningCounts`] for the operations it
+//! holds and [`FinishedCounts`] for those that ended.
 
 use std::time::Duration;
 
@@ -6,14 +7,73 @@ use serde::{Deserialize, Serialize};
 
 use crate::status::OperationStatus;
 
-/// Operation counts by [`OperationStatus`].
+/// The operations a registry holds, by where they are: built and waiting for `run`, or inside
+/// it.
+///
+/// ```
+/// use cancelable::{Cancelable, OperationRegistry};
+/// let registry = OperationRegistry::new();
+/// let queued = Cancelable::new().named("job").register_in(&registry);
+/// let stats = registry.statistics();
+/// assert_eq!((stats.running.pending, stats.running.running), (1, 0));
+/// # drop(queued);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct StatusCounts {
-    /// Created, not started.
+pub struct RunningCounts {
+    /// Registered, `run` not started yet (status `Pending`).
     pub pending: u64,
-    /// Inside `run`.
+    /// Inside `run` (status `Running`, or ending right now).
     pub running: u64,
+}
+
+impl RunningCounts {
+    /// The count for `status`: `0` for a final status, which no held operation has.
+    ///
+    /// ```
+    /// use cancelable::{OperationRegistry, OperationStatus};
+    /// let stats = OperationRegistry::new().statistics();
+    /// assert_eq!(stats.running.get(OperationStatus::Running), 0);
+    /// ```
+    pub fn get(&self, status: OperationStatus) -> u64 {
+        match status {
+            OperationStatus::Pending => self.pending,
+            OperationStatus::Running => self.running,
+            _ => 0,
+        }
+    }
+
+    /// Pending and running together.
+    ///
+    /// ```
+    /// assert_eq!(cancelable::OperationRegistry::new().statistics().running.total(), 0);
+    /// ```
+    pub fn total(&self) -> u64 {
+        self.pending + self.running
+    }
+
+    pub(super) fn add(&mut self, status: OperationStatus) {
+        match status {
+            OperationStatus::Pending => self.pending += 1,
+            _ => self.running += 1,
+        }
+    }
+}
+
+/// The operations that ended, by final status.
+///
+/// ```
+/// use cancelable::{Cancelable, OperationRegistry, OperationStatus};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let registry = OperationRegistry::new();
+/// Cancelable::new().register_in(&registry).run(async {}).await.unwrap();
+/// let finished = registry.statistics().finished;
+/// assert_eq!((finished.completed, finished.get(OperationStatus::Completed)), (1, 1));
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FinishedCounts {
     /// Ended with the body's output.
     pub completed: u64,
     /// Ended cancelled.
@@ -22,56 +82,44 @@ pub struct StatusCounts {
     pub failed: u64,
 }
 
-impl StatusCounts {
-    pub(super) fn from_fn(count: impl Fn(OperationStatus) -> u64) -> Self {
-        StatusCounts {
-            pending: count(OperationStatus::Pending),
-            running: count(OperationStatus::Running),
-            completed: count(OperationStatus::Completed),
-            cancelled: count(OperationStatus::Cancelled),
-            failed: count(OperationStatus::Failed),
-        }
-    }
-
-    pub(super) fn add(&mut self, status: OperationStatus) {
-        let count = match status {
-            OperationStatus::Pending => &mut self.pending,
-            OperationStatus::Running => &mut self.running,
-            OperationStatus::Completed => &mut self.completed,
-            OperationStatus::Cancelled => &mut self.cancelled,
-            OperationStatus::Failed => &mut self.failed,
-        };
-        *count += 1;
-    }
-
-    /// The count for `status`.
-    ///
-    /// ```
-    /// use cancelable::{OperationRegistry, OperationStatus};
-    /// let stats = OperationRegistry::new().statistics();
-    /// assert_eq!(stats.finished.get(OperationStatus::Failed), 0);
-    /// ```
+impl FinishedCounts {
+    /// The count for `status`: `0` for `Pending` and `Running`, which are not final.
     pub fn get(&self, status: OperationStatus) -> u64 {
         match status {
-            OperationStatus::Pending => self.pending,
-            OperationStatus::Running => self.running,
             OperationStatus::Completed => self.completed,
             OperationStatus::Cancelled => self.cancelled,
             OperationStatus::Failed => self.failed,
+            _ => 0,
         }
     }
 
-    /// The sum over every status.
+    /// The sum over every final status.
     ///
     /// ```
-    /// assert_eq!(cancelable::OperationRegistry::new().statistics().running.total(), 0);
+    /// assert_eq!(cancelable::OperationRegistry::new().statistics().finished.total(), 0);
     /// ```
     pub fn total(&self) -> u64 {
-        self.pending + self.running + self.completed + self.cancelled + self.failed
+        self.completed + self.cancelled + self.failed
+    }
+
+    pub(super) fn merge(&mut self, other: &FinishedCounts) {
+        self.completed += other.completed;
+        self.cancelled += other.cancelled;
+        self.failed += other.failed;
+    }
+
+    pub(super) fn add(&mut self, status: OperationStatus, count: u64) {
+        match status {
+            OperationStatus::Completed => self.completed += count,
+            OperationStatus::Cancelled => self.cancelled += count,
+            OperationStatus::Failed => self.failed += count,
+            _ => {}
+        }
     }
 }
 
-/// What [`OperationRegistry::statistics`](crate::OperationRegistry::statistics) counts.
+/// What [`OperationRegistry::statistics`](crate::OperationRegistry::statistics) and
+/// [`statistics_matching`](crate::OperationRegistry::statistics_matching) count.
 ///
 /// ```
 /// use cancelable::{Cancelable, OperationRegistry};
@@ -86,14 +134,15 @@ impl StatusCounts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RegistryStats {
-    /// The operations in the running set, by status. An operation cancelled while a shield
-    /// runs is still `running` until its `run` returns.
-    pub running: StatusCounts,
-    /// The operations that finished since the registry was created, by final status.
-    pub finished: StatusCounts,
+    /// The operations the registry holds: pending (built, not run yet) and running. An
+    /// operation cancelled while a shield runs is still `running` until its `run` returns.
+    pub running: RunningCounts,
+    /// The operations that finished, by final status.
+    pub finished: FinishedCounts,
     /// The mean duration of the completed operations, if any completed.
     pub average_duration: Option<Duration>,
-    /// Operations registered since the registry was created.
+    /// Operations registered (for `statistics`: since the registry was created, including
+    /// those dropped without running).
     pub total: u64,
     /// Entries in the history now.
     pub history_len: usize,
