@@ -139,7 +139,7 @@ async fn main() {
         CancellationReason::Manual,
         "stopped by an operator",
     );
-    assert_eq!(cancelled, 1);
+    assert_eq!(cancelled.len(), 1);
     let (status, body) = answer.await.unwrap().unwrap();
     println!("   client: {status} {body}");
     tokio::time::timeout(Duration::from_secs(5), inventory_stopped.notified())
