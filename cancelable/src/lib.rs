@@ -66,6 +66,9 @@
 //! * `propagation`: module `propagation`, deadlines across service hops: `grpc-timeout` and
 //!   `request-timeout-ms` on the wire, `PropagateLayer` for tower HTTP clients (hyper-util,
 //!   tonic).
+//! * `tonic`: with `propagation`, a cancelled gRPC call fails with the `tonic::Status` a gRPC
+//!   client expects (`DEADLINE_EXCEEDED`, `CANCELLED`); `From<CancellationError> for
+//!   tonic::Status`.
 //! * `resources`: `Cancelable::with_resource_limits`, memory, CPU and disk thresholds through
 //!   [sysinfo].
 //! * `testing`: module `testing`, helpers for testing code that gets cancelled: a recorder, a

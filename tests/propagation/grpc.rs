@@ -234,9 +234,8 @@ async fn an_expired_client_sends_nothing() {
         )
         .await
         .unwrap_err();
-    // tonic has no code for an error of its own transport: `Unknown`, with the cancellation
-    // as the source.
-    assert_eq!(status.code(), Code::Unknown);
+    // With the `tonic` feature the layer's error is the status a gRPC client expects.
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     let cause = std::error::Error::source(&status)
         .and_then(|e| e.downcast_ref::<CancellationError>())
         .expect("the cancellation is the status's source");
@@ -264,6 +263,7 @@ async fn a_deadline_that_passes_during_the_call_is_a_timeout_on_the_client() {
         .and_then(|e| e.downcast_ref::<CancellationError>())
         .unwrap_or_else(|| panic!("a cancellation, not the transport's error: {status:?}"));
     assert!(cause.is_timeout(), "{cause}");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     let handler = handler.unwrap();
     let stopped = async {
         while handler.status() == OperationStatus::Running {
@@ -273,4 +273,43 @@ async fn a_deadline_that_passes_during_the_call_is_a_timeout_on_the_client() {
     tokio::time::timeout(Duration::from_secs(10), stopped)
         .await
         .expect("the server stopped the handler");
+}
+
+#[tokio::test]
+async fn a_call_cancelled_through_its_extension_is_cancelled_on_the_client() {
+    let mut server = start(CancelableLayer::new().accept_deadlines()).await;
+    let op = Cancelable::new().named("client call");
+    let mut request = tonic::Request::new(String::new());
+    request.extensions_mut().insert(op.clone());
+    let mut client = server.client.clone();
+    client.ready().await.unwrap();
+    let call = tokio::spawn(async move {
+        client
+            .unary(
+                request,
+                PathAndQuery::from_static("/test.Deadlines/Hang"),
+                Text,
+            )
+            .await
+    });
+    let handler = tokio::time::timeout(Duration::from_secs(10), server.hanging.recv())
+        .await
+        .expect("the call reached the handler")
+        .unwrap();
+    op.cancel_with(CancellationReason::Manual, "the user went away");
+    let status = call.await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    let cause = std::error::Error::source(&status)
+        .and_then(|e| e.downcast_ref::<CancellationError>())
+        .expect("the cancellation is the status's source");
+    assert_eq!(cause.reason(), CancellationReason::Manual);
+    let stopped = async {
+        while handler.status() == OperationStatus::Running {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the server stopped the handler");
+    assert_eq!(handler.reason(), Some(CancellationReason::Disconnect));
 }

@@ -87,10 +87,12 @@
 //! The layer's error is a [`BoxError`], as with tower's own middleware: a
 //! [`CancellationError`] for a cancellation or a passed deadline (a transport error that ends a
 //! call after its deadline is reported as the timeout it is), else the client's own error,
-//! boxed unchanged. tonic maps the client's errors to their status as before; a cancellation
-//! on the client's side is `Code::Unknown` with the `CancellationError` as the status's
-//! source. A deadline that the server reaches first comes back as the server's
-//! `DEADLINE_EXCEEDED`.
+//! boxed unchanged. tonic maps the client's errors to their status as before. With the `tonic`
+//! feature, a cancellation on the client's side is the status a gRPC client expects:
+//! `DEADLINE_EXCEEDED` for a deadline (the operation's own or an ancestor's), `CANCELLED` for
+//! any other cancellation, with the `CancellationError` as the status's source; without it,
+//! tonic reports it as `Code::Unknown`. A deadline that the server reaches first comes back as
+//! the server's `DEADLINE_EXCEEDED` either way.
 //!
 //! The operation is found from the task: a call made in a task started with `tokio::spawn`
 //! has no current operation. Start it with [`Cancelable::spawn`], or put the operation in the

@@ -21,13 +21,14 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
-use super::DeadlineHeaders;
+use super::{DeadlineHeaders, status};
 use crate::operation::{Cancelable, OrCancelled};
 use crate::{CancellationError, CancellationReason};
 
 /// The error of a [`Propagate`] service, boxed as tower's own middleware do: a
-/// [`CancellationError`] when the operation was cancelled or its deadline passed, else the
-/// inner service's error, boxed unchanged.
+/// [`CancellationError`] when the operation was cancelled or its deadline passed (for a gRPC
+/// call with the `tonic` feature, a `tonic::Status` with that cancellation as its source), else
+/// the inner service's error, boxed unchanged.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A tower [`Layer`] for HTTP clients that sends the caller's deadline with each request and
@@ -57,9 +58,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// The service's error is a [`BoxError`], as with `tower::timeout`: downcast it to
 /// [`CancellationError`] for a cancellation, or to the inner service's error. tonic's
-/// `Grpc` takes it as it is and still maps the inner transport errors to their status; a
-/// cancellation becomes `Code::Unknown` with the `CancellationError` as the status's source
-/// (a timeout that the server saw first comes back as the server's `DEADLINE_EXCEEDED`).
+/// `Grpc` takes it as it is and still maps the inner transport errors to their status. With
+/// the `tonic` feature, a cancellation of a gRPC call is a `tonic::Status`: a deadline is
+/// `DEADLINE_EXCEEDED`, any other cancellation `CANCELLED`, with the `CancellationError` as
+/// the status's source. Without it, tonic reports a cancellation as `Code::Unknown` (the
+/// `CancellationError` still its source).
 ///
 /// ```
 /// use std::time::Duration;
@@ -172,8 +175,9 @@ where
         let Some(op) = op else {
             return ResponseFuture::pass(self.inner.call(request));
         };
+        let grpc = super::is_grpc(request.headers());
         if let Some(cancelled) = op.cancellation() {
-            return ResponseFuture::failed(cancelled);
+            return ResponseFuture::failed(cancelled, grpc);
         }
         let deadline = op.deadline();
         if let Some(deadline) = deadline {
@@ -183,12 +187,12 @@ where
                     operation = op.name(),
                     "deadline passed: the request is not sent"
                 );
-                return ResponseFuture::failed(expired(&op, "before the request was sent"));
+                return ResponseFuture::failed(expired(&op, "before the request was sent"), grpc);
             }
             self.headers.write(request.headers_mut(), remaining);
         }
         let fut = op.run_until_cancelled(self.inner.call(request));
-        ResponseFuture::bound(fut, op, deadline)
+        ResponseFuture::bound(fut, op, deadline, grpc)
     }
 }
 
@@ -227,12 +231,14 @@ pin_project! {
         },
         Failed {
             error: Option<CancellationError>,
+            grpc: bool,
         },
         Bound {
             #[pin]
             fut: OrCancelled<F>,
             op: Cancelable,
             deadline: Option<Instant>,
+            grpc: bool,
         },
     }
 }
@@ -244,15 +250,23 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    fn failed(error: CancellationError) -> Self {
+    fn failed(error: CancellationError, grpc: bool) -> Self {
         ResponseFuture {
-            state: State::Failed { error: Some(error) },
+            state: State::Failed {
+                error: Some(error),
+                grpc,
+            },
         }
     }
 
-    fn bound(fut: OrCancelled<F>, op: Cancelable, deadline: Option<Instant>) -> Self {
+    fn bound(fut: OrCancelled<F>, op: Cancelable, deadline: Option<Instant>, grpc: bool) -> Self {
         ResponseFuture {
-            state: State::Bound { fut, op, deadline },
+            state: State::Bound {
+                fut,
+                op,
+                deadline,
+                grpc,
+            },
         }
     }
 }
@@ -267,19 +281,24 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Pass { fut } => fut.poll(cx).map_err(Into::into),
-            StateProj::Failed { error } => {
+            StateProj::Failed { error, grpc } => {
                 let error = error
                     .take()
                     .expect("`ResponseFuture` polled after it completed");
-                Poll::Ready(Err(error.into()))
+                Poll::Ready(Err(status::boxed(error, *grpc)))
             }
-            StateProj::Bound { fut, op, deadline } => Poll::Ready(match ready!(fut.poll(cx)) {
+            StateProj::Bound {
+                fut,
+                op,
+                deadline,
+                grpc,
+            } => Poll::Ready(match ready!(fut.poll(cx)) {
                 Ok(Ok(response)) => Ok(response),
                 Ok(Err(_)) if deadline.is_some_and(|d| d <= Instant::now()) => {
-                    Err(expired(op, "during the call").into())
+                    Err(status::boxed(expired(op, "during the call"), *grpc))
                 }
                 Ok(Err(error)) => Err(error.into()),
-                Err(cancelled) => Err(cancelled.into()),
+                Err(cancelled) => Err(status::boxed(cancelled, *grpc)),
             }),
         }
     }

@@ -28,6 +28,7 @@
 
 mod codec;
 mod layer;
+mod status;
 
 pub use self::codec::{
     DeadlineHeaders, ENVOY_EXPECTED_RQ_TIMEOUT_MS, GRPC_TIMEOUT, REQUEST_TIMEOUT_MS,
