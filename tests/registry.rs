@@ -670,3 +670,22 @@ fn ten_threads_register_and_cancel_concurrently() {
     let cancelled = registry.find(&OperationFilter::new().status(OperationStatus::Cancelled));
     assert_eq!(cancelled.len() as u64, stats.finished.cancelled);
 }
+
+#[tokio::test(start_paused = true)]
+async fn builders_after_register_update_the_registered_operation() {
+    let registry = OperationRegistry::new();
+    let op = Cancelable::new()
+        .register_in(&registry)
+        .named("job_acme_7")
+        .metadata("tenant", "acme")
+        .operation_id("job-7");
+    let listed = registry.list();
+    assert_eq!(listed.len(), 1, "listed once: {listed:?}");
+    assert_eq!(listed[0].id, "job-7");
+    assert_eq!(listed[0].name, "job_acme_7");
+    assert_eq!(registry.statistics().total, 1, "counted once");
+    let stopped = registry.cancel_matching("job_acme_*", CancellationReason::Manual, "tenant left");
+    assert_eq!(stopped.ids(), ["job-7"]);
+    assert!(op.run(async { unreachable!() }).await.is_err());
+    assert!(registry.list().is_empty());
+}

@@ -252,6 +252,16 @@ impl OperationRegistry {
         }
     }
 
+    /// The pending operation in `slot` leaves so that a builder can change it; it joins again
+    /// right after, and counts as registered once.
+    pub(crate) fn leave_to_configure(&self, slot: Slot) {
+        let mut data = lock(&self.inner.shards[slot.shard].0);
+        if data.held.try_remove(slot.key).is_some() {
+            data.live.pending = data.live.pending.saturating_sub(1);
+            data.registered = data.registered.saturating_sub(1);
+        }
+    }
+
     /// Calls the join hooks with `op`, which is in the running set already: a hook that
     /// finds nothing to do for `op` ran before any `cancel*` scan that would have found it.
     #[cfg(feature = "cluster")]

@@ -6,10 +6,10 @@
 //! 1. A builder takes the operation by value and configures it through `Arc::get_mut`: it
 //!    panics if the operation was cloned (or started) already, so no other handle ever sees a
 //!    configuration change.
-//! 2. Registering is the last step of building: `register_in` puts the operation in the
-//!    registry at once (status `Pending`), and the registry's weak handle makes any later
-//!    builder panic by invariant 1, except `combine`, which moves the registration to the
-//!    operation it makes.
+//! 2. `register_in` puts the operation in the registry at once (status `Pending`). The
+//!    registry holds it weakly, which `Arc::get_mut` refuses, so a builder called after it
+//!    takes the operation out of the registry first ([`Reconfigure`]), changes it, and puts
+//!    it back, under its new name; `combine` moves the registration to the operation it makes.
 //! 3. Constructing links nothing and arms nothing: a timeout's clock starts when `run` starts.
 //!    Only `with_token`, `any_of` and a second parent make the scope token at once, because
 //!    they link it (`scope.rs`, invariant 2).
@@ -279,6 +279,25 @@ impl Cancelable {
         std::mem::take(&mut self.state().sources)
     }
 
+    /// Takes a registered operation out of its registry for a builder (invariant 2); the
+    /// returned guard puts it back. Unregistered, one atomic load.
+    fn reconfigure(&mut self) -> Reconfigure {
+        if Arc::weak_count(&self.inner) == 0 {
+            return Reconfigure(None);
+        }
+        let mut state = self.state();
+        match (state.registry.clone(), state.slot.take()) {
+            (Some(registry), Some(slot)) => {
+                registry.leave_to_configure(slot);
+                Reconfigure(Some(registry))
+            }
+            (_, slot) => {
+                state.slot = slot;
+                Reconfigure(None)
+            }
+        }
+    }
+
     fn configure(&mut self) -> &mut Operation {
         Arc::get_mut(&mut self.inner).expect(
             "Cancelable builder methods must be called before the operation is cloned, \
@@ -288,14 +307,16 @@ impl Cancelable {
 
     /// Names the operation (shown in errors, tracing and the registry).
     pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        let again = self.reconfigure();
         self.configure().name = name.into();
-        self
+        again.rejoin(self)
     }
 
     /// Sets the operation id (default: a fresh UUID, made when first needed).
     pub fn operation_id(mut self, id: impl Into<String>) -> Self {
+        let again = self.reconfigure();
         self.configure().id = OnceLock::from(OperationId::given(id.into()));
-        self
+        again.rejoin(self)
     }
 
     /// Makes this operation a child of `parent`, across tasks: when `parent` is cancelled, this
@@ -315,20 +336,21 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn parent(mut self, parent: &Cancelable) -> Self {
+        let again = self.reconfigure();
         let op = self.configure();
         if op.parent.get().is_none() && op.scope.get().is_none() {
             op.parent = OnceLock::from(parent.clone());
             self.join(parent);
-            return self;
+        } else {
+            // A second parent, or a scope token made already (`with_token`, `any_of`): link now.
+            self.scope()
+                .node()
+                .link_to(parent.scope().node(), Link::Parent);
+            if self.inner.parent.set(parent.clone()).is_ok() {
+                self.join(parent);
+            }
         }
-        // A second parent, or a scope token made already (`with_token`, `any_of`): link now.
-        self.scope()
-            .node()
-            .link_to(parent.scope().node(), Link::Parent);
-        if self.inner.parent.set(parent.clone()).is_ok() {
-            self.join(parent);
-        }
-        self
+        again.rejoin(self)
     }
 
     /// Keeps polling the body for up to `grace` once the operation is cancelled, so that it
@@ -357,6 +379,7 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
+        let again = self.reconfigure();
         let state = self
             .configure()
             .state
@@ -364,18 +387,19 @@ impl Cancelable {
             .unwrap_or_else(|p| p.into_inner());
         state.cold().grace = Some(grace);
         self.inner.children.set_grace();
-        self
+        again.rejoin(self)
     }
 
     /// Attaches a metadata entry, visible in [`context`](Self::context).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        let again = self.reconfigure();
         let state = self
             .configure()
             .state
             .get_mut()
             .unwrap_or_else(|p| p.into_inner());
         state.cold().metadata.insert(key.into(), value.into());
-        self
+        again.rejoin(self)
     }
 
     /// Joins the [global registry](OperationRegistry::global) now; see
@@ -400,9 +424,10 @@ impl Cancelable {
     /// history. Cancelled while pending, its `run` returns the cancellation at once, without
     /// polling the body. Dropped without running, it leaves the registry with its last handle.
     ///
-    /// Call it last: it shares the operation with the registry, so the by-value builders
-    /// (`named`, `metadata`, …) panic after it (except [`combine`](Self::combine)). A registered
-    /// operation keeps its last progress message for its [context](Self::context).
+    /// Builders called after it (`named`, `metadata`, …) take the operation out of the registry
+    /// and put it back changed, so the order does not matter; [`combine`](Self::combine) moves
+    /// the registration to the operation it makes. A registered operation keeps its last
+    /// progress message for its [context](Self::context).
     ///
     /// ```
     /// use cancelable::{Cancelable, CancellationReason, OperationRegistry, OperationStatus};
@@ -425,6 +450,7 @@ impl Cancelable {
     /// # }
     /// ```
     pub fn register_in(mut self, registry: &OperationRegistry) -> Self {
+        drop(self.reconfigure());
         let state = self
             .configure()
             .state
@@ -435,5 +461,20 @@ impl Cancelable {
         let slot = registry.insert(&self);
         self.state().slot = Some(slot);
         self
+    }
+}
+
+/// A registered operation taken out of its registry while a builder changes it.
+#[must_use = "the operation joins its registry again through `rejoin`"]
+struct Reconfigure(Option<OperationRegistry>);
+
+impl Reconfigure {
+    /// Puts `op` back in the registry it left, as it is now.
+    fn rejoin(self, op: Cancelable) -> Cancelable {
+        if let Some(registry) = self.0 {
+            let slot = registry.insert(&op);
+            op.state().slot = Some(slot);
+        }
+        op
     }
 }
