@@ -48,8 +48,9 @@
 //! The layer's own response future and body carry a drop guard: dropped before the response is
 //! complete, they cancel the operation with reason `Disconnect`, then drop the handler. Nothing
 //! watches the connection: no task, no timer, no read is added per request. A request pays for
-//! its operation (one allocation; its run is inline in the response future), and a timer only
-//! if it has a timeout and is still running after its first poll; a streamed response moves
+//! its operation (one allocation; its run is inline in the response future; its default name
+//! is made once per route and method, not per request), and a timer only if it has a timeout
+//! and is still running after its first poll; a streamed response moves
 //! its run into one box, which its body owns.
 //!
 //! A response whose body has a known length (a string, bytes, JSON) is complete when the

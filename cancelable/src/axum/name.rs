@@ -10,6 +10,8 @@
 //!    extension method, past the limit) gets a name of its own, freed with its operation.
 //! 2. A layer's service looks a name up by the method and the template's text, never by an
 //!    address, so a name always matches its request.
+//! 3. The process-wide table is locked only when a service meets a name for the first time (at
+//!    most [`MAX_PER_SERVICE`] times in its life), never on every request.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -60,6 +62,10 @@ impl RouteNames {
         let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(seen) = seen.iter().find(|seen| seen.matches(method, route)) {
             return Cow::Borrowed(seen.name);
+        }
+        if seen.len() >= MAX_PER_SERVICE {
+            // Not the process-wide lock on every request of a service with many routes.
+            return Cow::Owned(join(method, route));
         }
         drop(seen);
         let name = match share(join(method, route), method) {
