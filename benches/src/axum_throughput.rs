@@ -23,7 +23,8 @@
 //! Run it with `cargo run --release -p cancelable-bench --bin axum-throughput -- --requests
 //! 100000 --connections 8 --rounds 5`; the defaults are small, so that CI runs it in seconds.
 //! On a busy machine, more rounds (`--rounds 15`) steady the medians: the rounds alternate
-//! between the variants, so a burst of load elsewhere hits them alike.
+//! between the variants, so a burst of load elsewhere hits them alike. `--only NAME`, repeated,
+//! runs only those variants (keep `--only "no layer"` among them for the relative columns).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -48,8 +49,9 @@ struct Args {
     requests: usize,
     connections: usize,
     rounds: usize,
-    /// Only the variant of this name (for profiling one, or counting its instructions).
-    only: Option<String>,
+    /// Only the variants of these names (for profiling one, counting its instructions, or more
+    /// rounds of two side by side); all when empty.
+    only: Vec<String>,
 }
 
 fn args() -> Args {
@@ -57,7 +59,7 @@ fn args() -> Args {
         requests: 5_000,
         connections: 8,
         rounds: 2,
-        only: None,
+        only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,9 +69,9 @@ fn args() -> Args {
             ("--requests", Some(v)) => args.requests = v,
             ("--connections", Some(v)) => args.connections = v,
             ("--rounds", Some(v)) => args.rounds = v,
-            ("--only", _) if value.is_some() => args.only = value,
+            ("--only", _) if value.is_some() => args.only.extend(value),
             _ => panic!(
-                "usage: axum-throughput [--requests N] [--connections K] [--rounds R] [--only NAME]"
+                "usage: axum-throughput [--requests N] [--connections K] [--rounds R] [--only NAME]..."
             ),
         }
     }
@@ -184,7 +186,7 @@ fn main() {
         .unwrap();
     let servers: Vec<(&str, SocketAddr)> = variants()
         .into_iter()
-        .filter(|(name, _)| only.as_deref().is_none_or(|only| *name == only))
+        .filter(|(name, _)| only.is_empty() || only.iter().any(|only| only == name))
         .map(|(name, app)| {
             let listener = server.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
             let addr = listener.local_addr().unwrap();

@@ -48,8 +48,9 @@
 //! The layer's own response future and body carry a drop guard: dropped before the response is
 //! complete, they cancel the operation with reason `Disconnect`, then drop the handler. Nothing
 //! watches the connection: no task, no timer, no read is added per request. A request pays for
-//! its operation (one allocation; its run is inline in the response future), and a timer only
-//! if it has a timeout and is still running after its first poll; a streamed response moves
+//! its operation (one allocation; its run is inline in the response future; its default name
+//! is made once per route and method, not per request), and a timer only if it has a timeout
+//! and is still running after its first poll; a streamed response moves
 //! its run into one box, which its body owns.
 //!
 //! A response whose body has a known length (a string, bytes, JSON) is complete when the
@@ -66,16 +67,17 @@
 
 mod answer;
 mod extract;
+mod name;
 mod response;
 mod sse;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ::axum::body::Bytes;
-use ::axum::extract::MatchedPath;
 use ::axum::response::Response;
 use http::Request;
 use http::request::Parts;
@@ -84,6 +86,7 @@ use tower::{Layer, Service};
 use self::answer::Answer;
 use self::extract::RequestOp;
 pub use self::extract::{MissingCancelableLayer, RequestCancelable};
+use self::name::RouteNames;
 pub use self::response::ResponseFuture;
 pub use self::sse::CancelableEvents;
 use crate::operation::Cancelable;
@@ -249,7 +252,7 @@ impl CancelableLayer {
     /// Names each request's operation with `name` (a closure or a `fn`).
     ///
     /// The default is the method and the route's template, `"GET /users/{id}"`, as axum's
-    /// [`MatchedPath`] has it: few distinct names, fit for span names and metrics. Without a
+    /// [`MatchedPath`](::axum::extract::MatchedPath) has it: few distinct names, fit for span names and metrics. Without a
     /// template (plain hyper, tonic, axum's fallback) it is the method and the path (for gRPC,
     /// `/package.Service/Method`).
     ///
@@ -292,25 +295,6 @@ impl CancelableLayer {
     }
 }
 
-impl Config {
-    fn name(&self, parts: &Parts) -> String {
-        if let Some(name_with) = &self.name_with {
-            return name_with(parts);
-        }
-        let route = match parts.extensions.get::<MatchedPath>() {
-            Some(route) => route.as_str(),
-            None => parts.uri.path(),
-        };
-        // Not `format!`: a third of the layer's cost went there.
-        let method = parts.method.as_str();
-        let mut name = String::with_capacity(method.len() + 1 + route.len());
-        name.push_str(method);
-        name.push(' ');
-        name.push_str(route);
-        name
-    }
-}
-
 impl Default for CancelableLayer {
     fn default() -> Self {
         CancelableLayer::new()
@@ -336,7 +320,10 @@ impl<S> Layer<S> for CancelableLayer {
     fn layer(&self, inner: S) -> CancelableService<S> {
         CancelableService {
             inner,
-            config: Arc::new(self.config.clone()),
+            shared: Arc::new(Shared {
+                config: self.config.clone(),
+                names: RouteNames::default(),
+            }),
         }
     }
 }
@@ -345,7 +332,14 @@ impl<S> Layer<S> for CancelableLayer {
 #[derive(Clone)]
 pub struct CancelableService<S> {
     inner: S,
-    config: Arc<Config>,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one [`CancelableService`] share.
+struct Shared {
+    config: Config,
+    /// The default names of the requests it has seen.
+    names: RouteNames,
 }
 
 impl<S: fmt::Debug> fmt::Debug for CancelableService<S> {
@@ -371,16 +365,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (mut parts, body) = request.into_parts();
-        let config = &*self.config;
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let Shared { config, names } = &*self.shared;
         // The caller's timeout, counted from now: it can only shorten the request. No clock is
         // read: the operation's clock starts with its run, within this poll of the server.
         let mut caller = config
             .deadlines
             .as_ref()
-            .and_then(|headers| headers.read(&parts.headers));
-        if let Some(outer) = parts.extensions.get::<RequestOp>() {
+            .and_then(|headers| headers.read(request.headers()));
+        if let Some(outer) = request.extensions().get::<RequestOp>() {
             // A layer further out: this one replaces its timeout, and keeps its caller's
             // deadline (see "Layers inside layers").
             outer.op.disarm_deadline();
@@ -390,20 +383,29 @@ where
             Some(timeout) => Cancelable::with_timeout(timeout),
             None => Cancelable::new(),
         };
-        let mut op = op.named(config.name(&parts));
+        let name = match &config.name_with {
+            Some(name_with) => {
+                let (parts, body) = request.into_parts();
+                let name = Cow::Owned(name_with(&parts));
+                request = Request::from_parts(parts, body);
+                name
+            }
+            None => names.name(request.method(), request.uri(), request.extensions()),
+        };
+        let mut op = op.named(name);
         if let Some(parent) = &config.parent {
             op = op.parent(parent);
         }
         if let Some(registry) = &config.registry {
             op = op.register_in(registry);
         }
-        let head = parts.method == http::Method::HEAD;
-        let answer = Answer::new(&parts.method, &parts.headers, config.expose_reasons);
-        parts.extensions.insert(RequestOp {
+        let head = request.method() == http::Method::HEAD;
+        let answer = Answer::new(request.method(), request.headers(), config.expose_reasons);
+        request.extensions_mut().insert(RequestOp {
             op: op.clone(),
             caller,
         });
-        let handler = self.inner.call(Request::from_parts(parts, body));
+        let handler = self.inner.call(request);
         ResponseFuture::new(op, handler, head, answer)
     }
 }

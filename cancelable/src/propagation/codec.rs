@@ -81,9 +81,17 @@ pub fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
 /// ```
 pub fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
     let (&unit, digits) = value.split_last()?;
-    let &(_, length) = GRPC_UNITS.iter().find(|&&(u, _)| u == unit)?;
-    let value = parse_digits(digits, GRPC_MAX_DIGITS)?;
-    Some(duration_from_nanos(value * length))
+    let from: fn(u64) -> Duration = match unit {
+        b'n' => Duration::from_nanos,
+        b'u' => Duration::from_micros,
+        b'm' => Duration::from_millis,
+        b'S' => Duration::from_secs,
+        b'M' => |minutes| Duration::from_secs(minutes * 60),
+        b'H' => |hours| Duration::from_secs(hours * 3600),
+        _ => return None,
+    };
+    // At most eight digits: `99999999H` in seconds is far from `u64::MAX`.
+    Some(from(parse_digits(digits, GRPC_MAX_DIGITS)?))
 }
 
 /// Encodes `timeout` as whole milliseconds, rounded down (at most ten digits: a longer timeout
@@ -110,8 +118,7 @@ pub fn encode_timeout_ms(timeout: Duration) -> HeaderValue {
 /// assert_eq!(parse_timeout_ms(b"12345678901"), None);
 /// ```
 pub fn parse_timeout_ms(value: &[u8]) -> Option<Duration> {
-    let value = parse_digits(value, MS_MAX_DIGITS)?;
-    Some(duration_from_nanos(value * 1_000_000))
+    Some(Duration::from_millis(parse_digits(value, MS_MAX_DIGITS)?))
 }
 
 /// Whether a request is a gRPC call: its `content-type` starts with `application/grpc` (which
@@ -210,13 +217,14 @@ impl DeadlineHeaders {
     /// assert_eq!(DeadlineHeaders::default().read(&request), Some(Duration::from_secs(2)));
     /// ```
     pub fn read(&self, headers: &HeaderMap) -> Option<Duration> {
-        let grpc = read_one(headers, &self.grpc, GRPC);
-        let http = read_one(headers, &self.http, MILLIS);
-        let envoy = self
-            .envoy
-            .then(|| read_one(headers, &ENVOY_EXPECTED_RQ_TIMEOUT_MS, MILLIS))
-            .flatten();
-        [grpc, http, envoy].into_iter().flatten().min()
+        let grpc = read_one(headers, &self.grpc, parse_grpc_timeout);
+        let http = read_one(headers, &self.http, parse_timeout_ms);
+        let envoy = if self.envoy {
+            read_one(headers, &ENVOY_EXPECTED_RQ_TIMEOUT_MS, parse_timeout_ms)
+        } else {
+            None
+        };
+        shortest(shortest(grpc, http), envoy)
     }
 
     /// Writes `remaining` into a request's headers: `grpc-timeout` for a gRPC call (see
@@ -270,39 +278,41 @@ const MILLIS: Format = Format {
     encode: encode_timeout_ms,
 };
 
-fn read_one(headers: &HeaderMap, name: &HeaderName, format: Format) -> Option<Duration> {
-    headers
-        .get_all(name)
-        .iter()
-        .take(MAX_VALUES_PER_NAME)
-        .filter_map(|value| {
-            let parsed = (format.parse)(value.as_bytes());
-            if parsed.is_none() {
+/// The shortest valid value of header `name`: one lookup, and the parser inlined.
+fn read_one(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    parse: impl Fn(&[u8]) -> Option<Duration>,
+) -> Option<Duration> {
+    let mut found = None;
+    for value in headers.get_all(name).iter().take(MAX_VALUES_PER_NAME) {
+        match parse(value.as_bytes()) {
+            Some(timeout) => found = shortest(found, Some(timeout)),
+            None => {
                 tracing::debug!(header = %name, len = value.len(), "ignoring a malformed deadline header");
             }
-            parsed
-        })
-        .min()
+        }
+    }
+    found
 }
 
-/// One to `max` ASCII digits (invariant 2), as a number.
-fn parse_digits(digits: &[u8], max: usize) -> Option<u128> {
+fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One to `max` ASCII digits (invariant 2), as a number (`max` ≤ 19, so it fits).
+fn parse_digits(digits: &[u8], max: usize) -> Option<u64> {
     if digits.is_empty() || digits.len() > max {
         return None;
     }
-    digits.iter().try_fold(0u128, |value, &digit| {
+    digits.iter().try_fold(0u64, |value, &digit| {
         digit
             .is_ascii_digit()
-            .then(|| value * 10 + u128::from(digit - b'0'))
+            .then(|| value * 10 + u64::from(digit - b'0'))
     })
-}
-
-/// Every value the parsers accept fits (`99999999H` is about 3.6e20 ns, a `Duration` holds
-/// 1.8e28), so this never saturates in practice.
-fn duration_from_nanos(nanos: u128) -> Duration {
-    const NANOS_PER_SEC: u128 = 1_000_000_000;
-    let secs = u64::try_from(nanos / NANOS_PER_SEC).unwrap_or(u64::MAX);
-    Duration::new(secs, (nanos % NANOS_PER_SEC) as u32)
 }
 
 /// `value` in decimal, then `unit`, with no allocation beyond the header's own.

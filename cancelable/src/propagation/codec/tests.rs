@@ -206,6 +206,14 @@ fn is_grpc_reads_the_content_type() {
     assert!(!is_grpc(&HeaderMap::new()));
 }
 
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    Duration::new(
+        u64::try_from(nanos / NANOS_PER_SEC).unwrap(),
+        (nanos % NANOS_PER_SEC) as u32,
+    )
+}
+
 /// The precision of an encoded value: the length of its unit.
 fn unit_of(encoded: &str) -> Duration {
     let unit = *encoded.as_bytes().last().unwrap();
