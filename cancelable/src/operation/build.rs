@@ -281,10 +281,17 @@ impl Cancelable {
 
     /// Takes a registered operation out of its registry for a builder (invariant 2); the
     /// returned guard puts it back. Unregistered, one atomic load.
+    #[inline]
     fn reconfigure(&mut self) -> Reconfigure {
         if Arc::weak_count(&self.inner) == 0 {
             return Reconfigure(None);
         }
+        self.leave_registry_to_configure()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn leave_registry_to_configure(&mut self) -> Reconfigure {
         let mut state = self.state();
         match (state.registry.clone(), state.slot.take()) {
             (Some(registry), Some(slot)) => {
@@ -470,11 +477,19 @@ struct Reconfigure(Option<OperationRegistry>);
 
 impl Reconfigure {
     /// Puts `op` back in the registry it left, as it is now.
+    #[inline]
     fn rejoin(self, op: Cancelable) -> Cancelable {
-        if let Some(registry) = self.0 {
-            let slot = registry.insert(&op);
-            op.state().slot = Some(slot);
+        match self.0 {
+            None => op,
+            Some(registry) => Reconfigure::rejoin_registry(registry, op),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rejoin_registry(registry: OperationRegistry, op: Cancelable) -> Cancelable {
+        let slot = registry.insert(&op);
+        op.state().slot = Some(slot);
         op
     }
 }
