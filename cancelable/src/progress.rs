@@ -9,6 +9,8 @@
 //! the state lock and called with no lock held; the event is kept for the next report, so its
 //! id and name are copied once, not per report.
 
+use std::borrow::Cow;
+
 use crate::context::ProgressEvent;
 use crate::operation::Cancelable;
 
@@ -31,9 +33,9 @@ impl Cancelable {
     /// # }
     /// ```
     #[inline]
-    pub fn report_progress(&self, message: impl Into<String>) {
+    pub fn report_progress<'m>(&self, message: impl Into<Cow<'m, str>>) {
         if self.progress_observed() {
-            self.emit_progress_of(message, None);
+            self.emit_progress(&message.into(), None);
         }
     }
 
@@ -46,9 +48,13 @@ impl Cancelable {
     /// op.report_progress_with("3 of 10", serde_json::json!({ "done": 3, "total": 10 }));
     /// ```
     #[inline]
-    pub fn report_progress_with(&self, message: impl Into<String>, metadata: serde_json::Value) {
+    pub fn report_progress_with<'m>(
+        &self,
+        message: impl Into<Cow<'m, str>>,
+        metadata: serde_json::Value,
+    ) {
         if self.progress_observed() {
-            self.emit_progress_of(message, Some(metadata));
+            self.emit_progress(&message.into(), Some(&metadata));
         }
     }
 
@@ -66,27 +72,15 @@ impl Cancelable {
     /// op.report_progress("two");
     /// assert_eq!(reports.load(Ordering::Relaxed), 2);
     /// ```
-    pub fn on_progress(&self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> &Self {
+    pub fn on_progress(&self, f: impl Fn(&ProgressEvent<'_>) + Send + Sync + 'static) -> &Self {
         self.add_progress_listener(f);
         self
     }
 
-    /// Whether a report would reach anyone: a callback or a subscriber.
+    /// Whether a report would reach anyone: a callback, a registry or supervisor keeping the
+    /// last message, or a subscriber.
     #[inline]
     pub(crate) fn progress_observed(&self) -> bool {
-        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-        // The global max level is one relaxed load; `enabled!` (a callsite check) only runs
-        // when some subscriber could want INFO at all.
-        self.has_progress_listeners()
-            || (tracing::Level::INFO <= STATIC_MAX_LEVEL
-                && tracing::Level::INFO <= LevelFilter::current()
-                && tracing::enabled!(tracing::Level::INFO))
-    }
-
-    /// The conversion lives here, out of line, so the inlined check stays a few loads.
-    #[cold]
-    #[inline(never)]
-    fn emit_progress_of(&self, message: impl Into<String>, metadata: Option<serde_json::Value>) {
-        self.emit_progress(message.into(), metadata);
+        self.has_progress_listeners() || Cancelable::progress_traced()
     }
 }
