@@ -5,9 +5,11 @@
 //!
 //! With no `on_progress` callback and no `tracing` subscriber interested in the event, a report
 //! is one atomic load and tracing's level check: no allocation, no lock, no id generated, and
-//! the message is never converted. Otherwise the callbacks list is copied out (an `Arc`) under
-//! the state lock and called with no lock held; the event is kept for the next report, so its
-//! id and name are copied once, not per report.
+//! the message is never converted. With callbacks, the list is taken out (an `Arc` clone) under
+//! the state lock and called with no lock held, with a [`ProgressEvent`] that borrows the
+//! message, the metadata, the id and the name: a report with a `&str` message allocates
+//! nothing and reads the clock only if a callback asks for [`ProgressEvent::at`]. A registered
+//! or supervised operation keeps the last message, written into the previous one's buffer.
 
 use std::borrow::Cow;
 
@@ -20,7 +22,8 @@ impl Cancelable {
     ///
     /// Synchronous, callable from any thread, before, during or after the run. When nobody
     /// listens (no callback, no interested subscriber) it returns at once: no allocation, no
-    /// lock, and `message` is not even converted.
+    /// lock, and `message` is not even converted. `message` is anything that makes a
+    /// `Cow<str>`: a `&str` (borrowed for the callbacks, never copied), a `String`, a `Cow`.
     ///
     /// ```
     /// use cancelable::Cancelable;
