@@ -199,6 +199,8 @@ impl Cancelable {
     }
 
     /// [`emit_progress`](Self::emit_progress) with the tracing event, in the operation's span.
+    /// Its critical section is `emit_progress`'s plus the span: sharing one helper costs the
+    /// listener path 10 instructions (measured).
     #[cold]
     #[inline(never)]
     fn emit_progress_traced(&self, message: &str, metadata: Option<&serde_json::Value>) {
