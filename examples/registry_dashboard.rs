@@ -140,7 +140,7 @@ where
     let progress = progress.clone();
     op.on_progress(move |event| {
         let mut last = progress.lock().unwrap();
-        last.insert(event.operation_id.clone(), event.message.clone());
+        last.insert(event.operation_id.to_string(), event.message.to_string());
     });
     tokio::spawn(async move {
         let _ = op
@@ -167,7 +167,7 @@ fn feed(progress: &LastProgress, timeout: Duration) -> tokio::task::JoinHandle<(
     let progress = progress.clone();
     op.on_progress(move |event| {
         let mut last = progress.lock().unwrap();
-        last.insert(event.operation_id.clone(), event.message.clone());
+        last.insert(event.operation_id.to_string(), event.message.to_string());
     });
     let events = futures::stream::unfold(0u64, |n| async move {
         sleep(Duration::from_millis(40)).await;

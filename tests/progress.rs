@@ -1,19 +1,20 @@
 //! Progress reports and their listeners.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use cancelable::{Cancelable, ProgressEvent};
+use cancelable::{Cancelable, OperationRegistry, ProgressEvent};
 
 use crate::capture::tracing_lock;
 
 #[test]
 fn progress_reaches_listeners_in_order_with_the_event_fields() {
-    let events: Arc<Mutex<Vec<(usize, ProgressEvent)>>> = Arc::default();
+    let events: Arc<Mutex<Vec<(usize, ProgressEvent<'static>)>>> = Arc::default();
     let op = Cancelable::new().named("import").operation_id("import-1");
     for listener in 0..2 {
         let events = events.clone();
-        op.on_progress(move |event| events.lock().unwrap().push((listener, event.clone())));
+        op.on_progress(move |event| events.lock().unwrap().push((listener, event.to_owned())));
     }
     let before = SystemTime::now();
     op.report_progress("starting");
@@ -29,9 +30,12 @@ fn progress_reaches_listeners_in_order_with_the_event_fields() {
     let (_, last) = &events[3];
     assert_eq!(last.operation_id, "import-1");
     assert_eq!(last.operation_name, "import");
-    assert_eq!(last.metadata, Some(serde_json::json!({ "rows": 1200 })));
+    assert_eq!(
+        last.metadata.as_deref(),
+        Some(&serde_json::json!({ "rows": 1200 }))
+    );
     assert_eq!(events[0].1.metadata, None);
-    assert!(before <= last.at && last.at <= after);
+    assert!(before <= last.at() && last.at() <= after);
 }
 
 #[test]
@@ -49,10 +53,106 @@ fn report_progress_without_listeners_does_not_allocate() {
     });
     assert_eq!(quiet.count_total, 0);
 
-    op.on_progress(|_| {});
-    let heard = allocation_counter::measure(|| op.report_progress("tick"));
+    let owned = allocation_counter::measure(|| op.report_progress(format!("tick {}", 1)));
     assert!(
-        heard.count_total > 0,
-        "the check above can fail: a listener makes it allocate"
+        owned.count_total > 0,
+        "the check above can fail: a formatted message allocates"
+    );
+}
+
+#[test]
+fn a_report_to_a_listener_borrows_and_does_not_allocate() {
+    let _lock = tracing_lock();
+    tracing::callsite::rebuild_interest_cache();
+    let op = Cancelable::new().named("import");
+    let heard = Arc::new(AtomicUsize::new(0));
+    let h = heard.clone();
+    op.on_progress(move |event| {
+        h.fetch_add(
+            event.message.len() + event.operation_name.len(),
+            Ordering::Relaxed,
+        );
+    });
+    op.report_progress("warm up");
+
+    let reports = allocation_counter::measure(|| {
+        for _ in 0..100 {
+            op.report_progress("tick");
+        }
+    });
+    assert_eq!(reports.count_total, 0);
+    assert_eq!(heard.load(Ordering::Relaxed), 13 + 100 * 10);
+}
+
+#[test]
+fn a_registered_operation_keeps_its_last_message_in_one_buffer() {
+    let _lock = tracing_lock();
+    tracing::callsite::rebuild_interest_cache();
+    let registry = OperationRegistry::new();
+    let op = Cancelable::new().register_in(&registry);
+    op.report_progress("row 1200 of 5000");
+    let again = allocation_counter::measure(|| op.report_progress("row 2400 of 5000"));
+    assert_eq!(
+        again.count_total, 0,
+        "the buffer of the previous message is reused"
+    );
+    assert_eq!(
+        registry.list()[0].progress.as_deref(),
+        Some("row 2400 of 5000")
+    );
+    op.report_progress("done");
+    assert_eq!(op.context().progress.as_deref(), Some("done"));
+}
+
+#[test]
+fn the_time_is_read_once_per_report_and_fixed_by_to_owned() {
+    let times: Arc<Mutex<Vec<SystemTime>>> = Arc::default();
+    let kept: Arc<Mutex<Vec<ProgressEvent<'static>>>> = Arc::default();
+    let op = Cancelable::new();
+    let (t, k) = (times.clone(), kept.clone());
+    op.on_progress(move |event| {
+        t.lock().unwrap().push(event.at());
+        k.lock().unwrap().push(event.to_owned());
+    });
+    let t = times.clone();
+    op.on_progress(move |event| t.lock().unwrap().push(event.at()));
+    op.report_progress("one");
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    op.report_progress("two");
+
+    let times = times.lock().unwrap();
+    assert_eq!(
+        times[0], times[1],
+        "both listeners see the time of the report"
+    );
+    assert_eq!(times[2], times[3]);
+    assert!(times[0] < times[2], "each report has its own time");
+    let kept = kept.lock().unwrap();
+    assert_eq!(kept[0].at(), times[0]);
+    assert_eq!(kept[1].message, "two");
+    let json = serde_json::to_value(&kept[1]).unwrap();
+    let back: ProgressEvent<'static> = serde_json::from_value(json).unwrap();
+    assert_eq!(back, kept[1]);
+}
+
+#[test]
+fn a_listener_can_add_a_listener_which_hears_the_next_report() {
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let op = Cancelable::new();
+    let (h, inner) = (heard.clone(), op.clone());
+    op.on_progress(move |event| {
+        h.lock().unwrap().push(format!("first: {}", event.message));
+        if event.message == "one" {
+            let h = h.clone();
+            inner.on_progress(move |event| {
+                h.lock().unwrap().push(format!("second: {}", event.message))
+            });
+        }
+    });
+    op.report_progress("one");
+    op.report_progress("two");
+    assert_eq!(
+        *heard.lock().unwrap(),
+        ["first: one", "first: two", "second: two"]
     );
 }

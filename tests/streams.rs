@@ -21,10 +21,10 @@ fn ticks(period: Duration) -> stream::BoxStream<'static, u64> {
     .boxed()
 }
 
-fn progress_log(op: &Cancelable) -> Arc<Mutex<Vec<ProgressEvent>>> {
-    let log: Arc<Mutex<Vec<ProgressEvent>>> = Arc::default();
+fn progress_log(op: &Cancelable) -> Arc<Mutex<Vec<ProgressEvent<'static>>>> {
+    let log: Arc<Mutex<Vec<ProgressEvent<'static>>>> = Arc::default();
     let sink = log.clone();
-    op.on_progress(move |event| sink.lock().unwrap().push(event.clone()));
+    op.on_progress(move |event| sink.lock().unwrap().push(event.to_owned()));
     log
 }
 
@@ -78,9 +78,12 @@ async fn report_every_reports_progress_with_the_count() {
     let count = op.stream(stream::iter(0..7)).report_every(3).count().await;
     assert_eq!(count, 7);
     let events = log.lock().unwrap().clone();
-    let messages: Vec<_> = events.iter().map(|e| e.message.as_str()).collect();
+    let messages: Vec<_> = events.iter().map(|e| &*e.message).collect();
     assert_eq!(messages, ["processed 3 items", "processed 6 items"]);
-    assert_eq!(events[1].metadata, Some(serde_json::json!({ "items": 6 })));
+    assert_eq!(
+        events[1].metadata.as_deref(),
+        Some(&serde_json::json!({ "items": 6 }))
+    );
     assert_eq!(events[1].operation_name, "tokens");
 
     let quiet = Cancelable::new();
@@ -191,7 +194,7 @@ async fn stream_chunks_delivers_batches_with_progress_per_batch() {
     assert_eq!(batches.delivered(), 7);
     assert!(batches.is_terminated());
     let log = log.lock().unwrap();
-    let messages: Vec<_> = log.iter().map(|e| e.message.as_str()).collect();
+    let messages: Vec<_> = log.iter().map(|e| &*e.message).collect();
     assert_eq!(
         messages,
         [
@@ -201,8 +204,8 @@ async fn stream_chunks_delivers_batches_with_progress_per_batch() {
         ]
     );
     assert_eq!(
-        log[2].metadata,
-        Some(serde_json::json!({ "batch": 3, "items": 7 }))
+        log[2].metadata.as_deref(),
+        Some(&serde_json::json!({ "batch": 3, "items": 7 }))
     );
     assert_eq!(op.context().items, Some(7));
     assert_eq!(op.context().exhausted, Some(true));

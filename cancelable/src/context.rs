@@ -1,6 +1,8 @@
 //! What observers are handed: [`OperationContext`], a snapshot of one operation, and
 //! [`ProgressEvent`], one progress report.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -204,16 +206,22 @@ impl OperationContext {
 
 /// One progress report of an operation, as handed to [`Cancelable::on_progress`](crate::Cancelable::on_progress) callbacks.
 ///
+/// The event a callback gets borrows from the report (`ProgressEvent<'_>`): reporting copies
+/// no string and reads no clock. The time of the report, [`at`](Self::at), is read from the wall
+/// clock the first time a callback asks for it, and is then the same for every callback of that
+/// report. To keep an event past the callback, take [`to_owned`](Self::to_owned), a
+/// `ProgressEvent<'static>` with its own strings and its time fixed.
+///
 /// # Examples
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
 /// use cancelable::{Cancelable, ProgressEvent};
 ///
-/// let events: Arc<Mutex<Vec<ProgressEvent>>> = Arc::default();
+/// let events: Arc<Mutex<Vec<ProgressEvent<'static>>>> = Arc::default();
 /// let op = Cancelable::new().named("import").operation_id("import-1");
 /// let sink = events.clone();
-/// op.on_progress(move |event| sink.lock().unwrap().push(event.clone()));
+/// op.on_progress(move |event| sink.lock().unwrap().push(event.to_owned()));
 ///
 /// op.report_progress_with("rows loaded", serde_json::json!({ "rows": 1200 }));
 ///
@@ -221,19 +229,123 @@ impl OperationContext {
 /// assert_eq!(events[0].operation_id, "import-1");
 /// assert_eq!(events[0].operation_name, "import");
 /// assert_eq!(events[0].message, "rows loaded");
-/// assert_eq!(events[0].metadata.as_ref().unwrap()["rows"], 1200);
+/// assert_eq!(events[0].metadata.as_deref().unwrap()["rows"], 1200);
+/// assert!(events[0].at() <= std::time::SystemTime::now());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct ProgressEvent {
+pub struct ProgressEvent<'a> {
     /// The id of the operation that reported.
-    pub operation_id: String,
+    pub operation_id: Cow<'a, str>,
     /// Its name (empty when unnamed).
-    pub operation_name: String,
+    pub operation_name: Cow<'a, str>,
     /// What it said.
-    pub message: String,
+    pub message: Cow<'a, str>,
     /// Structured details, from [`Cancelable::report_progress_with`](crate::Cancelable::report_progress_with).
-    pub metadata: Option<serde_json::Value>,
-    /// When it was reported.
-    pub at: SystemTime,
+    pub metadata: Option<Cow<'a, serde_json::Value>>,
+    /// Read when first asked for (JSON: serde's `SystemTime`).
+    #[serde(with = "lazy_time")]
+    at: OnceLock<SystemTime>,
+}
+
+impl<'a> ProgressEvent<'a> {
+    /// The event of a report being made now, borrowing its parts; no clock read yet.
+    #[inline]
+    pub(crate) fn borrowed(
+        operation_id: &'a str,
+        operation_name: &'a str,
+        message: &'a str,
+        metadata: Option<&'a serde_json::Value>,
+    ) -> Self {
+        ProgressEvent {
+            operation_id: Cow::Borrowed(operation_id),
+            operation_name: Cow::Borrowed(operation_name),
+            message: Cow::Borrowed(message),
+            metadata: metadata.map(Cow::Borrowed),
+            at: OnceLock::new(),
+        }
+    }
+
+    /// When the operation reported: read from the wall clock the first time it is asked for,
+    /// during the report, then fixed.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::SystemTime;
+    ///
+    /// let times = Arc::new(Mutex::new(Vec::new()));
+    /// let op = cancelable::Cancelable::new();
+    /// for _ in 0..2 {
+    ///     let times = times.clone();
+    ///     op.on_progress(move |event| times.lock().unwrap().push(event.at()));
+    /// }
+    /// let before = SystemTime::now();
+    /// op.report_progress("tick");
+    /// let times = times.lock().unwrap();
+    /// assert_eq!(times[0], times[1], "one time per report");
+    /// assert!(before <= times[0] && times[0] <= SystemTime::now());
+    /// ```
+    pub fn at(&self) -> SystemTime {
+        *self.at.get_or_init(SystemTime::now)
+    }
+
+    /// A copy that owns its strings and metadata, with its time fixed: to keep past the
+    /// callback.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use cancelable::ProgressEvent;
+    ///
+    /// let last: Arc<Mutex<Option<ProgressEvent<'static>>>> = Arc::default();
+    /// let op = cancelable::Cancelable::new();
+    /// let keep = last.clone();
+    /// op.on_progress(move |event| *keep.lock().unwrap() = Some(event.to_owned()));
+    /// op.report_progress(format!("{} of {}", 3, 10));
+    /// assert_eq!(last.lock().unwrap().as_ref().unwrap().message, "3 of 10");
+    /// ```
+    pub fn to_owned(&self) -> ProgressEvent<'static> {
+        self.clone().into_owned()
+    }
+
+    /// [`to_owned`](Self::to_owned), reusing what this event already owns.
+    ///
+    /// ```
+    /// let event = serde_json::from_str::<cancelable::ProgressEvent<'_>>(
+    ///     r#"{"operation_id": "a", "operation_name": "", "message": "m", "metadata": null,
+    ///         "at": {"secs_since_epoch": 0, "nanos_since_epoch": 0}}"#,
+    /// ).unwrap();
+    /// let owned: cancelable::ProgressEvent<'static> = event.into_owned();
+    /// assert_eq!(owned.at(), std::time::UNIX_EPOCH);
+    /// ```
+    pub fn into_owned(self) -> ProgressEvent<'static> {
+        let at = OnceLock::from(self.at());
+        ProgressEvent {
+            operation_id: Cow::Owned(self.operation_id.into_owned()),
+            operation_name: Cow::Owned(self.operation_name.into_owned()),
+            message: Cow::Owned(self.message.into_owned()),
+            metadata: self.metadata.map(|m| Cow::Owned(m.into_owned())),
+            at,
+        }
+    }
+}
+
+/// A lazily read time as serde's `SystemTime` (read now if nobody asked yet).
+mod lazy_time {
+    use std::sync::OnceLock;
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        at: &OnceLock<SystemTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        at.get_or_init(SystemTime::now).serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<OnceLock<SystemTime>, D::Error> {
+        SystemTime::deserialize(deserializer).map(OnceLock::from)
+    }
 }

@@ -5,9 +5,13 @@
 //!
 //! With no `on_progress` callback and no `tracing` subscriber interested in the event, a report
 //! is one atomic load and tracing's level check: no allocation, no lock, no id generated, and
-//! the message is never converted. Otherwise the callbacks list is copied out (an `Arc`) under
-//! the state lock and called with no lock held; the event is kept for the next report, so its
-//! id and name are copied once, not per report.
+//! the message is never converted. With callbacks, the list is taken out (an `Arc` clone) under
+//! the state lock and called with no lock held, with a [`ProgressEvent`] that borrows the
+//! message, the metadata, the id and the name: a report with a `&str` message allocates
+//! nothing and reads the clock only if a callback asks for [`ProgressEvent::at`]. A registered
+//! or supervised operation keeps the last message, written into the previous one's buffer.
+
+use std::borrow::Cow;
 
 use crate::context::ProgressEvent;
 use crate::operation::Cancelable;
@@ -18,7 +22,8 @@ impl Cancelable {
     ///
     /// Synchronous, callable from any thread, before, during or after the run. When nobody
     /// listens (no callback, no interested subscriber) it returns at once: no allocation, no
-    /// lock, and `message` is not even converted.
+    /// lock, and `message` is not even converted. `message` is anything that makes a
+    /// `Cow<str>`: a `&str` (borrowed for the callbacks, never copied), a `String`, a `Cow`.
     ///
     /// ```
     /// use cancelable::Cancelable;
@@ -31,9 +36,9 @@ impl Cancelable {
     /// # }
     /// ```
     #[inline]
-    pub fn report_progress(&self, message: impl Into<String>) {
+    pub fn report_progress<'m>(&self, message: impl Into<Cow<'m, str>>) {
         if self.progress_observed() {
-            self.emit_progress_of(message, None);
+            self.emit_progress(&message.into(), None);
         }
     }
 
@@ -46,9 +51,13 @@ impl Cancelable {
     /// op.report_progress_with("3 of 10", serde_json::json!({ "done": 3, "total": 10 }));
     /// ```
     #[inline]
-    pub fn report_progress_with(&self, message: impl Into<String>, metadata: serde_json::Value) {
+    pub fn report_progress_with<'m>(
+        &self,
+        message: impl Into<Cow<'m, str>>,
+        metadata: serde_json::Value,
+    ) {
         if self.progress_observed() {
-            self.emit_progress_of(message, Some(metadata));
+            self.emit_progress(&message.into(), Some(&metadata));
         }
     }
 
@@ -66,27 +75,15 @@ impl Cancelable {
     /// op.report_progress("two");
     /// assert_eq!(reports.load(Ordering::Relaxed), 2);
     /// ```
-    pub fn on_progress(&self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> &Self {
+    pub fn on_progress(&self, f: impl Fn(&ProgressEvent<'_>) + Send + Sync + 'static) -> &Self {
         self.add_progress_listener(f);
         self
     }
 
-    /// Whether a report would reach anyone: a callback or a subscriber.
+    /// Whether a report would reach anyone: a callback, a registry or supervisor keeping the
+    /// last message, or a subscriber.
     #[inline]
     pub(crate) fn progress_observed(&self) -> bool {
-        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-        // The global max level is one relaxed load; `enabled!` (a callsite check) only runs
-        // when some subscriber could want INFO at all.
-        self.has_progress_listeners()
-            || (tracing::Level::INFO <= STATIC_MAX_LEVEL
-                && tracing::Level::INFO <= LevelFilter::current()
-                && tracing::enabled!(tracing::Level::INFO))
-    }
-
-    /// The conversion lives here, out of line, so the inlined check stays a few loads.
-    #[cold]
-    #[inline(never)]
-    fn emit_progress_of(&self, message: impl Into<String>, metadata: Option<serde_json::Value>) {
-        self.emit_progress(message.into(), metadata);
+        self.has_progress_listeners() || Cancelable::progress_traced()
     }
 }

@@ -186,7 +186,7 @@ impl<S> CancelableStream<S> {
     /// let op = cancelable::Cancelable::new();
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let s = seen.clone();
-    /// op.on_progress(move |event| s.lock().unwrap().push(event.message.clone()));
+    /// op.on_progress(move |event| s.lock().unwrap().push(event.message.to_string()));
     /// let count = op.stream(futures::stream::iter(0..5)).report_every(2).count().await;
     /// assert_eq!(count, 5);
     /// assert_eq!(*seen.lock().unwrap(), ["processed 2 items", "processed 4 items"]);

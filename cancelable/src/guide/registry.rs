@@ -4,7 +4,9 @@
 //!
 //! [`report_progress`](Cancelable::report_progress) calls the
 //! [`on_progress`](Cancelable::on_progress) callbacks with a [`ProgressEvent`] (and emits a
-//! tracing event); it costs nothing when nobody listens. `on_start`, `on_completed`,
+//! tracing event); it costs nothing when nobody listens. The event borrows from the report, so
+//! a callback copies what it keeps (`event.message.to_string()`, or the whole event with
+//! [`to_owned`](ProgressEvent::to_owned)). `on_start`, `on_completed`,
 //! `on_cancelled` and `on_failed` see an [`OperationContext`] snapshot; exactly one of the last three fires.
 //!
 //! ```
@@ -15,7 +17,7 @@
 //! let seen = Arc::new(Mutex::new(Vec::new()));
 //! let op = Cancelable::new().named("import");
 //! let log = seen.clone();
-//! op.on_progress(move |event| log.lock().unwrap().push(event.message.clone()));
+//! op.on_progress(move |event| log.lock().unwrap().push(event.message.to_string()));
 //! let log = seen.clone();
 //! op.on_completed(move |ctx| log.lock().unwrap().push(format!("{} {}", ctx.name, ctx.status)));
 //! op.run(async {

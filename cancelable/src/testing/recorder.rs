@@ -140,11 +140,11 @@ impl OperationRecorder {
         op.on_progress(move |event| {
             recorder.record(Event {
                 at: Duration::ZERO,
-                operation_id: event.operation_id.clone(),
-                operation_name: event.operation_name.clone(),
+                operation_id: event.operation_id.to_string(),
+                operation_name: event.operation_name.to_string(),
                 kind: EventKind::Progress {
-                    message: event.message.clone(),
-                    metadata: event.metadata.clone(),
+                    message: event.message.to_string(),
+                    metadata: event.metadata.as_deref().cloned(),
                 },
             });
         });
