@@ -170,13 +170,13 @@ impl Cancelable {
     }
 
     /// Whether a subscriber wants the progress event: the global max level (one relaxed load),
-    /// then the callsite's interest only when some subscriber could want INFO at all.
+    /// then the callsite's interest only when some subscriber could want DEBUG at all.
     #[inline]
     pub(crate) fn progress_traced() -> bool {
         use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-        tracing::Level::INFO <= STATIC_MAX_LEVEL
-            && tracing::Level::INFO <= LevelFilter::current()
-            && tracing::enabled!(tracing::Level::INFO)
+        tracing::Level::DEBUG <= STATIC_MAX_LEVEL
+            && tracing::Level::DEBUG <= LevelFilter::current()
+            && tracing::enabled!(tracing::Level::DEBUG)
     }
 
     /// Hands one report to the span and the listeners (invariant 4), and keeps its message for
