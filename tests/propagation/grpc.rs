@@ -151,6 +151,18 @@ async fn call(mut client: Client, method: &'static str) -> Result<String, Status
     Ok(response.into_inner())
 }
 
+/// Waits (on the real clock, generous bound) for the server's handler to stop running.
+async fn stopped(handler: &Cancelable) {
+    let stopped = async {
+        while handler.status() == OperationStatus::Running {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the server stopped the handler");
+}
+
 #[tokio::test]
 async fn the_handler_has_the_clients_deadline() {
     let server = start(CancelableLayer::new().accept_deadlines()).await;
@@ -187,14 +199,7 @@ async fn a_cancelled_client_call_stops_the_handler_with_disconnect() {
     let error = call.await.unwrap().unwrap_err();
     assert_eq!(error.reason(), CancellationReason::Manual);
 
-    let stopped = async {
-        while handler.status() == OperationStatus::Running {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), stopped)
-        .await
-        .expect("the server stopped the handler");
+    stopped(&handler).await;
     assert_eq!(handler.reason(), Some(CancellationReason::Disconnect));
 }
 
@@ -265,14 +270,7 @@ async fn a_deadline_that_passes_during_the_call_is_a_timeout_on_the_client() {
     assert!(cause.is_timeout(), "{cause}");
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     let handler = handler.unwrap();
-    let stopped = async {
-        while handler.status() == OperationStatus::Running {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), stopped)
-        .await
-        .expect("the server stopped the handler");
+    stopped(&handler).await;
 }
 
 #[tokio::test]
@@ -303,13 +301,6 @@ async fn a_call_cancelled_through_its_extension_is_cancelled_on_the_client() {
         .and_then(|e| e.downcast_ref::<CancellationError>())
         .expect("the cancellation is the status's source");
     assert_eq!(cause.reason(), CancellationReason::Manual);
-    let stopped = async {
-        while handler.status() == OperationStatus::Running {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), stopped)
-        .await
-        .expect("the server stopped the handler");
+    stopped(&handler).await;
     assert_eq!(handler.reason(), Some(CancellationReason::Disconnect));
 }
