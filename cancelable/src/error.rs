@@ -95,12 +95,53 @@ pub struct CancellationError {
 #[derive(Clone)]
 struct ErrorInner {
     reason: CancellationReason,
-    message: Option<Cow<'static, str>>,
+    message: Option<Text>,
     operation_id: Option<OperationId>,
-    operation_name: Option<Cow<'static, str>>,
+    operation_name: Option<Text>,
     cause: Option<CancellationError>,
     /// The signal that was received, for a cancellation made by a signal delivery.
     signal: Option<Signal>,
+}
+
+/// A message or a name that clones without copying: a `'static` string, or one shared by every
+/// copy of the error (a registry that cancels a thousand operations with one message keeps one
+/// copy of it).
+#[derive(Clone)]
+enum Text {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl From<Cow<'static, str>> for Text {
+    fn from(text: Cow<'static, str>) -> Self {
+        match text {
+            Cow::Borrowed(text) => Text::Static(text),
+            Cow::Owned(text) => Text::Shared(text.into()),
+        }
+    }
+}
+
+impl Text {
+    /// `text` without copying a `'static` string, with one allocation for another. Takes the
+    /// `Cow` itself to tell the two apart.
+    #[allow(clippy::ptr_arg)]
+    fn copied(text: &Cow<'static, str>) -> Self {
+        match text {
+            Cow::Borrowed(text) => Text::Static(text),
+            Cow::Owned(text) => Text::Shared(Arc::from(text.as_str())),
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Static(text) => text,
+            Text::Shared(text) => text,
+        }
+    }
 }
 
 impl Drop for ErrorInner {
@@ -149,7 +190,7 @@ impl CancellationError {
     /// assert_eq!(err.message(), Some("quota used: 90%"));
     /// ```
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        Arc::make_mut(&mut self.inner).message = Some(message.into());
+        Arc::make_mut(&mut self.inner).message = Some(Text::from(message.into()));
         self
     }
 
@@ -170,7 +211,7 @@ impl CancellationError {
         CancellationError {
             inner: Arc::new(ErrorInner {
                 reason: CancellationReason::Parent,
-                message: Some(Cow::Borrowed("parent operation cancelled")),
+                message: Some(Text::Static("parent operation cancelled")),
                 operation_id: None,
                 operation_name: None,
                 cause: Some(parent.clone()),
@@ -209,7 +250,7 @@ impl CancellationError {
         }
         let mut inner = (*self.inner).clone();
         inner.operation_id = Some(id.clone());
-        inner.operation_name = (!name.is_empty()).then(|| name.clone());
+        inner.operation_name = (!name.is_empty()).then(|| Text::copied(name));
         CancellationError {
             inner: Arc::new(inner),
         }
