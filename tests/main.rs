@@ -6,6 +6,8 @@
 mod axum;
 mod callbacks;
 mod capture;
+#[cfg(unix)]
+mod child;
 #[cfg(feature = "cluster")]
 mod cluster;
 #[cfg(feature = "redis")]

@@ -482,31 +482,17 @@ fn signals_trigger_escalate_and_give_the_disposition_back() {
         ),
     ];
     for (scenario, dies_of, code, prints) in cases {
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "shutdown::child_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, scenario)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        for line in prints {
-            assert!(
-                stdout.contains(line),
-                "{scenario}: expected {line:?} in\n{stdout}\n{stderr}"
-            );
-        }
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(
-            output.status.signal(),
-            dies_of,
-            "{scenario}: {stdout}\n{stderr}"
+        let ending = match (dies_of, code) {
+            (Some(signal), _) => crate::child::Ending::Signal(signal),
+            (None, code) => crate::child::Ending::Code(code.unwrap_or(-1)),
+        };
+        crate::child::run_scenario(
+            "shutdown::child_process",
+            CHILD_ENV,
+            scenario,
+            ending,
+            prints,
         );
-        assert_eq!(output.status.code(), code, "{scenario}: {stdout}\n{stderr}");
     }
 }
 

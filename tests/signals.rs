@@ -1,7 +1,6 @@
 //! OS signals: parsing, one shared listener, delivery to every listener, and the previous
 //! disposition restored when nobody listens (checked in child processes of this test binary).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,6 +9,8 @@ use cancelable::test_util::signal_listeners;
 use cancelable::{Cancelable, CancellationError, CancellationReason, Signal};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::low_level::raise;
+
+use crate::child::{Ending, run_scenario};
 
 const CHILD_ENV: &str = "CANCELABLE_SIGNAL_CHILD";
 
@@ -175,34 +176,17 @@ fn previous_disposition_is_back_when_the_last_listener_ends() {
 }
 
 fn check_child(expect: &Expect) {
-    let scenario = expect.scenario;
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "signals::child_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    for line in expect.prints {
-        assert!(
-            stdout.contains(line),
-            "{scenario}: expected {line:?} in\n{stdout}\n{stderr}"
-        );
-    }
-    use std::os::unix::process::ExitStatusExt;
-    match expect.dies_of {
-        Some(signal) => assert_eq!(
-            output.status.signal(),
-            Some(signal),
-            "{scenario}: the process should die of the signal once nobody listens; {stdout}\n{stderr}"
-        ),
-        None => assert!(output.status.success(), "{scenario}: {stdout}\n{stderr}"),
-    }
+    let ending = match expect.dies_of {
+        Some(signal) => Ending::Signal(signal),
+        None => Ending::Code(0),
+    };
+    run_scenario(
+        "signals::child_process",
+        CHILD_ENV,
+        expect.scenario,
+        ending,
+        expect.prints,
+    );
 }
 
 /// Runs only as a child of `previous_disposition_is_back_when_the_last_listener_ends`: one
