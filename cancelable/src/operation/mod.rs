@@ -132,11 +132,18 @@ impl Drop for Operation {
     fn drop(&mut self) {
         self.leave();
         let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = state.slot.take()
-            && let Some(registry) = state.registry.take()
-        {
-            registry.forget(slot, *self.started.get_mut());
+        if let Some(slot) = state.slot {
+            forget_dropped(state, slot, *self.started.get_mut());
         }
+    }
+}
+
+/// The registry's side of dropping a registered operation that did not finish.
+#[cold]
+#[inline(never)]
+fn forget_dropped(state: &State, slot: crate::registry::Slot, started: bool) {
+    if let Some(registry) = &state.registry {
+        registry.forget(slot, started);
     }
 }
 
