@@ -58,7 +58,6 @@ use self::hooks::JoinHooks;
 use self::name::EntryName;
 pub use self::stats::{FinishedCounts, RegistryStats, RunningCounts};
 use crate::context::OperationContext;
-use crate::error::{CancellationError, CancellationReason};
 use crate::operation::{Cancelable, WeakCancelable};
 use crate::status::OperationStatus;
 
@@ -454,119 +453,6 @@ impl OperationRegistry {
             .cloned()
     }
 
-    /// Cancels `targets` with one shared error; keeps those this call cancelled.
-    fn cancel_each(
-        mut targets: Vec<Cancelable>,
-        reason: CancellationReason,
-        message: String,
-    ) -> CancelledOperations {
-        const BATCH: usize = 32;
-        let error = CancellationError::new(reason).with_message(message);
-        // In address order: the operations' memory is then read as one forward sweep.
-        targets.sort_unstable_by_key(Cancelable::address);
-        let mut kept = 0;
-        for start in (0..targets.len()).step_by(BATCH) {
-            let batch = start..targets.len().min(start + BATCH);
-            // Plain loads first, so that the batch's cache misses overlap (see `held_where`).
-            let cancelled_already = targets[batch.clone()]
-                .iter()
-                .filter(|op| op.is_cancelled())
-                .count();
-            if cancelled_already == batch.len() {
-                continue;
-            }
-            for i in batch {
-                if targets[i].cancel_error(error.clone()) {
-                    targets.swap(kept, i);
-                    kept += 1;
-                }
-            }
-        }
-        targets.truncate(kept);
-        CancelledOperations::new(targets)
-    }
-
-    /// Cancels the held operation with id `id` (pending or running); returns it if this call
-    /// cancelled it (empty otherwise: no such operation, or cancelled or finished already).
-    ///
-    /// ```
-    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let registry = OperationRegistry::new();
-    /// let op = Cancelable::new().operation_id("job-1").register_in(&registry);
-    /// let err = op.run(async {
-    ///     let stopped = registry.cancel("job-1", CancellationReason::Manual, "stop requested");
-    ///     assert_eq!(stopped.ids(), ["job-1"]);
-    ///     std::future::pending::<()>().await
-    /// }).await.unwrap_err();
-    /// assert_eq!(err.message(), Some("stop requested"));
-    /// assert!(registry.cancel("job-1", CancellationReason::Manual, "again").is_empty());
-    /// # }
-    /// ```
-    pub fn cancel(
-        &self,
-        id: &str,
-        reason: CancellationReason,
-        message: impl Into<String>,
-    ) -> CancelledOperations {
-        let mut targets = self.held();
-        targets.retain(|op| op.known_id() == Some(id));
-        OperationRegistry::cancel_each(targets, reason, message.into())
-    }
-
-    /// Cancels every held operation (pending or running) whose name matches `glob` (`*` any
-    /// run of characters, `?` one character, e.g. `user_*`, `*_job`, `job_?`); returns those
-    /// this call cancelled.
-    ///
-    /// A pending one's `run` then returns the cancellation without polling its body:
-    ///
-    /// ```
-    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let registry = OperationRegistry::new();
-    /// let queue: Vec<_> = (0..3)
-    ///     .map(|i| Cancelable::new().named(format!("job_acme_{i}")).register_in(&registry))
-    ///     .collect();
-    /// let stopped = registry.cancel_matching("job_acme_*", CancellationReason::Manual, "tenant left");
-    /// assert_eq!(stopped.len(), 3);
-    /// for op in &queue {
-    ///     let err = op.run(async { unreachable!("never polled") }).await.unwrap_err();
-    ///     assert_eq!(err.message(), Some("tenant left"));
-    /// }
-    /// # }
-    /// ```
-    pub fn cancel_matching(
-        &self,
-        glob: &str,
-        reason: CancellationReason,
-        message: impl Into<String>,
-    ) -> CancelledOperations {
-        let targets = self.held_where(|name| filter::glob_match(glob, name));
-        OperationRegistry::cancel_each(targets, reason, message.into())
-    }
-
-    /// Cancels every held operation (pending or running); returns those this call cancelled.
-    ///
-    /// ```
-    /// use cancelable::{Cancelable, CancellationReason, OperationRegistry};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let registry = OperationRegistry::new();
-    /// let op = Cancelable::new().register_in(&registry);
-    /// let err = op.run(async {
-    ///     assert_eq!(registry.cancel_all(CancellationReason::Signal, "shutting down").len(), 1);
-    ///     std::future::pending::<()>().await
-    /// }).await.unwrap_err();
-    /// assert!(err.is_signal());
-    /// # }
-    /// ```
-    pub fn cancel_all(
-        &self,
-        reason: CancellationReason,
-        message: impl Into<String>,
-    ) -> CancelledOperations {
-        OperationRegistry::cancel_each(self.held(), reason, message.into())
-    }
-
     /// The final contexts of the last `limit` finished operations, newest last.
     ///
     /// See [`with_history_limit`](Self::with_history_limit).
@@ -575,100 +461,6 @@ impl OperationRegistry {
             .iter()
             .map(Cancelable::context)
             .collect()
-    }
-
-    /// Counts: held operations (pending and running), finished ones by status, the average
-    /// duration of the completed ones, operations registered so far.
-    ///
-    /// The finished counts and the average cover every operation since the registry was
-    /// created, not only those still in the history. It reads counters, not operations: its
-    /// cost does not grow with the number of operations.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use cancelable::{Cancelable, OperationRegistry};
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-    /// let registry = OperationRegistry::new();
-    /// Cancelable::new().register_in(&registry).run(async {}).await.unwrap();
-    /// let timeout = Cancelable::with_timeout(Duration::from_millis(5)).register_in(&registry);
-    /// timeout.run(std::future::pending::<()>()).await.unwrap_err();
-    ///
-    /// let stats = registry.statistics();
-    /// assert_eq!(stats.running.total(), 0);
-    /// assert_eq!((stats.finished.completed, stats.finished.cancelled), (1, 1));
-    /// assert!(stats.average_duration.is_some());
-    /// assert_eq!(stats.total, 2);
-    /// # }
-    /// ```
-    pub fn statistics(&self) -> RegistryStats {
-        let mut running = RunningCounts::default();
-        let mut finished = FinishedCounts::default();
-        let (mut total, mut nanos) = (0, 0u64);
-        for shard in &self.inner.shards {
-            let data = lock(&shard.0);
-            running.pending += data.live.pending;
-            running.running += data.live.running;
-            finished.merge(&data.finished);
-            total += data.registered;
-            nanos = nanos.saturating_add(data.completed_nanos);
-        }
-        RegistryStats {
-            running,
-            finished,
-            average_duration: average(nanos, finished.completed),
-            total,
-            history_len: lock(&self.inner.history).len(),
-        }
-    }
-
-    /// The counts of [`statistics`](Self::statistics) for the operations that match `filter`,
-    /// taken over what the registry holds now: the held operations and the history (so
-    /// `finished`, `average_duration` and `total` cover the history only, and `history_len`
-    /// is the number of matching entries in it).
-    ///
-    /// ```
-    /// use cancelable::{Cancelable, OperationFilter, OperationRegistry};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let registry = OperationRegistry::new();
-    /// for tenant in ["acme", "acme", "globex"] {
-    ///     let op = Cancelable::new().named("export").metadata("tenant", tenant);
-    ///     op.register_in(&registry).run(async {}).await.unwrap();
-    /// }
-    /// let queued = Cancelable::new().metadata("tenant", "acme").register_in(&registry);
-    ///
-    /// let acme = registry.statistics_matching(&OperationFilter::new().metadata("tenant", "acme"));
-    /// assert_eq!((acme.finished.completed, acme.running.pending, acme.total), (2, 1, 3));
-    /// # drop(queued);
-    /// # }
-    /// ```
-    pub fn statistics_matching(&self, filter: &OperationFilter) -> RegistryStats {
-        let mut held = self.held_where(|name| filter.admits_name(name));
-        held.retain(|op| filter.admits(op));
-        let mut running = RunningCounts::default();
-        for op in &held {
-            running.add(op.status());
-        }
-        let mut finished = FinishedCounts::default();
-        let (mut history_len, mut nanos) = (0, 0u64);
-        for op in self.finished_ops(usize::MAX) {
-            if !filter.admits(&op) {
-                continue;
-            }
-            history_len += 1;
-            let status = op.status();
-            finished.add(status, 1);
-            if let (OperationStatus::Completed, Some(duration)) = (status, op.run_duration()) {
-                let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-                nanos = nanos.saturating_add(duration);
-            }
-        }
-        RegistryStats {
-            running,
-            finished,
-            average_duration: average(nanos, finished.completed),
-            total: running.total() + history_len as u64,
-            history_len,
-        }
     }
 
     /// Drops the history entries of operations that ended more than `older_than` ago; returns
@@ -721,10 +513,6 @@ fn contexts(ops: &[Cancelable]) -> Vec<OperationContext> {
     }
     contexts.extend(pending.into_iter().map(|op| op.context_at(&clocks)));
     contexts
-}
-
-fn average(nanos: u64, count: u64) -> Option<Duration> {
-    (count > 0).then(|| Duration::from_nanos(nanos / count))
 }
 
 impl Default for OperationRegistry {

@@ -1,10 +1,12 @@
-//! What a registry counts: [`RegistryStats`], with [`RunningCounts`] for the operations it
-//! holds and [`FinishedCounts`] for those that ended.
+//! What a registry counts: [`OperationRegistry::statistics`] and `statistics_matching`, which
+//! return [`RegistryStats`], with [`RunningCounts`] for the operations it holds and
+//! [`FinishedCounts`] for those that ended.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::{OperationFilter, OperationRegistry, lock};
 use crate::status::OperationStatus;
 
 /// The operations a registry holds, by where they are: built and waiting for `run`, or inside
@@ -146,4 +148,104 @@ pub struct RegistryStats {
     pub total: u64,
     /// Entries in the history now.
     pub history_len: usize,
+}
+
+impl OperationRegistry {
+    /// Counts: held operations (pending and running), finished ones by status, the average
+    /// duration of the completed ones, operations registered so far.
+    ///
+    /// The finished counts and the average cover every operation since the registry was
+    /// created, not only those still in the history. It reads counters, not operations: its
+    /// cost does not grow with the number of operations.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cancelable::{Cancelable, OperationRegistry};
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let registry = OperationRegistry::new();
+    /// Cancelable::new().register_in(&registry).run(async {}).await.unwrap();
+    /// let timeout = Cancelable::with_timeout(Duration::from_millis(5)).register_in(&registry);
+    /// timeout.run(std::future::pending::<()>()).await.unwrap_err();
+    ///
+    /// let stats = registry.statistics();
+    /// assert_eq!(stats.running.total(), 0);
+    /// assert_eq!((stats.finished.completed, stats.finished.cancelled), (1, 1));
+    /// assert!(stats.average_duration.is_some());
+    /// assert_eq!(stats.total, 2);
+    /// # }
+    /// ```
+    pub fn statistics(&self) -> RegistryStats {
+        let mut running = RunningCounts::default();
+        let mut finished = FinishedCounts::default();
+        let (mut total, mut nanos) = (0, 0u64);
+        for shard in &self.inner.shards {
+            let data = lock(&shard.0);
+            running.pending += data.live.pending;
+            running.running += data.live.running;
+            finished.merge(&data.finished);
+            total += data.registered;
+            nanos = nanos.saturating_add(data.completed_nanos);
+        }
+        RegistryStats {
+            running,
+            finished,
+            average_duration: average(nanos, finished.completed),
+            total,
+            history_len: lock(&self.inner.history).len(),
+        }
+    }
+
+    /// The counts of [`statistics`](Self::statistics) for the operations that match `filter`,
+    /// taken over what the registry holds now: the held operations and the history (so
+    /// `finished`, `average_duration` and `total` cover the history only, and `history_len`
+    /// is the number of matching entries in it).
+    ///
+    /// ```
+    /// use cancelable::{Cancelable, OperationFilter, OperationRegistry};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = OperationRegistry::new();
+    /// for tenant in ["acme", "acme", "globex"] {
+    ///     let op = Cancelable::new().named("export").metadata("tenant", tenant);
+    ///     op.register_in(&registry).run(async {}).await.unwrap();
+    /// }
+    /// let queued = Cancelable::new().metadata("tenant", "acme").register_in(&registry);
+    ///
+    /// let acme = registry.statistics_matching(&OperationFilter::new().metadata("tenant", "acme"));
+    /// assert_eq!((acme.finished.completed, acme.running.pending, acme.total), (2, 1, 3));
+    /// # drop(queued);
+    /// # }
+    /// ```
+    pub fn statistics_matching(&self, filter: &OperationFilter) -> RegistryStats {
+        let mut held = self.held_where(|name| filter.admits_name(name));
+        held.retain(|op| filter.admits(op));
+        let mut running = RunningCounts::default();
+        for op in &held {
+            running.add(op.status());
+        }
+        let mut finished = FinishedCounts::default();
+        let (mut history_len, mut nanos) = (0, 0u64);
+        for op in self.finished_ops(usize::MAX) {
+            if !filter.admits(&op) {
+                continue;
+            }
+            history_len += 1;
+            let status = op.status();
+            finished.add(status, 1);
+            if let (OperationStatus::Completed, Some(duration)) = (status, op.run_duration()) {
+                let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+                nanos = nanos.saturating_add(duration);
+            }
+        }
+        RegistryStats {
+            running,
+            finished,
+            average_duration: average(nanos, finished.completed),
+            total: running.total() + history_len as u64,
+            history_len,
+        }
+    }
+}
+
+fn average(nanos: u64, count: u64) -> Option<Duration> {
+    (count > 0).then(|| Duration::from_nanos(nanos / count))
 }
