@@ -7,7 +7,8 @@
 //! * `scope.rs`: the scope token, made when first needed, and the parent link; cancelling and
 //!   checking.
 //! * `run.rs`: [`Run`] and [`try_run`](Cancelable::try_run); `lifecycle.rs`: what `run` does
-//!   when it starts and when it ends, however it ends.
+//!   when it starts and when it ends, however it ends; `kept.rs`: what a cancelled run keeps
+//!   (its grace period and its supervisor's forcing).
 //! * `shield.rs`: [`Shield`].
 //! * `spawn.rs`: [`spawn`](Cancelable::spawn), [`spawn_blocking`](Cancelable::spawn_blocking)
 //!   and [`OrCancelled`].
@@ -37,6 +38,7 @@ mod children;
 mod current;
 mod deadline;
 mod items;
+mod kept;
 mod lifecycle;
 mod observers;
 mod run;

@@ -38,21 +38,20 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tracing::Span;
 
 use super::current::{self, Frame};
+use super::kept::{Kept, Timer};
 
-use super::{Cancelable, Supervisor};
+use super::Cancelable;
 use crate::error::{CancellationError, CancellationReason};
-use crate::source::{Armed, ArmedDeadline};
+use crate::source::Armed;
 use crate::status::OperationStatus;
-use crate::token::Cancelled;
 
 impl Cancelable {
     /// Runs `fut` inside the operation.
@@ -214,67 +213,6 @@ struct Held<'a, F> {
     armed: &'a mut Option<Box<Armed>>,
     wait_key: &'a mut Option<usize>,
     timer: &'a mut Timer,
-}
-
-/// What the timer is for: the timeout's deadline while the operation runs, then, once it is
-/// cancelled, the body it keeps (the deadline no longer matters then, so they share a slot).
-enum Timer {
-    Idle,
-    Deadline(ArmedDeadline),
-    Kept(Box<Kept>),
-}
-
-impl Timer {
-    fn kept(&self) -> Option<&Kept> {
-        match self {
-            Timer::Kept(kept) => Some(kept),
-            _ => None,
-        }
-    }
-
-    fn kept_mut(&mut self) -> Option<&mut Kept> {
-        match self {
-            Timer::Kept(kept) => Some(kept),
-            _ => None,
-        }
-    }
-}
-
-/// A cancelled `run` that keeps polling its body: a shield is open, or a grace period runs
-/// (invariant 4).
-struct Kept {
-    /// The end of the grace period; `None` without one, or when it is too far to represent.
-    grace_until: Option<Instant>,
-    /// The operation has a grace period (it may still be running).
-    graceful: bool,
-    /// The supervisor's forcing, when the operation is under one (`supervisor.rs`).
-    force: Option<(Arc<Supervisor>, Cancelled)>,
-}
-
-impl Kept {
-    /// Looks up the grace period and the supervisor: once per run, on a rare path.
-    #[cold]
-    fn new(op: &Cancelable) -> Box<Kept> {
-        let grace = op.state().cold.as_ref().and_then(|cold| cold.grace);
-        let force = op.supervisor().map(|supervisor| {
-            let wait = supervisor.force_token().cancelled();
-            (supervisor, wait)
-        });
-        Box::new(Kept {
-            grace_until: grace.and_then(|grace| Instant::now().checked_add(grace)),
-            graceful: grace.is_some(),
-            force,
-        })
-    }
-
-    /// The forcing error, once the supervisor forced (invariant 5).
-    fn poll_forced(&mut self, cx: &mut Context<'_>) -> Option<CancellationError> {
-        let (supervisor, wait) = self.force.as_mut()?;
-        match Pin::new(wait).poll(cx) {
-            Poll::Ready(()) => supervisor.force_token().cancellation(),
-            Poll::Pending => None,
-        }
-    }
 }
 
 impl<F> Held<'_, F> {
