@@ -28,11 +28,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::error::{CancellationError, CancellationReason, DisplayDuration};
 use crate::signal::SignalSet;
-use crate::token::{CancellationToken, Cancelled};
+use crate::token::CancellationToken;
+
+mod all_of;
+
+use self::all_of::{AllOfMember, all_fired};
 
 /// A user-written source of cancellation.
 ///
@@ -323,7 +327,7 @@ fn earliest_deadline(
 #[cfg(all(unix, feature = "signal"))]
 struct SignalWait {
     /// Dropped after `wait` (field order): the last subscription removes the listener.
-    wait: Cancelled,
+    wait: crate::token::Cancelled,
     _subscription: crate::signal::listener::Subscription,
 }
 
@@ -516,83 +520,6 @@ fn predicate_panicked(name: &str, panic: &(dyn std::any::Any + Send)) {
         panic = crate::panic::message(panic),
         "a condition predicate panicked; counted as not met, monitoring goes on"
     );
-}
-
-/// Every member fired: the last one's reason, a message naming all, in member order.
-fn all_fired(members: &[AllOfMember]) -> CancellationError {
-    let mut last: Option<&AllOfMember> = None;
-    let mut parts = Vec::with_capacity(members.len());
-    for member in members {
-        if let Some(error) = &member.fired {
-            parts.push(
-                error
-                    .message()
-                    .map_or_else(|| error.reason().to_string(), str::to_owned),
-            );
-            if last.is_none_or(|l| member.order > l.order) {
-                last = Some(member);
-            }
-        }
-    }
-    let reason = last
-        .and_then(|m| m.fired.as_ref())
-        .map_or(CancellationReason::Manual, CancellationError::reason);
-    CancellationError::new(reason).with_message(format!("all of: {}", parts.join("; ")))
-}
-
-/// One member of an all-of: fires when its token is cancelled or any of its sources fires.
-struct AllOfMember {
-    wait: Cancelled,
-    token: CancellationToken,
-    sleep: Option<(Pin<Box<Sleep>>, Expiry)>,
-    armed: Option<Box<Armed>>,
-    fired: Option<CancellationError>,
-    order: u64,
-}
-
-impl AllOfMember {
-    fn arm(token: CancellationToken, sources: Sources) -> std::io::Result<AllOfMember> {
-        let (deadline, armed) = sources.arm(Instant::now())?;
-        let sleep = deadline.map(|d| (Box::pin(tokio::time::sleep_until(d.at)), d.kind));
-        Ok(AllOfMember {
-            wait: token.cancelled(),
-            token,
-            sleep,
-            armed,
-            fired: None,
-            order: 0,
-        })
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<CancellationError> {
-        let error = if Pin::new(&mut self.wait).poll(cx).is_ready() {
-            self.token.cancellation()
-        } else if let Some((sleep, deadline)) = &mut self.sleep
-            && sleep.as_mut().poll(cx).is_ready()
-        {
-            Some(deadline.to_error())
-        } else if let Some(armed) = &mut self.armed
-            && let Poll::Ready(error) = armed.poll_pollers(cx)
-        {
-            Some(error)
-        } else {
-            None
-        };
-        match error {
-            Some(error) => {
-                self.order = next_order();
-                Poll::Ready(error)
-            }
-            None => Poll::Pending,
-        }
-    }
-}
-
-/// A global sequence number: which all-of member fired last.
-fn next_order() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static ORDER: AtomicU64 = AtomicU64::new(1);
-    ORDER.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A readable name for a predicate: a fn item's own name, or `closure in <fn>` for a closure.
