@@ -305,6 +305,23 @@ impl Cancelable {
         }
     }
 
+    /// Runs the by-value builder `f` on this operation, out of its registry meanwhile
+    /// (invariant 2).
+    #[inline]
+    fn reconfigured(mut self, f: impl FnOnce(&mut Cancelable)) -> Self {
+        let again = self.reconfigure();
+        f(&mut self);
+        again.rejoin(self)
+    }
+
+    /// The state of an operation being built (invariant 1): no lock is taken.
+    fn configure_state(&mut self) -> &mut State {
+        self.configure()
+            .state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     fn configure(&mut self) -> &mut Operation {
         Arc::get_mut(&mut self.inner).expect(
             "Cancelable builder methods must be called before the operation is cloned, \
@@ -313,17 +330,13 @@ impl Cancelable {
     }
 
     /// Names the operation (shown in errors, tracing and the registry).
-    pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        let again = self.reconfigure();
-        self.configure().name = name.into();
-        again.rejoin(self)
+    pub fn named(self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.reconfigured(|op| op.configure().name = name.into())
     }
 
     /// Sets the operation id (default: a fresh UUID, made when first needed).
-    pub fn operation_id(mut self, id: impl Into<String>) -> Self {
-        let again = self.reconfigure();
-        self.configure().id = OnceLock::from(OperationId::given(id.into()));
-        again.rejoin(self)
+    pub fn operation_id(self, id: impl Into<String>) -> Self {
+        self.reconfigured(|op| op.configure().id = OnceLock::from(OperationId::given(id.into())))
     }
 
     /// Makes this operation a child of `parent`, across tasks: when `parent` is cancelled, this
@@ -342,22 +355,22 @@ impl Cancelable {
     /// assert!(err.cause().unwrap().is_manual());
     /// # }
     /// ```
-    pub fn parent(mut self, parent: &Cancelable) -> Self {
-        let again = self.reconfigure();
-        let op = self.configure();
-        if op.parent.get().is_none() && op.scope.get().is_none() {
-            op.parent = OnceLock::from(parent.clone());
-            self.join(parent);
-        } else {
+    pub fn parent(self, parent: &Cancelable) -> Self {
+        self.reconfigured(|this| {
+            let op = this.configure();
+            if op.parent.get().is_none() && op.scope.get().is_none() {
+                op.parent = OnceLock::from(parent.clone());
+                this.join(parent);
+                return;
+            }
             // A second parent, or a scope token made already (`with_token`, `any_of`): link now.
-            self.scope()
+            this.scope()
                 .node()
                 .link_to(parent.scope().node(), Link::Parent);
-            if self.inner.parent.set(parent.clone()).is_ok() {
-                self.join(parent);
+            if this.inner.parent.set(parent.clone()).is_ok() {
+                this.join(parent);
             }
-        }
-        again.rejoin(self)
+        })
     }
 
     /// Keeps polling the body for up to `grace` once the operation is cancelled, so that it
@@ -385,28 +398,19 @@ impl Cancelable {
     /// assert!(err.is_timeout() && flushed);
     /// # }
     /// ```
-    pub fn grace(mut self, grace: Duration) -> Self {
-        let again = self.reconfigure();
-        let state = self
-            .configure()
-            .state
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner());
-        state.cold().grace = Some(grace);
-        self.inner.children.set_grace();
-        again.rejoin(self)
+    pub fn grace(self, grace: Duration) -> Self {
+        self.reconfigured(|op| {
+            op.configure_state().cold().grace = Some(grace);
+            op.inner.children.set_grace();
+        })
     }
 
     /// Attaches a metadata entry, visible in [`context`](Self::context).
-    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
-        let again = self.reconfigure();
-        let state = self
-            .configure()
-            .state
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner());
-        state.cold().metadata.insert(key.into(), value.into());
-        again.rejoin(self)
+    pub fn metadata(self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.reconfigured(|op| {
+            let metadata = &mut op.configure_state().cold().metadata;
+            metadata.insert(key.into(), value.into());
+        })
     }
 
     /// Joins the [global registry](OperationRegistry::global) now; see
@@ -458,12 +462,7 @@ impl Cancelable {
     /// ```
     pub fn register_in(mut self, registry: &OperationRegistry) -> Self {
         drop(self.reconfigure());
-        let state = self
-            .configure()
-            .state
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner());
-        state.registry = Some(registry.clone());
+        self.configure_state().registry = Some(registry.clone());
         self.record_progress();
         let slot = registry.insert(&self);
         self.state().slot = Some(slot);
