@@ -3,61 +3,62 @@
 //!
 //! # Invariants
 //!
-//! 1. A frame sits in the thread's slot only while [`Run`](crate::Run) or
-//!    [`Shield`](crate::Shield) polls its inner future, inside [`enter`]; the previous frame is
-//!    put back when that poll returns *or unwinds*. Polls nest, so the slot behaves like a stack.
-//! 2. Frames are moved into the slot and back out, never cloned: polling an operation costs no
-//!    reference-count traffic. Each `Run` clones its operation into its frame once, at start.
+//! 1. A frame is installed only while [`Run`](crate::Run) or [`Shield`](crate::Shield) polls its
+//!    inner future, inside [`enter`]; the previous frame is put back when that poll returns *or
+//!    unwinds*. Polls nest, so the slot behaves like a stack.
+//! 2. A frame is the operation's handle, borrowed for the call to [`enter`] (a scoped thread
+//!    local, `scoped-tls`), and whether scopes started in it become its children (`false` in a
+//!    shield). Installing one is two thread-local stores and their restore: no reference
+//!    counting, and nothing for the run future to hold.
 //!
 //! This is the mechanism of `tokio::task_local!`'s `TaskLocalFuture`, without its per-poll
-//! `RefCell` bookkeeping.
+//! `RefCell` bookkeeping or the moves of an owned value.
 
 use std::cell::Cell;
 
 use super::Cancelable;
 
+scoped_tls::scoped_thread_local!(static CURRENT: Cancelable);
+
 thread_local! {
-    static CURRENT: Cell<Option<Frame>> = const { Cell::new(None) };
+    /// Whether the installed frame adopts scopes started in it (invariant 2).
+    static ADOPTS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The current operation, as seen by code polled inside it.
-pub(crate) struct Frame {
-    pub(crate) op: Cancelable,
+#[derive(Clone, Copy)]
+pub(crate) struct Frame<'a> {
+    pub(crate) op: &'a Cancelable,
     /// `false` inside a shield: scopes started there do not become children.
     pub(crate) adopts_children: bool,
 }
 
-/// Runs `f` with `frame` as the current frame, then takes it back.
-pub(crate) fn enter<R>(frame: &mut Option<Frame>, f: impl FnOnce() -> R) -> R {
-    struct Restore<'a> {
-        slot: &'a Cell<Option<Frame>>,
-        frame: &'a mut Option<Frame>,
-        previous: Option<Frame>,
-    }
+/// Runs `f` with `op` as the current operation, then puts the previous frame back.
+#[inline]
+pub(crate) fn enter<R>(op: &Cancelable, adopts_children: bool, f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
 
-    impl Drop for Restore<'_> {
+    impl Drop for Restore {
+        #[inline]
         fn drop(&mut self) {
-            *self.frame = self.slot.replace(self.previous.take());
+            ADOPTS.set(self.0);
         }
     }
 
-    CURRENT.with(|slot| {
-        let previous = slot.replace(frame.take());
-        let _restore = Restore {
-            slot,
-            frame,
-            previous,
-        };
-        f()
-    })
+    let _restore = Restore(ADOPTS.replace(adopts_children));
+    CURRENT.set(op, f)
 }
 
 /// Looks at the current frame, if any.
-pub(crate) fn with<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
-    CURRENT.with(|slot| {
-        let frame = slot.take();
-        let result = f(frame.as_ref());
-        slot.set(frame);
-        result
+#[inline]
+pub(crate) fn with<R>(f: impl FnOnce(Option<Frame<'_>>) -> R) -> R {
+    if !CURRENT.is_set() {
+        return f(None);
+    }
+    CURRENT.with(|op| {
+        f(Some(Frame {
+            op,
+            adopts_children: ADOPTS.get(),
+        }))
     })
 }

@@ -9,6 +9,11 @@
 //!    recorded.
 //! 2. `finish` ends the operation for its parent too (`children.rs`): its admission goes back
 //!    once its own children are done.
+//! 3. An operation with no `Cold` part (no callbacks, span, metadata, failure or cancellation)
+//!    and no registry has nobody to tell but tracing: `start`, and `finish` when it completes,
+//!    record the time and the status and take a short path past the rest. Everything that
+//!    adds an observer allocates `Cold` under the state lock first, so the short path is never
+//!    taken by an operation that someone watches.
 //!
 //! # Registry
 //!
@@ -28,7 +33,7 @@ use super::Cancelable;
 use super::current;
 use super::observers::{self, Event};
 use crate::error::{CancellationError, CancellationReason};
-use crate::source::{Armed, ArmedDeadline};
+use crate::source::{Armed, ArmedDeadline, Sources};
 use crate::status::OperationStatus;
 use crate::token::Link;
 
@@ -76,6 +81,15 @@ impl Cancelable {
         state.started_at = Some(started_at);
         let (deadline, sources) = state.sources.take_for_run(started_at);
         self.set_status(OperationStatus::Running);
+        if state.cold.is_none() && state.registry.is_none() && span.is_disabled() {
+            // Invariant 3: nobody to tell but tracing.
+            drop(state);
+            tracing::debug!("operation started");
+            if sources.is_empty() {
+                return (deadline, None);
+            }
+            return self.arm(sources, started_at, deadline);
+        }
         if !span.is_disabled() {
             state.observers().span = Some(span.clone());
         }
@@ -93,6 +107,17 @@ impl Cancelable {
         if sources.is_empty() {
             return (deadline, None);
         }
+        self.arm(sources, started_at, deadline)
+    }
+
+    /// Arms the sources `run` polls itself (signals, conditions).
+    #[inline(never)]
+    fn arm(
+        &self,
+        sources: Sources,
+        started_at: Instant,
+        deadline: Option<ArmedDeadline>,
+    ) -> (Option<ArmedDeadline>, Option<Box<Armed>>) {
         match sources.arm(started_at) {
             Ok((_, armed)) => (deadline, armed),
             Err(error) => {
@@ -117,6 +142,22 @@ impl Cancelable {
         let mut state = self.state();
         let ended_at = Instant::now();
         state.ended_at = Some(ended_at);
+        if status == OperationStatus::Completed
+            && scope.is_none()
+            && state.cold.is_none()
+            && state.registry.is_none()
+        {
+            // Invariant 3: completed, with nobody to tell but tracing.
+            self.set_status(OperationStatus::Completed);
+            let started_at = state.started_at;
+            drop(state);
+            tracing::debug!(
+                duration = ?started_at.map(|s| ended_at.saturating_duration_since(s)),
+                "operation completed"
+            );
+            self.leave();
+            return None;
+        }
         let (failed, failed_after_cancel) = state.cold.as_deref().map_or((false, false), |c| {
             (c.failure.is_some(), c.failed_after_cancel)
         });

@@ -45,7 +45,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tracing::Span;
 
-use super::current::{self, Frame};
+use super::current;
 use super::kept::{Kept, Timer};
 
 use super::Cancelable;
@@ -117,7 +117,6 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
             timer: Timer::Idle,
             phase: Phase::Init,
             span: Span::none(),
-            frame: None,
         }
     }
 }
@@ -289,7 +288,6 @@ pin_project! {
         timer: Timer,
         phase: Phase,
         span: Span,
-        frame: Option<Frame>,
     }
 
     impl<O: Borrow<Cancelable>, F> PinnedDrop for RunOn<O, F> {
@@ -359,7 +357,6 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
             timer,
             phase: Phase::Running,
             span: std::mem::replace(this.span, Span::none()),
-            frame: this.frame.take(),
         };
         this.body.set(None);
         this.sleep.set(None);
@@ -411,7 +408,6 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
             timer,
             phase,
             span,
-            frame,
         } = self.project();
         let op: &Cancelable = (*op).borrow();
         let mut held = Held {
@@ -430,10 +426,6 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
         match *phase {
             Phase::Running => {}
             Phase::Init => {
-                *frame = Some(Frame {
-                    op: op.clone(),
-                    adopts_children: true,
-                });
                 let (deadline, armed) = op.start(span);
                 if let Some(deadline) = deadline {
                     *held.timer = Timer::Deadline(deadline);
@@ -472,7 +464,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
             }
             if let Some(body) = held.body.as_mut().as_pin_mut() {
                 let polled =
-                    current::enter(frame, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
+                    current::enter(op, true, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
                 match polled {
                     Ok(Poll::Pending) => {}
                     Ok(Poll::Ready(output)) => {

@@ -32,7 +32,7 @@ use pin_project_lite::pin_project;
 use tokio::task::coop;
 
 use super::Cancelable;
-use super::current::{self, Frame};
+use super::current;
 
 impl Cancelable {
     /// Runs `fut` to completion even if the operation is cancelled meanwhile; `run` returns the
@@ -74,7 +74,6 @@ impl Cancelable {
             op: self,
             fut,
             entry: Entry::New,
-            frame: None,
         }
     }
 
@@ -118,7 +117,6 @@ pin_project! {
         #[pin]
         fut: F,
         entry: Entry,
-        frame: Option<Frame>,
     }
 
     impl<F> PinnedDrop for Shield<'_, F> {
@@ -161,14 +159,8 @@ impl<F: Future> Future for Shield<'_, F> {
                 }
             }
         }
-        if this.frame.is_none() {
-            *this.frame = Some(Frame {
-                op: this.op.clone(),
-                adopts_children: false,
-            });
-        }
         let fut = this.fut;
-        let output = std::task::ready!(current::enter(this.frame, || fut.poll(cx)));
+        let output = std::task::ready!(current::enter(this.op, false, || fut.poll(cx)));
         if std::mem::replace(this.entry, Entry::Left) == Entry::Counted {
             this.op.leave_shield();
         }
