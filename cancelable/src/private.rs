@@ -153,11 +153,13 @@ impl OperationBuilder {
 
 /// `#[cancelable(timeout = "…")]` with no other source or option: the usual case, built
 /// directly.
+#[inline]
 pub fn timeout_operation(name: &'static str, timeout: Duration) -> Cancelable {
     Cancelable::with_timeout_named(timeout, name)
 }
 
 /// The body of an annotated fn that does not return `Result<T, E>`.
+#[inline]
 pub fn run<F: Future>(op: &Cancelable, body: F) -> crate::Run<'_, F> {
     op.run(body)
 }

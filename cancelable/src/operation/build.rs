@@ -30,6 +30,7 @@ use crate::status::OperationStatus;
 use crate::token::{CancellationToken, Link};
 
 impl Cancelable {
+    #[inline]
     fn from_parts(scope: Option<CancellationToken>, sources: Sources) -> Self {
         Cancelable::from_named_parts(scope, sources, Cow::Borrowed(""))
     }
@@ -61,6 +62,7 @@ impl Cancelable {
 
     /// An operation with no source: cancelled only by [`cancel`](Self::cancel), its token,
     /// a parent or the registry.
+    #[inline]
     pub fn new() -> Self {
         Cancelable::from_parts(None, Sources::default())
     }
@@ -77,11 +79,13 @@ impl Cancelable {
     /// assert_eq!(err.message(), Some("timeout after 100ms"));
     /// # }
     /// ```
+    #[inline]
     pub fn with_timeout(timeout: Duration) -> Self {
         Cancelable::from_parts(None, Sources::timeout(timeout))
     }
 
     /// [`with_timeout`](Self::with_timeout) and [`named`](Self::named) at once.
+    #[inline]
     pub(crate) fn with_timeout_named(timeout: Duration, name: &'static str) -> Self {
         Cancelable::from_named_parts(None, Sources::timeout(timeout), Cow::Borrowed(name))
     }
