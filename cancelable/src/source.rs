@@ -89,12 +89,32 @@ pub(crate) struct Sources {
     signals: SignalSet,
     /// The timeout and deadline were taken back ([`disarm`](Self::disarm)).
     disarmed: bool,
-    others: Option<Box<Others>>,
+    others: OthersSlot,
 }
 
 #[derive(Default)]
 struct Others {
     pollers: Vec<PollerSpec>,
+}
+
+/// The boxed rarer sources, dropped out of line: an operation without them pays one check in
+/// its drop glue, not the glue of a `Vec` of sources.
+#[derive(Default)]
+struct OthersSlot(Option<Box<Others>>);
+
+impl Drop for OthersSlot {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(others) = self.0.take() {
+            drop_others(others);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_others(others: Box<Others>) {
+    drop(others);
 }
 
 enum PollerSpec {
@@ -174,19 +194,19 @@ impl Sources {
 
     fn poller(spec: PollerSpec) -> Self {
         Sources {
-            others: Some(Box::new(Others {
+            others: OthersSlot(Some(Box::new(Others {
                 pollers: vec![spec],
-            })),
+            }))),
             ..Sources::default()
         }
     }
 
     /// Any-of: the earliest timeout and deadline, and every other source of both.
-    pub(crate) fn merge(&mut self, other: Sources) {
+    pub(crate) fn merge(&mut self, mut other: Sources) {
         self.timeout = min_option(self.timeout, other.timeout);
         self.deadline = min_option(self.deadline, other.deadline);
         self.signals = self.signals.union(other.signals);
-        match (&mut self.others, other.others) {
+        match (&mut self.others.0, other.others.0.take()) {
             (Some(mine), Some(theirs)) => {
                 mine.pollers.extend(theirs.pollers);
             }
@@ -202,7 +222,7 @@ impl Sources {
         self.timeout.is_none()
             && self.deadline.is_none()
             && self.signals.is_empty()
-            && self.others.is_none()
+            && self.others.0.is_none()
     }
 
     /// Takes the sources out for a `run` that starts at `now`: the deadline to watch (the
@@ -238,11 +258,11 @@ impl Sources {
     /// Arms the sources with the clock of a timeout starting at `now`: returns the deadline to
     /// watch, and the other sources when there are any. Signals are subscribed here.
     pub(crate) fn arm(
-        self,
+        mut self,
         now: Instant,
     ) -> std::io::Result<(Option<ArmedDeadline>, Option<Box<Armed>>)> {
         let deadline = earliest_deadline(self.timeout, self.deadline, now);
-        if self.signals.is_empty() && self.others.is_none() {
+        if self.signals.is_empty() && self.others.0.is_none() {
             return Ok((deadline, None));
         }
         #[cfg(all(unix, feature = "signal"))]
@@ -251,7 +271,7 @@ impl Sources {
         for signal in self.signals.iter() {
             signals[signal.index()] = Some(SignalWait::subscribe(signal)?);
         }
-        let pollers = match self.others {
+        let pollers = match self.others.0.take() {
             None => Vec::new(),
             Some(others) => others
                 .pollers
@@ -348,6 +368,49 @@ impl SignalWait {
             None => Poll::Pending,
         }
     }
+}
+
+/// The armed sources a `run` holds, if any, dropped out of line: a run without any pays one
+/// check where its future is dropped, not a call to the box's drop glue.
+#[derive(Default)]
+pub(crate) struct ArmedSlot(Option<Box<Armed>>);
+
+impl ArmedSlot {
+    pub(crate) fn new(armed: Option<Box<Armed>>) -> Self {
+        ArmedSlot(armed)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self) -> Option<&mut Armed> {
+        self.0.as_deref_mut()
+    }
+
+    /// Moves the armed sources out, leaving none.
+    #[inline]
+    pub(crate) fn take(&mut self) -> ArmedSlot {
+        ArmedSlot(self.0.take())
+    }
+
+    /// Drops the armed sources now (their signal subscriptions go back).
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        if let Some(armed) = self.0.take() {
+            drop_armed(armed);
+        }
+    }
+}
+
+impl Drop for ArmedSlot {
+    #[inline]
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_armed(armed: Box<Armed>) {
+    drop(armed);
 }
 
 /// Armed sources other than a deadline: polled by `run` (or by an all-of).
@@ -550,7 +613,7 @@ impl fmt::Debug for Sources {
             .field("signals", &self.signals)
             .field(
                 "pollers",
-                &self.others.as_ref().map_or(0, |o| o.pollers.len()),
+                &self.others.0.as_ref().map_or(0, |o| o.pollers.len()),
             )
             .finish()
     }

@@ -50,7 +50,7 @@ use super::kept::{Kept, Timer};
 
 use super::Cancelable;
 use crate::error::{CancellationError, CancellationReason};
-use crate::source::Armed;
+use crate::source::ArmedSlot;
 use crate::status::OperationStatus;
 
 impl Cancelable {
@@ -112,7 +112,7 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
             op,
             body: Some(fut),
             sleep: None,
-            armed: None,
+            armed: ArmedSlot::default(),
             wait_key: None,
             timer: Timer::Idle,
             phase: Phase::Init,
@@ -209,7 +209,7 @@ struct Held<'a, F> {
     body: Pin<&'a mut Option<F>>,
     // The timeout's timer, then the grace period's (invariant 4).
     sleep: Pin<&'a mut Option<Sleep>>,
-    armed: &'a mut Option<Box<Armed>>,
+    armed: &'a mut ArmedSlot,
     wait_key: &'a mut Option<usize>,
     timer: &'a mut Timer,
 }
@@ -220,10 +220,7 @@ impl<F> Held<'_, F> {
     fn release(&mut self, op: &Cancelable) {
         self.body.set(None);
         self.sleep.set(None);
-        // Only a present box is dropped: no drop call for the usual `None`.
-        if let Some(armed) = self.armed.take() {
-            drop(armed);
-        }
+        self.armed.clear();
         if matches!(self.timer, Timer::Kept(_)) {
             *self.timer = Timer::Idle;
         }
@@ -283,7 +280,7 @@ pin_project! {
         body: Option<F>,
         #[pin]
         sleep: Option<Sleep>,
-        armed: Option<Box<Armed>>,
+        armed: ArmedSlot,
         wait_key: Option<usize>,
         timer: Timer,
         phase: Phase,
@@ -293,22 +290,8 @@ pin_project! {
     impl<O: Borrow<Cancelable>, F> PinnedDrop for RunOn<O, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            let op: &Cancelable = (*this.op).borrow();
-            if *this.phase == Phase::Done {
-                return; // released when it ended (invariant 2)
-            }
-            if let Some(key) = this.wait_key.take()
-                && let Some(scope) = op.made_scope()
-            {
-                scope.node().remove_waiter(key);
-            }
-            if *this.phase == Phase::Running {
-                let _entered = this.span.enter();
-                op.scope().cancel_error(
-                    CancellationError::new(CancellationReason::Dropped)
-                        .with_message("the operation's future was dropped before it finished"),
-                );
-                op.finish(OperationStatus::Cancelled);
+            if *this.phase != Phase::Done {
+                dropped_unfinished((*this.op).borrow(), this.wait_key, *this.phase, this.span);
             }
         }
     }
@@ -362,6 +345,27 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
         this.sleep.set(None);
         *this.phase = Phase::Done;
         moved
+    }
+}
+
+/// A run dropped before it ended (a finished one released everything then, invariant 2):
+/// unregisters its waker and, once started, cancels the operation with reason `Dropped` and
+/// finishes it.
+#[cold]
+#[inline(never)]
+fn dropped_unfinished(op: &Cancelable, wait_key: &mut Option<usize>, phase: Phase, span: &Span) {
+    if let Some(key) = wait_key.take()
+        && let Some(scope) = op.made_scope()
+    {
+        scope.node().remove_waiter(key);
+    }
+    if phase == Phase::Running {
+        let _entered = span.enter();
+        op.scope().cancel_error(
+            CancellationError::new(CancellationReason::Dropped)
+                .with_message("the operation's future was dropped before it finished"),
+        );
+        op.finish(OperationStatus::Cancelled);
     }
 }
 
@@ -431,7 +435,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
                     *held.timer = Timer::Deadline(deadline);
                 }
                 if armed.is_some() {
-                    *held.armed = armed;
+                    *held.armed = ArmedSlot::new(armed);
                 }
                 *phase = Phase::Running;
             }
@@ -440,7 +444,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
         loop {
             // Invariant 3: when woken, signals and conditions before the body.
             if resumed
-                && let Some(armed) = held.armed.as_mut()
+                && let Some(armed) = held.armed.get_mut()
                 && !op.is_cancelled()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
@@ -463,8 +467,9 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
                 }
             }
             if let Some(body) = held.body.as_mut().as_pin_mut() {
-                let polled =
-                    current::enter(op, true, || catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
+                let polled = current::enter(op, true, || {
+                    catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+                });
                 match polled {
                     Ok(Poll::Pending) => {}
                     Ok(Poll::Ready(output)) => {
@@ -515,7 +520,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
             }
             // Invariant 3: on the first poll, after the body.
             if !resumed
-                && let Some(armed) = held.armed.as_mut()
+                && let Some(armed) = held.armed.get_mut()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
                 op.scope().node().cancel(op.attribute(&error));
