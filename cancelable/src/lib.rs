@@ -99,6 +99,7 @@ mod future_ext;
 mod id;
 mod loom;
 mod operation;
+mod out_of_line;
 mod panic;
 mod progress;
 #[cfg(feature = "propagation")]

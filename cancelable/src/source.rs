@@ -31,6 +31,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::error::{CancellationError, CancellationReason, DisplayDuration};
+use crate::out_of_line::OutOfLine;
 use crate::signal::SignalSet;
 use crate::token::CancellationToken;
 
@@ -89,32 +90,12 @@ pub(crate) struct Sources {
     signals: SignalSet,
     /// The timeout and deadline were taken back ([`disarm`](Self::disarm)).
     disarmed: bool,
-    others: OthersSlot,
+    others: OutOfLine<Others>,
 }
 
 #[derive(Default)]
 struct Others {
     pollers: Vec<PollerSpec>,
-}
-
-/// The boxed rarer sources, dropped out of line: an operation without them pays one check in
-/// its drop glue, not the glue of a `Vec` of sources.
-#[derive(Default)]
-struct OthersSlot(Option<Box<Others>>);
-
-impl Drop for OthersSlot {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(others) = self.0.take() {
-            drop_others(others);
-        }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn drop_others(others: Box<Others>) {
-    drop(others);
 }
 
 enum PollerSpec {
@@ -194,7 +175,7 @@ impl Sources {
 
     fn poller(spec: PollerSpec) -> Self {
         Sources {
-            others: OthersSlot(Some(Box::new(Others {
+            others: OutOfLine::new(Some(Box::new(Others {
                 pollers: vec![spec],
             }))),
             ..Sources::default()
@@ -206,14 +187,10 @@ impl Sources {
         self.timeout = min_option(self.timeout, other.timeout);
         self.deadline = min_option(self.deadline, other.deadline);
         self.signals = self.signals.union(other.signals);
-        match (&mut self.others.0, other.others.0.take()) {
-            (Some(mine), Some(theirs)) => {
-                mine.pollers.extend(theirs.pollers);
-            }
-            (mine, theirs) => {
-                if mine.is_none() {
-                    *mine = theirs;
-                }
+        if let Some(theirs) = other.others.take() {
+            match self.others.as_deref_mut() {
+                Some(mine) => mine.pollers.extend(theirs.pollers),
+                None => self.others = OutOfLine::new(Some(theirs)),
             }
         }
     }
@@ -222,7 +199,7 @@ impl Sources {
         self.timeout.is_none()
             && self.deadline.is_none()
             && self.signals.is_empty()
-            && self.others.0.is_none()
+            && self.others.is_none()
     }
 
     /// Takes the sources out for a `run` that starts at `now`: the deadline to watch (the
@@ -262,7 +239,7 @@ impl Sources {
         now: Instant,
     ) -> std::io::Result<(Option<ArmedDeadline>, Option<Box<Armed>>)> {
         let deadline = earliest_deadline(self.timeout, self.deadline, now);
-        if self.signals.is_empty() && self.others.0.is_none() {
+        if self.signals.is_empty() && self.others.is_none() {
             return Ok((deadline, None));
         }
         #[cfg(all(unix, feature = "signal"))]
@@ -271,7 +248,7 @@ impl Sources {
         for signal in self.signals.iter() {
             signals[signal.index()] = Some(SignalWait::subscribe(signal)?);
         }
-        let pollers = match self.others.0.take() {
+        let pollers = match self.others.take() {
             None => Vec::new(),
             Some(others) => others
                 .pollers
@@ -368,49 +345,6 @@ impl SignalWait {
             None => Poll::Pending,
         }
     }
-}
-
-/// The armed sources a `run` holds, if any, dropped out of line: a run without any pays one
-/// check where its future is dropped, not a call to the box's drop glue.
-#[derive(Default)]
-pub(crate) struct ArmedSlot(Option<Box<Armed>>);
-
-impl ArmedSlot {
-    pub(crate) fn new(armed: Option<Box<Armed>>) -> Self {
-        ArmedSlot(armed)
-    }
-
-    #[inline]
-    pub(crate) fn get_mut(&mut self) -> Option<&mut Armed> {
-        self.0.as_deref_mut()
-    }
-
-    /// Moves the armed sources out, leaving none.
-    #[inline]
-    pub(crate) fn take(&mut self) -> ArmedSlot {
-        ArmedSlot(self.0.take())
-    }
-
-    /// Drops the armed sources now (their signal subscriptions go back).
-    #[inline]
-    pub(crate) fn clear(&mut self) {
-        if let Some(armed) = self.0.take() {
-            drop_armed(armed);
-        }
-    }
-}
-
-impl Drop for ArmedSlot {
-    #[inline]
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn drop_armed(armed: Box<Armed>) {
-    drop(armed);
 }
 
 /// Armed sources other than a deadline: polled by `run` (or by an all-of).
@@ -613,7 +547,7 @@ impl fmt::Debug for Sources {
             .field("signals", &self.signals)
             .field(
                 "pollers",
-                &self.others.0.as_ref().map_or(0, |o| o.pollers.len()),
+                &self.others.as_deref().map_or(0, |o| o.pollers.len()),
             )
             .finish()
     }

@@ -16,14 +16,15 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Admissions, Cancelable, Items, Operation, State};
+use super::{Admissions, Cancelable, Items, Operation, Parent, State};
 use crate::id::OperationId;
+use crate::out_of_line::OutOfLine;
 use crate::registry::OperationRegistry;
 use crate::source::{CancellationSource, Sources, predicate_name};
 use crate::status::OperationStatus;
@@ -43,12 +44,12 @@ impl Cancelable {
         Cancelable {
             inner: Arc::new(Operation {
                 scope: scope.map_or_else(OnceLock::new, OnceLock::from),
-                parent: OnceLock::new(),
+                parent: Parent::default(),
                 id: OnceLock::new(),
                 name,
                 status: AtomicU8::new(OperationStatus::Pending as u8),
                 started: AtomicBool::new(false),
-                shields: AtomicUsize::new(0),
+                shields: AtomicU32::new(0),
                 progress_listeners: AtomicBool::new(false),
                 items: Items::default(),
                 children: Admissions::default(),
@@ -272,7 +273,7 @@ impl Cancelable {
             .inner
             .progress_listeners
             .store(listeners, Ordering::Release);
-        combined.state().cold = cold;
+        combined.state().cold = OutOfLine::new(cold);
         match registry {
             Some(registry) => combined.register_in(&registry),
             None => combined,
@@ -363,7 +364,7 @@ impl Cancelable {
         self.reconfigured(|this| {
             let op = this.configure();
             if op.parent.get().is_none() && op.scope.get().is_none() {
-                op.parent = OnceLock::from(parent.clone());
+                op.parent.build(parent.clone());
                 this.join(parent);
                 return;
             }
@@ -371,7 +372,7 @@ impl Cancelable {
             this.scope()
                 .node()
                 .link_to(parent.scope().node(), Link::Parent);
-            if this.inner.parent.set(parent.clone()).is_ok() {
+            if this.inner.parent.adopt(parent.clone()).is_ok() {
                 this.join(parent);
             }
         })

@@ -329,7 +329,7 @@ fn wake_child_waiters(op: &Operation) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .cold
-        .as_ref()
+        .as_deref()
         .and_then(|cold| cold.children_done.clone());
     if let Some(notify) = notify {
         notify.notify_waiters();

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::{Cancelable, Supervisor};
 use crate::error::CancellationError;
+use crate::out_of_line::OutOfLine;
 use crate::source::ArmedDeadline;
 use crate::token::Cancelled;
 
@@ -19,20 +20,20 @@ use crate::token::Cancelled;
 pub(super) enum Timer {
     Idle,
     Deadline(ArmedDeadline),
-    Kept(Box<Kept>),
+    Kept(OutOfLine<Kept>),
 }
 
 impl Timer {
     pub(super) fn kept(&self) -> Option<&Kept> {
         match self {
-            Timer::Kept(kept) => Some(kept),
+            Timer::Kept(kept) => kept.as_deref(),
             _ => None,
         }
     }
 
     pub(super) fn kept_mut(&mut self) -> Option<&mut Kept> {
         match self {
-            Timer::Kept(kept) => Some(kept),
+            Timer::Kept(kept) => kept.as_deref_mut(),
             _ => None,
         }
     }
@@ -53,7 +54,7 @@ impl Kept {
     /// Looks up the grace period and the supervisor: once per run, on a rare path.
     #[cold]
     pub(super) fn new(op: &Cancelable) -> Box<Kept> {
-        let grace = op.state().cold.as_ref().and_then(|cold| cold.grace);
+        let grace = op.state().cold.as_deref().and_then(|cold| cold.grace);
         let force = op.supervisor().map(|supervisor| {
             let wait = supervisor.force_token().cancelled();
             (supervisor, wait)

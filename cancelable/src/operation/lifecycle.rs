@@ -69,7 +69,7 @@ impl Cancelable {
         };
         let mut state = self.state();
         if let Some(parent) = adopted
-            && op.parent.set(parent).is_ok()
+            && op.parent.adopt(parent).is_ok()
             && let Some(parent) = op.parent.get()
         {
             self.join(parent);

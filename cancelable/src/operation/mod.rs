@@ -49,7 +49,7 @@ mod supervisor;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::Waker;
 use std::time::Duration;
@@ -66,6 +66,7 @@ pub(crate) use self::supervisor::Supervisor;
 use crate::context::{CancellationCause, Clocks, OperationContext};
 use crate::error::{CancellationError, CancellationReason};
 use crate::id::OperationId;
+use crate::out_of_line::OutOfLine;
 use crate::registry::{OperationRegistry, Slot};
 use crate::source::Sources;
 use crate::status::OperationStatus;
@@ -113,13 +114,13 @@ pub(crate) struct Operation {
     /// The scope token, once made (`scope.rs`, invariant 2).
     scope: OnceLock<CancellationToken>,
     /// Set by the `parent` builder or adopted by `start` (`scope.rs`, invariant 3).
-    parent: OnceLock<Cancelable>,
+    parent: Parent,
     id: OnceLock<OperationId>,
     name: Cow<'static, str>,
     /// An [`OperationStatus`] discriminant (invariant 2).
     status: AtomicU8,
     started: AtomicBool,
-    shields: AtomicUsize,
+    shields: AtomicU32,
     /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
     progress_listeners: AtomicBool,
     items: Items,
@@ -146,6 +147,37 @@ impl Drop for Operation {
 fn forget_dropped(state: &State, slot: crate::registry::Slot, started: bool) {
     if let Some(registry) = &state.registry {
         registry.forget(slot, started);
+    }
+}
+
+/// An operation's parent: given by the `parent` builder while the operation is not shared yet
+/// (a plain write), or adopted once by `start` from the operation whose body starts it.
+#[derive(Default)]
+pub(crate) struct Parent {
+    built: Option<Cancelable>,
+    adopted: OnceLock<Cancelable>,
+}
+
+impl Parent {
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Cancelable> {
+        match &self.built {
+            Some(parent) => Some(parent),
+            None => self.adopted.get(),
+        }
+    }
+
+    /// Sets the parent of an operation nobody else holds (a builder's).
+    fn build(&mut self, parent: Cancelable) {
+        self.built = Some(parent);
+    }
+
+    /// Adopts `parent` unless there is one: `Err` gives it back.
+    fn adopt(&self, parent: Cancelable) -> Result<(), Cancelable> {
+        match self.built {
+            Some(_) => Err(parent),
+            None => self.adopted.set(parent),
+        }
     }
 }
 
@@ -181,7 +213,7 @@ pub(crate) struct State {
     /// an operation that never ran) leaves it.
     registry: Option<OperationRegistry>,
     slot: Option<Slot>,
-    cold: Option<Box<Cold>>,
+    cold: OutOfLine<Cold>,
 }
 
 #[derive(Default)]

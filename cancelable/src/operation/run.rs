@@ -50,7 +50,8 @@ use super::kept::{Kept, Timer};
 
 use super::Cancelable;
 use crate::error::{CancellationError, CancellationReason};
-use crate::source::ArmedSlot;
+use crate::out_of_line::OutOfLine;
+use crate::source::Armed;
 use crate::status::OperationStatus;
 
 impl Cancelable {
@@ -112,7 +113,7 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
             op,
             body: Some(fut),
             sleep: None,
-            armed: ArmedSlot::default(),
+            armed: OutOfLine::default(),
             wait_key: None,
             timer: Timer::Idle,
             phase: Phase::Init,
@@ -209,7 +210,7 @@ struct Held<'a, F> {
     body: Pin<&'a mut Option<F>>,
     // The timeout's timer, then the grace period's (invariant 4).
     sleep: Pin<&'a mut Option<Sleep>>,
-    armed: &'a mut ArmedSlot,
+    armed: &'a mut OutOfLine<Armed>,
     wait_key: &'a mut Option<usize>,
     timer: &'a mut Timer,
 }
@@ -237,12 +238,12 @@ impl<F> Held<'_, F> {
     }
 
     /// Keeps the body of a cancelled run that has a reason to (invariant 4); `true` if kept.
-    fn keep(&mut self, op: &Cancelable, shields: usize) -> bool {
+    fn keep(&mut self, op: &Cancelable, shields: u32) -> bool {
         if self.timer.kept().is_none() && (shields > 0 || op.inner.children.has_grace()) {
             let kept = Kept::new(op);
             let timer = kept.grace_until.map(tokio::time::sleep_until);
             self.sleep.set(timer);
-            *self.timer = Timer::Kept(kept);
+            *self.timer = Timer::Kept(OutOfLine::new(Some(kept)));
         }
         self.timer.kept().is_some()
     }
@@ -280,7 +281,7 @@ pin_project! {
         body: Option<F>,
         #[pin]
         sleep: Option<Sleep>,
-        armed: ArmedSlot,
+        armed: OutOfLine<Armed>,
         wait_key: Option<usize>,
         timer: Timer,
         phase: Phase,
@@ -335,7 +336,7 @@ impl<O: Borrow<Cancelable>, F> RunOn<O, F> {
             op: this.op.clone(),
             body: Some(body),
             sleep,
-            armed: this.armed.take(),
+            armed: OutOfLine::new(this.armed.take()),
             wait_key: this.wait_key.take(),
             timer,
             phase: Phase::Running,
@@ -435,7 +436,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
                     *held.timer = Timer::Deadline(deadline);
                 }
                 if armed.is_some() {
-                    *held.armed = ArmedSlot::new(armed);
+                    *held.armed = OutOfLine::new(armed);
                 }
                 *phase = Phase::Running;
             }
@@ -444,7 +445,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
         loop {
             // Invariant 3: when woken, signals and conditions before the body.
             if resumed
-                && let Some(armed) = held.armed.get_mut()
+                && let Some(armed) = held.armed.as_deref_mut()
                 && !op.is_cancelled()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
@@ -520,7 +521,7 @@ impl<O: Borrow<Cancelable>, F: Future> Future for RunOn<O, F> {
             }
             // Invariant 3: on the first poll, after the body.
             if !resumed
-                && let Some(armed) = held.armed.get_mut()
+                && let Some(armed) = held.armed.as_deref_mut()
                 && let Poll::Ready(error) = armed.poll_pollers(cx)
             {
                 op.scope().node().cancel(op.attribute(&error));

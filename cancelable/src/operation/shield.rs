@@ -100,7 +100,7 @@ impl Cancelable {
             if let Some(waker) = self
                 .state()
                 .cold
-                .as_mut()
+                .as_deref_mut()
                 .and_then(|c| c.shielded_run.take())
             {
                 waker.wake();

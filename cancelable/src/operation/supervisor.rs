@@ -108,7 +108,7 @@ impl Cancelable {
             let found = op
                 .state()
                 .cold
-                .as_ref()
+                .as_deref()
                 .and_then(|cold| cold.supervisor.clone());
             if found.is_some() {
                 return found;
@@ -133,7 +133,7 @@ impl Cancelable {
     pub(crate) fn last_progress(&self) -> Option<String> {
         self.state()
             .cold
-            .as_ref()
+            .as_deref()
             .and_then(|cold| cold.last_progress.clone())
     }
 
