@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ impl Cancelable {
                 status: AtomicU8::new(OperationStatus::Pending as u8),
                 started: AtomicBool::new(false),
                 shields: AtomicUsize::new(0),
-                progress_listeners: AtomicBool::new(false),
+                progress: Default::default(),
                 items: Items::default(),
                 children: Admissions::default(),
                 state: Mutex::new(State {
@@ -259,15 +259,12 @@ impl Cancelable {
             }
             (state.cold.take(), state.registry.take())
         };
-        let listeners = self.inner.progress_listeners.load(Ordering::Acquire);
+        let progress = self.inner.progress.handed_on();
         let mut combined = Cancelable::any_of([self, other]).named(name);
         if let Some(id) = id {
             combined.configure().id = OnceLock::from(id);
         }
-        combined
-            .inner
-            .progress_listeners
-            .store(listeners, Ordering::Release);
+        combined.configure().progress = progress;
         combined.state().cold = cold;
         match registry {
             Some(registry) => combined.register_in(&registry),

@@ -120,8 +120,8 @@ pub(crate) struct Operation {
     status: AtomicU8,
     started: AtomicBool,
     shields: AtomicUsize,
-    /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
-    progress_listeners: AtomicBool,
+    /// The `on_progress` listeners, read by a report with no lock (`observers.rs`).
+    progress: observers::ProgressListeners,
     items: Items,
     /// Admitted children and the operation's own end (`children.rs`).
     children: Admissions,

@@ -20,21 +20,22 @@
 //!    (`ProgressEvent::at`). The one copy made is the message kept as `last_progress` for a
 //!    registered or supervised operation, written into the previous message's buffer.
 
+mod listeners;
+
 use std::any::Any;
 use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tracing::Span;
 
 use super::{Cancelable, State};
 use crate::context::{OperationContext, ProgressEvent};
+use crate::id::OperationId;
 use crate::panic::{isolated, message};
 use crate::status::OperationStatus;
 
+pub(crate) use self::listeners::ProgressListeners;
+
 pub(crate) type LifecycleCallback = Box<dyn Fn(&OperationContext) + Send + Sync>;
-type ProgressCallback = Arc<dyn Fn(&ProgressEvent<'_>) + Send + Sync>;
 
 /// A point in an operation's life that callbacks can wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +82,6 @@ impl Event {
 #[derive(Default)]
 pub(super) struct Observers {
     lifecycle: [Vec<LifecycleCallback>; 4],
-    progress: Option<Arc<[ProgressCallback]>>,
     /// The operation's span while it runs, when a subscriber wants it.
     pub(super) span: Option<Span>,
 }
@@ -150,110 +150,122 @@ impl Cancelable {
         &self,
         f: impl Fn(&ProgressEvent<'_>) + Send + Sync + 'static,
     ) {
-        let mut state = self.state();
-        let progress = &mut state.observers().progress;
-        let mut listeners = progress.as_deref().map(<[_]>::to_vec).unwrap_or_default();
-        listeners.push(Arc::new(f));
-        *progress = Some(listeners.into());
-        self.inner.progress_listeners.store(true, Ordering::Release);
+        self.id();
+        self.inner.progress.add(Box::new(f));
     }
 
-    /// Keeps the last progress message from now on (for a supervisor's report).
+    /// Keeps the last progress message from now on, for a registry or a supervisor.
     pub(crate) fn record_progress(&self) {
-        self.inner.progress_listeners.store(true, Ordering::Release);
+        self.inner.progress.keep_last();
     }
 
-    /// Whether an `on_progress` listener was ever added: one atomic load.
+    /// Whether a report has anything to do besides tracing: one atomic load.
     #[inline]
     pub(crate) fn has_progress_listeners(&self) -> bool {
-        self.inner.progress_listeners.load(Ordering::Acquire)
+        self.inner.progress.is_observed()
     }
 
     /// Whether a subscriber wants the progress event: the global max level (one relaxed load),
     /// then the callsite's interest only when some subscriber could want DEBUG at all.
     #[inline]
     pub(crate) fn progress_traced() -> bool {
-        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-        tracing::Level::DEBUG <= STATIC_MAX_LEVEL
-            && tracing::Level::DEBUG <= LevelFilter::current()
-            && tracing::enabled!(tracing::Level::DEBUG)
+        Cancelable::progress_maybe_traced() && progress_enabled()
     }
 
-    /// Hands one report to the span and the listeners (invariant 4), and keeps its message for
-    /// a registry or a supervisor (invariant 5).
+    /// Whether some subscriber could want DEBUG events at all: one relaxed load.
+    #[inline(always)]
+    fn progress_maybe_traced() -> bool {
+        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+        tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
+    }
+
+    /// Hands one report to the listeners with no lock (invariant 4). A registry, a supervisor,
+    /// a subscriber that could want DEBUG, or an id not formatted yet take the slow path. The
+    /// fast one calls nothing before the listener, so it saves no register.
     #[inline(never)]
     pub(crate) fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
-        if Cancelable::progress_traced() {
-            return self.emit_progress_traced(message, metadata);
+        if self.inner.progress.keeps_last() || Cancelable::progress_maybe_traced() {
+            return self.emit_progress_slowly(message, metadata);
         }
-        let listeners = {
-            let mut state = self.state();
-            if self.inner.children.is_recording() || state.registry.is_some() {
-                keep(&mut state.cold().last_progress, message);
-            }
-            state.observers_mut().and_then(|o| o.progress.clone())
+        let Some(listeners) = self.inner.progress.first() else {
+            return;
         };
-        if let Some(listeners) = listeners {
-            self.call_progress_listeners(&listeners, message, metadata);
-        }
+        let Some(id) = self.formatted_id() else {
+            return self.emit_progress_slowly(message, metadata);
+        };
+        listeners.call(&self.progress_event(id, message, metadata));
     }
 
-    /// [`emit_progress`](Self::emit_progress) with the tracing event, in the operation's span.
-    /// Its critical section is `emit_progress`'s plus the span: sharing one helper costs the
-    /// listener path 10 instructions (measured).
+    /// [`emit_progress`](Self::emit_progress) that keeps the message for a registry or a
+    /// supervisor (invariant 5), emits the tracing event in the operation's span, and makes the
+    /// id if it has to.
     #[cold]
     #[inline(never)]
-    fn emit_progress_traced(&self, message: &str, metadata: Option<&serde_json::Value>) {
-        let (listeners, span) = {
+    fn emit_progress_slowly(&self, message: &str, metadata: Option<&serde_json::Value>) {
+        let traced = Cancelable::progress_traced();
+        let span = if traced || self.inner.progress.keeps_last() {
             let mut state = self.state();
             if self.inner.children.is_recording() || state.registry.is_some() {
                 keep(&mut state.cold().last_progress, message);
             }
             match state.observers_mut() {
-                Some(observers) => (observers.progress.clone(), observers.span.clone()),
-                None => (None, None),
+                Some(observers) if traced => observers.span.clone(),
+                _ => None,
             }
+        } else {
+            None
         };
-        let details = metadata.map(tracing::field::display);
-        match &span {
-            Some(span) => tracing::debug!(parent: span, progress.metadata = details, "{message}"),
-            None => tracing::debug!(progress.metadata = details, "{message}"),
+        if traced {
+            let details = metadata.map(tracing::field::display);
+            match &span {
+                Some(span) => {
+                    tracing::debug!(parent: span, progress.metadata = details, "{message}")
+                }
+                None => tracing::debug!(progress.metadata = details, "{message}"),
+            }
         }
-        if let Some(listeners) = listeners {
-            self.call_progress_listeners(&listeners, message, metadata);
+        if let Some(listeners) = self.inner.progress.first() {
+            listeners.call(&self.progress_event(self.id(), message, metadata));
         }
     }
 
+    /// The id, if it is already made and formatted: loads only, no call.
     #[inline(always)]
-    fn call_progress_listeners(
-        &self,
-        listeners: &[ProgressCallback],
-        message: &str,
-        metadata: Option<&serde_json::Value>,
-    ) {
-        // Every part is borrowed and the time is plain data: the event has nothing to free.
-        let event = ManuallyDrop::new(ProgressEvent::borrowed(
-            self.id(),
-            self.name(),
-            message,
-            metadata,
-        ));
-        for listener in listeners {
-            // `isolated`, unrolled here so that the call stays inline in the loop.
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| listener(&event))) {
-                listener_panicked(&*panic);
-            }
+    fn formatted_id(&self) -> Option<&str> {
+        match self.inner.id.get()? {
+            OperationId::Generated { text, .. } => text.get().map(String::as_str),
+            OperationId::Given(id) => Some(id),
         }
+    }
+
+    /// The event of a report, borrowing everything (invariant 5): it has nothing to free.
+    #[inline(always)]
+    fn progress_event<'a>(
+        &'a self,
+        id: &'a str,
+        message: &'a str,
+        metadata: Option<&'a serde_json::Value>,
+    ) -> ManuallyDrop<ProgressEvent<'a>> {
+        ManuallyDrop::new(ProgressEvent::borrowed(id, self.name(), message, metadata))
     }
 }
 
-/// Logs a listener's panic with the event [`isolated`] logs.
+/// The callsite's interest in the progress event, out of line: a report's frame does not pay
+/// for the dispatcher call when no subscriber wants DEBUG.
 #[cold]
 #[inline(never)]
-fn listener_panicked(panic: &(dyn Any + Send)) {
+fn progress_enabled() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// Logs a listener's panic with the event [`isolated`] logs, and drops it: one call for the
+/// report's landing pad.
+#[cold]
+#[inline(never)]
+pub(super) fn listener_panicked(panic: Box<dyn Any + Send>) {
     tracing::error!(
         callback = "on_progress",
-        panic = message(panic),
+        panic = message(&*panic),
         "the on_progress callback panicked; the other callbacks still run"
     );
 }
