@@ -27,7 +27,7 @@ use std::mem::ManuallyDrop;
 
 use tracing::Span;
 
-use super::{Cancelable, State};
+use super::{Cancelable, Operation, State};
 use crate::context::{OperationContext, ProgressEvent};
 use crate::id::OperationId;
 use crate::panic::{isolated, message};
@@ -179,15 +179,25 @@ impl Cancelable {
         tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
     }
 
+    /// Hands one report to the span, the listeners and a registry or supervisor
+    /// ([`Operation::emit_progress`]).
+    #[inline(always)]
+    pub(crate) fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
+        self.inner.emit_progress(message, metadata);
+    }
+}
+
+impl Operation {
     /// Hands one report to the listeners with no lock (invariant 4). A registry, a supervisor,
     /// a subscriber that could want DEBUG, or an id not formatted yet take the slow path. The
     /// fast one calls nothing before the listener, so it saves no register.
     #[inline(never)]
-    pub(crate) fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
-        if self.inner.progress.keeps_last() || Cancelable::progress_maybe_traced() {
+    fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
+        let progress = self.progress.read();
+        if progress.keeps_last() || Cancelable::progress_maybe_traced() {
             return self.emit_progress_slowly(message, metadata);
         }
-        let Some(listeners) = self.inner.progress.first() else {
+        let Some(listeners) = self.progress.listeners(progress) else {
             return;
         };
         let Some(id) = self.formatted_id() else {
@@ -203,9 +213,10 @@ impl Cancelable {
     #[inline(never)]
     fn emit_progress_slowly(&self, message: &str, metadata: Option<&serde_json::Value>) {
         let traced = Cancelable::progress_traced();
-        let span = if traced || self.inner.progress.keeps_last() {
-            let mut state = self.state();
-            if self.inner.children.is_recording() || state.registry.is_some() {
+        let progress = self.progress.read();
+        let span = if traced || progress.keeps_last() {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if self.children.is_recording() || state.registry.is_some() {
                 keep(&mut state.cold().last_progress, message);
             }
             match state.observers_mut() {
@@ -224,15 +235,16 @@ impl Cancelable {
                 None => tracing::debug!(progress.metadata = details, "{message}"),
             }
         }
-        if let Some(listeners) = self.inner.progress.first() {
-            listeners.call(&self.progress_event(self.id(), message, metadata));
+        if let Some(listeners) = self.progress.listeners(progress) {
+            let id = self.id.get_or_init(OperationId::generate).as_str();
+            listeners.call(&self.progress_event(id, message, metadata));
         }
     }
 
     /// The id, if it is already made and formatted: loads only, no call.
     #[inline(always)]
     fn formatted_id(&self) -> Option<&str> {
-        match self.inner.id.get()? {
+        match self.id.get()? {
             OperationId::Generated { text, .. } => text.get().map(String::as_str),
             OperationId::Given(id) => Some(id),
         }
@@ -246,7 +258,7 @@ impl Cancelable {
         message: &'a str,
         metadata: Option<&'a serde_json::Value>,
     ) -> ManuallyDrop<ProgressEvent<'a>> {
-        ManuallyDrop::new(ProgressEvent::borrowed(id, self.name(), message, metadata))
+        ManuallyDrop::new(ProgressEvent::borrowed(id, &self.name, message, metadata))
     }
 }
 

@@ -46,13 +46,13 @@ impl ProgressListeners {
     /// Whether a report has anything to do besides tracing: one atomic load (invariant 3).
     #[inline]
     pub(crate) fn is_observed(&self) -> bool {
-        self.word.load(Ordering::Acquire) != 0
+        self.word.load(Ordering::Relaxed) != 0
     }
 
-    /// Whether a registry or a supervisor may want the last message.
-    #[inline]
-    pub(crate) fn keeps_last(&self) -> bool {
-        self.word.load(Ordering::Acquire) & KEEPS_LAST != 0
+    /// The word, read once by a report.
+    #[inline(always)]
+    pub(crate) fn read(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
     }
 
     /// From now on, reports take the slow path that keeps the last message.
@@ -79,27 +79,25 @@ impl ProgressListeners {
         self.word.fetch_add(ONE, Ordering::Release);
     }
 
-    /// The first listener and how many to call from it, if there is any (invariant 2).
+    /// The listeners a report that read `word` calls, if there is any (invariant 2).
     #[inline(always)]
-    pub(crate) fn first(&self) -> Option<Listeners<'_>> {
-        let count = self.word.load(Ordering::Acquire) / ONE;
-        if count == 0 {
-            return None;
-        }
+    pub(crate) fn listeners(&self, word: Word) -> Option<Listeners<'_>> {
         Some(Listeners {
             first: self.head.get()?,
-            count,
+            count: word.0 / ONE,
         })
     }
 
     /// A list for the operation `combine` makes of this one (invariant 4).
     pub(crate) fn handed_on(&self) -> ProgressListeners {
-        let word = self.word.load(Ordering::Acquire);
+        let word = self.read();
         let list = ProgressListeners {
-            word: AtomicUsize::new(word & KEEPS_LAST),
+            word: AtomicUsize::new(word.0 & KEEPS_LAST),
             head: OnceLock::new(),
         };
-        if let Some(Listeners { first, count }) = self.first() {
+        if let Some(Listeners { first, count }) = self.listeners(word)
+            && count > 0
+        {
             let first = first.clone();
             list.add(Box::new(move |event| {
                 Listeners {
@@ -110,6 +108,18 @@ impl ProgressListeners {
             }));
         }
         list
+    }
+}
+
+/// The word as one report read it.
+#[derive(Clone, Copy)]
+pub(crate) struct Word(usize);
+
+impl Word {
+    /// Whether a registry or a supervisor may want the last message.
+    #[inline(always)]
+    pub(crate) fn keeps_last(self) -> bool {
+        self.0 & KEEPS_LAST != 0
     }
 }
 
@@ -133,6 +143,9 @@ impl Listeners<'_> {
 
     #[inline(never)]
     fn call_each(self, event: &ProgressEvent<'_>) {
+        if self.count == 0 {
+            return;
+        }
         let mut node = self.first;
         for _ in 1..self.count {
             node.call(event);
