@@ -143,7 +143,7 @@ async fn each_attempt_reports_progress_with_its_number() {
     op.on_progress(move |event| {
         seen.lock().unwrap().push((
             event.message.to_string(),
-            event.metadata.as_deref().cloned().unwrap(),
+            event.metadata.cloned().unwrap(),
         ));
     });
     let attempts = AtomicU32::new(0);

@@ -12,12 +12,15 @@
 //!    (dropping the other two), so exactly one of completed/cancelled/failed fires.
 //! 3. Callbacks run with no lock held, in registration order, each isolated
 //!    ([`crate::panic::isolated`]): a panic is logged and the next callback still runs.
-//! 4. Progress listeners are copied on write, so a report calls them with no lock held; the
-//!    `progress_listeners` flag is set after the first one is in place, or when the operation
-//!    records its progress for a supervisor or a registry, and is never cleared.
+//! 4. Progress listeners live in the operation itself, in a list that only grows and that a
+//!    report walks with no lock (`observers/listeners.rs`); its word is set by the first
+//!    listener, or when the operation starts keeping its progress for a supervisor or a
+//!    registry (`record_progress`), and is never cleared. A report takes the state lock only
+//!    for that keeping, or for the span when a subscriber wants the event.
 //! 5. A report borrows: the event handed to the listeners points into the report's message and
 //!    metadata and the operation's id and name, and reads the clock only if a listener asks
-//!    (`ProgressEvent::at`). The one copy made is the message kept as `last_progress` for a
+//!    (`ProgressEvent::at`). The id is made and formatted when the first listener is added, so
+//!    a report only reads it. The one copy made is the message kept as `last_progress` for a
 //!    registered or supervised operation, written into the previous message's buffer.
 
 mod listeners;
