@@ -48,6 +48,7 @@ impl Cancelable {
                 status: AtomicU8::new(OperationStatus::Pending as u8),
                 started: AtomicBool::new(false),
                 shields: AtomicUsize::new(0),
+                progress_flags: Default::default(),
                 progress: Default::default(),
                 items: Items::default(),
                 children: Admissions::default(),
@@ -259,12 +260,12 @@ impl Cancelable {
             }
             (state.cold.take(), state.registry.take())
         };
-        let progress = self.inner.progress.handed_on();
+        let progress = self.inner.progress_handed_on();
         let mut combined = Cancelable::any_of([self, other]).named(name);
         if let Some(id) = id {
             combined.configure().id = OnceLock::from(id);
         }
-        combined.configure().progress = progress;
+        combined.configure().take_progress(progress);
         combined.state().cold = cold;
         match registry {
             Some(registry) => combined.register_in(&registry),

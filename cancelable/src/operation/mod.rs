@@ -120,6 +120,8 @@ pub(crate) struct Operation {
     status: AtomicU8,
     started: AtomicBool,
     shields: AtomicUsize,
+    /// Whether a report has anything to do besides tracing (`observers.rs`).
+    progress_flags: observers::ProgressFlags,
     /// The `on_progress` listeners, read by a report with no lock (`observers.rs`).
     progress: observers::ProgressListeners,
     items: Items,

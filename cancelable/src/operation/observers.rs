@@ -36,7 +36,7 @@ use crate::id::OperationId;
 use crate::panic::{isolated, message};
 use crate::status::OperationStatus;
 
-pub(crate) use self::listeners::ProgressListeners;
+pub(crate) use self::listeners::{ProgressFlags, ProgressListeners};
 
 pub(crate) type LifecycleCallback = Box<dyn Fn(&OperationContext) + Send + Sync>;
 
@@ -155,17 +155,18 @@ impl Cancelable {
     ) {
         self.id();
         self.inner.progress.add(Box::new(f));
+        self.inner.progress_flags.listened();
     }
 
     /// Keeps the last progress message from now on, for a registry or a supervisor.
     pub(crate) fn record_progress(&self) {
-        self.inner.progress.keep_last();
+        self.inner.progress_flags.keep_last();
     }
 
     /// Whether a report has anything to do besides tracing: one atomic load.
     #[inline]
     pub(crate) fn has_progress_listeners(&self) -> bool {
-        self.inner.progress.is_observed()
+        self.inner.progress_flags.is_observed()
     }
 
     /// Whether a subscriber wants the progress event: the global max level (one relaxed load),
@@ -196,11 +197,10 @@ impl Operation {
     /// fast one calls nothing before the listener, so it saves no register.
     #[inline(never)]
     fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
-        let progress = self.progress.read();
-        if progress.keeps_last() || Cancelable::progress_maybe_traced() {
+        if self.progress_flags.keeps_last() || Cancelable::progress_maybe_traced() {
             return self.emit_progress_slowly(message, metadata);
         }
-        let Some(listeners) = self.progress.listeners(progress) else {
+        let Some(listeners) = self.progress.listeners() else {
             return;
         };
         let Some(id) = self.formatted_id() else {
@@ -216,8 +216,7 @@ impl Operation {
     #[inline(never)]
     fn emit_progress_slowly(&self, message: &str, metadata: Option<&serde_json::Value>) {
         let traced = Cancelable::progress_traced();
-        let progress = self.progress.read();
-        let span = if traced || progress.keeps_last() {
+        let span = if traced || self.progress_flags.keeps_last() {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             if self.children.is_recording() || state.registry.is_some() {
                 keep(&mut state.cold().last_progress, message);
@@ -238,10 +237,22 @@ impl Operation {
                 None => tracing::debug!(progress.metadata = details, "{message}"),
             }
         }
-        if let Some(listeners) = self.progress.listeners(progress) {
+        if let Some(listeners) = self.progress.listeners() {
             let id = self.id.get_or_init(OperationId::generate).as_str();
             listeners.call(&self.progress_event(id, message, metadata));
         }
+    }
+
+    /// The listeners and flags of an operation `combine` makes of this one
+    /// (`listeners.rs`, invariant 4).
+    pub(super) fn progress_handed_on(&self) -> (ProgressFlags, ProgressListeners) {
+        (self.progress_flags.handed_on(), self.progress.handed_on())
+    }
+
+    /// Takes the listeners and flags `progress_handed_on` made.
+    pub(super) fn take_progress(&mut self, (flags, listeners): (ProgressFlags, ProgressListeners)) {
+        self.progress_flags = flags;
+        self.progress = listeners;
     }
 
     /// The id, if it is already made and formatted: loads only, no call.

@@ -1,131 +1,148 @@
 //! An operation's progress listeners: a list that only grows, added to and walked with no lock.
 //!
+//! In the operation: a flag byte ([`ProgressFlags`]) and a `OnceLock` ([`ProgressListeners`],
+//! 16 bytes); the list itself is allocated with the first listener.
+//!
 //! # Invariants
 //!
-//! 1. A listener is never removed before the list is dropped. It is linked with
-//!    `OnceLock::set` on the `next` of the last node (the head for the first), which publishes
-//!    the node whole; an add that loses the race for a link moves on to the node that won it.
-//!    A report therefore walks shared references only, with no lock, while adds go on.
-//! 2. The word counts the listeners linked (from bit 1) and holds the "keeps the last progress"
-//!    bit (bit 0). A listener is counted after it is linked, and links are taken in order, so
-//!    the first `count` links are always set. A report calls the `count` it reads when it
-//!    starts: a listener added meanwhile, by a listener or by another thread, hears the next.
-//! 3. The word is never cleared: once it is non-zero, every report leaves
-//!    `report_progress`'s inline check.
+//! 1. A listener is never removed before the list is dropped. The first is published with the
+//!    list (`OnceLock::set`), each next one with `OnceLock::set` on the `next` of the last
+//!    node, which publishes the node whole; an add that loses the race for a link moves on to
+//!    the node that won it. A report therefore walks shared references only, with no lock,
+//!    while adds go on.
+//! 2. The count is raised after a listener is linked, and links are taken in order, so the
+//!    first `count` links are always set. A report calls the `count` it reads when it starts:
+//!    a listener added meanwhile, by a listener or by another thread, hears the next report.
+//! 3. The flags are never cleared: `LISTENED` is set after a listener is counted,
+//!    `KEEPS_LAST` when a registry or a supervisor may want the last message; once either is
+//!    set, every report leaves `report_progress`'s inline check.
 //! 4. `handed_on` gives `combine`'s operation a list of its own, whose first listener calls
 //!    the first `count` listeners of this one: the lists share no link, so neither operation's
 //!    later listeners reach the other.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::context::ProgressEvent;
 
 type Listener = Box<dyn Fn(&ProgressEvent<'_>) + Send + Sync>;
-type Link = OnceLock<Arc<Node>>;
 
-/// The "keeps the last progress" bit of the word (invariant 2).
-const KEEPS_LAST: usize = 1;
-/// One listener in the word's count.
-const ONE: usize = 2;
+/// A listener was added (invariant 3).
+const LISTENED: u8 = 1;
+/// A registry or a supervisor may want the last message (invariant 3).
+const KEEPS_LAST: u8 = 2;
+
+/// What a report has to do besides tracing (invariant 3): a byte of its own in the
+/// operation, beside its other flags.
+#[derive(Default)]
+pub(crate) struct ProgressFlags(AtomicU8);
 
 /// The `on_progress` listeners of one operation, in the order they were added.
 #[derive(Default)]
-pub(crate) struct ProgressListeners {
-    word: AtomicUsize,
-    head: Link,
+pub(crate) struct ProgressListeners(OnceLock<Arc<List>>);
+
+struct List {
+    count: AtomicUsize,
+    first: Node,
 }
 
 struct Node {
     listener: Listener,
-    next: Link,
+    next: OnceLock<Box<Node>>,
 }
 
-impl ProgressListeners {
+impl ProgressFlags {
     /// Whether a report has anything to do besides tracing: one atomic load (invariant 3).
     #[inline]
     pub(crate) fn is_observed(&self) -> bool {
-        self.word.load(Ordering::Relaxed) != 0
+        self.0.load(Ordering::Relaxed) != 0
     }
 
-    /// The word, read once by a report.
+    /// Whether a registry or a supervisor may want the last message.
     #[inline(always)]
-    pub(crate) fn read(&self) -> Word {
-        Word(self.word.load(Ordering::Acquire))
+    pub(crate) fn keeps_last(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & KEEPS_LAST != 0
     }
 
     /// From now on, reports take the slow path that keeps the last message.
     pub(crate) fn keep_last(&self) {
-        self.word.fetch_or(KEEPS_LAST, Ordering::Release);
+        self.0.fetch_or(KEEPS_LAST, Ordering::Release);
     }
 
+    /// A listener is counted: reports leave the inline check from now on.
+    pub(crate) fn listened(&self) {
+        self.0.fetch_or(LISTENED, Ordering::Release);
+    }
+
+    /// The flags for the operation `combine` makes of this one (invariant 4).
+    pub(crate) fn handed_on(&self) -> ProgressFlags {
+        ProgressFlags(AtomicU8::new(self.0.load(Ordering::Acquire)))
+    }
+}
+
+impl ProgressListeners {
     /// Adds `listener` after the others (invariants 1 and 2).
     pub(crate) fn add(&self, listener: Listener) {
-        let mut node = Arc::new(Node {
-            listener,
-            next: OnceLock::new(),
+        let mut listener = Some(listener);
+        let list = self.0.get_or_init(|| {
+            Arc::new(List {
+                count: AtomicUsize::new(1),
+                first: Node::new(listener.take().expect("called once")),
+            })
         });
-        let mut link = &self.head;
-        loop {
-            match link.get() {
-                Some(taken) => link = &taken.next,
-                None => match link.set(node) {
-                    Ok(()) => break,
-                    Err(lost) => node = lost,
-                },
-            }
+        if let Some(listener) = listener {
+            list.append(Node::new(listener));
         }
-        self.word.fetch_add(ONE, Ordering::Release);
     }
 
-    /// The listeners a report that read `word` calls, if there is any (invariant 2).
+    /// The listeners a report calls now, if there is any (invariant 2).
     #[inline(always)]
-    pub(crate) fn listeners(&self, word: Word) -> Option<Listeners<'_>> {
+    pub(crate) fn listeners(&self) -> Option<Listeners<'_>> {
+        let list = self.0.get()?;
         Some(Listeners {
-            first: self.head.get()?,
-            count: word.0 / ONE,
+            first: &list.first,
+            count: list.count.load(Ordering::Acquire),
         })
     }
 
     /// A list for the operation `combine` makes of this one (invariant 4).
     pub(crate) fn handed_on(&self) -> ProgressListeners {
-        let word = self.read();
-        let list = ProgressListeners {
-            word: AtomicUsize::new(word.0 & KEEPS_LAST),
-            head: OnceLock::new(),
-        };
-        if let Some(Listeners { first, count }) = self.listeners(word)
-            && count > 0
-        {
-            let first = first.clone();
-            list.add(Box::new(move |event| {
+        let handed = ProgressListeners::default();
+        if let Some(list) = self.0.get() {
+            let (list, count) = (list.clone(), list.count.load(Ordering::Acquire));
+            handed.add(Box::new(move |event| {
                 Listeners {
-                    first: &first,
+                    first: &list.first,
                     count,
                 }
                 .call(event)
             }));
         }
-        list
+        handed
     }
 }
 
-/// The word as one report read it.
-#[derive(Clone, Copy)]
-pub(crate) struct Word(usize);
-
-impl Word {
-    /// Whether a registry or a supervisor may want the last message.
-    #[inline(always)]
-    pub(crate) fn keeps_last(self) -> bool {
-        self.0 & KEEPS_LAST != 0
+impl List {
+    fn append(&self, node: Node) {
+        let mut node = Box::new(node);
+        let mut last = &self.first;
+        loop {
+            match last.next.get() {
+                Some(next) => last = next,
+                None => match last.next.set(node) {
+                    Ok(()) => break,
+                    Err(lost) => node = lost,
+                },
+            }
+        }
+        self.count.fetch_add(1, Ordering::Release);
     }
 }
 
 /// The listeners one report calls.
 pub(crate) struct Listeners<'a> {
-    first: &'a Arc<Node>,
+    first: &'a Node,
     count: usize,
 }
 
@@ -143,9 +160,6 @@ impl Listeners<'_> {
 
     #[inline(never)]
     fn call_each(self, event: &ProgressEvent<'_>) {
-        if self.count == 0 {
-            return;
-        }
         let mut node = self.first;
         for _ in 1..self.count {
             node.call(event);
@@ -159,6 +173,13 @@ impl Listeners<'_> {
 }
 
 impl Node {
+    fn new(listener: Listener) -> Self {
+        Node {
+            listener,
+            next: OnceLock::new(),
+        }
+    }
+
     #[inline(always)]
     fn call(&self, event: &ProgressEvent<'_>) {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| (self.listener)(event))) {
@@ -172,8 +193,8 @@ impl Drop for Node {
     /// would overflow the stack with.
     fn drop(&mut self) {
         let mut next = self.next.take();
-        while let Some(node) = next {
-            next = Arc::into_inner(node).and_then(|mut node| node.next.take());
+        while let Some(mut node) = next {
+            next = node.next.take();
         }
     }
 }
