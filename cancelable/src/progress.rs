@@ -85,6 +85,6 @@ impl Cancelable {
     /// last message, or a subscriber.
     #[inline]
     pub(crate) fn progress_observed(&self) -> bool {
-        self.has_progress_listeners() || Cancelable::progress_traced()
+        self.progress_flagged() || Cancelable::progress_traced()
     }
 }

@@ -81,7 +81,7 @@ impl Event {
     }
 }
 
-/// The callbacks an operation still waits to call, its progress listeners and its span.
+/// The callbacks an operation still waits to call, and its span.
 #[derive(Default)]
 pub(super) struct Observers {
     lifecycle: [Vec<LifecycleCallback>; 4],
@@ -153,6 +153,7 @@ impl Cancelable {
         &self,
         f: impl Fn(&ProgressEvent<'_>) + Send + Sync + 'static,
     ) {
+        // Made now, so that a report only reads it (invariant 5).
         self.id();
         self.inner.progress.add(Box::new(f));
         self.inner.progress_flags.listened();
@@ -165,7 +166,7 @@ impl Cancelable {
 
     /// Whether a report has anything to do besides tracing: one atomic load.
     #[inline]
-    pub(crate) fn has_progress_listeners(&self) -> bool {
+    pub(crate) fn progress_flagged(&self) -> bool {
         self.inner.progress_flags.is_observed()
     }
 
@@ -264,7 +265,8 @@ impl Operation {
         }
     }
 
-    /// The event of a report, borrowing everything (invariant 5): it has nothing to free.
+    /// The event of a report, borrowing everything (invariant 5): it has nothing to free, and
+    /// `ManuallyDrop` spares it the check of its lazy time's `OnceLock`.
     #[inline(always)]
     fn progress_event<'a>(
         &'a self,
