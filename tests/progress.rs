@@ -259,3 +259,19 @@ fn combine_hands_the_listeners_on_and_keeps_the_lists_apart() {
         ]
     );
 }
+
+#[test]
+fn a_long_list_of_listeners_is_dropped_without_recursion() {
+    let op = Cancelable::new();
+    let heard = Arc::new(AtomicUsize::new(0));
+    for _ in 0..20_000 {
+        let heard = heard.clone();
+        op.on_progress(move |_| {
+            heard.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    op.report_progress("all");
+    assert_eq!(heard.load(Ordering::Relaxed), 20_000);
+    drop(op);
+    assert_eq!(Arc::strong_count(&heard), 1, "every listener dropped");
+}

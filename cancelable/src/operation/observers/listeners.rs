@@ -1,7 +1,8 @@
 //! An operation's progress listeners: a list that only grows, added to and walked with no lock.
 //!
 //! In the operation: a flag byte ([`ProgressFlags`]) and a `OnceLock` ([`ProgressListeners`],
-//! 16 bytes); the list itself is allocated with the first listener.
+//! 16 bytes); the list itself is allocated with the first listener. Adding one walks to the
+//! end of the list (an operation has a few listeners); a report only reads.
 //!
 //! # Invariants
 //!
