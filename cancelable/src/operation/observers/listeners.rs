@@ -7,10 +7,10 @@
 //! # Invariants
 //!
 //! 1. A listener is never removed before the list is dropped. The first is published with the
-//!    list (`OnceLock::set`), each next one with `OnceLock::set` on the `next` of the last
-//!    node, which publishes the node whole; an add that loses the race for a link moves on to
-//!    the node that won it. A report therefore walks shared references only, with no lock,
-//!    while adds go on.
+//!    list (`OnceLock::get_or_init`; an add that finds the list made appends), each next one
+//!    with `OnceLock::set` on the `next` of the last node, which publishes the node whole; an
+//!    add that loses the race for a link moves on to the node that won it. A report therefore
+//!    walks shared references only, with no lock, while adds go on.
 //! 2. The count is raised after a listener is linked, and links are taken in order, so the
 //!    first `count` links are always set. A report calls the `count` it reads when it starts:
 //!    a listener added meanwhile, by a listener or by another thread, hears the next report.
