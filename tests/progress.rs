@@ -4,13 +4,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use cancelable::{Cancelable, OperationRegistry, ProgressEvent};
+use cancelable::{Cancelable, OperationRegistry, OwnedProgressEvent};
 
 use crate::capture::tracing_lock;
 
 #[test]
 fn progress_reaches_listeners_in_order_with_the_event_fields() {
-    let events: Arc<Mutex<Vec<(usize, ProgressEvent<'static>)>>> = Arc::default();
+    let events: Arc<Mutex<Vec<(usize, OwnedProgressEvent)>>> = Arc::default();
     let op = Cancelable::new().named("import").operation_id("import-1");
     for listener in 0..2 {
         let events = events.clone();
@@ -30,12 +30,9 @@ fn progress_reaches_listeners_in_order_with_the_event_fields() {
     let (_, last) = &events[3];
     assert_eq!(last.operation_id, "import-1");
     assert_eq!(last.operation_name, "import");
-    assert_eq!(
-        last.metadata.as_deref(),
-        Some(&serde_json::json!({ "rows": 1200 }))
-    );
+    assert_eq!(last.metadata, Some(serde_json::json!({ "rows": 1200 })));
     assert_eq!(events[0].1.metadata, None);
-    assert!(before <= last.at() && last.at() <= after);
+    assert!(before <= last.at && last.at <= after);
 }
 
 #[test]
@@ -107,7 +104,7 @@ fn a_registered_operation_keeps_its_last_message_in_one_buffer() {
 #[test]
 fn the_time_is_read_once_per_report_and_fixed_by_to_owned() {
     let times: Arc<Mutex<Vec<SystemTime>>> = Arc::default();
-    let kept: Arc<Mutex<Vec<ProgressEvent<'static>>>> = Arc::default();
+    let kept: Arc<Mutex<Vec<OwnedProgressEvent>>> = Arc::default();
     let op = Cancelable::new();
     let (t, k) = (times.clone(), kept.clone());
     op.on_progress(move |event| {
@@ -128,10 +125,10 @@ fn the_time_is_read_once_per_report_and_fixed_by_to_owned() {
     assert_eq!(times[2], times[3]);
     assert!(times[0] < times[2], "each report has its own time");
     let kept = kept.lock().unwrap();
-    assert_eq!(kept[0].at(), times[0]);
+    assert_eq!(kept[0].at, times[0]);
     assert_eq!(kept[1].message, "two");
     let json = serde_json::to_value(&kept[1]).unwrap();
-    let back: ProgressEvent<'static> = serde_json::from_value(json).unwrap();
+    let back: OwnedProgressEvent = serde_json::from_value(json).unwrap();
     assert_eq!(back, kept[1]);
 }
 
@@ -155,4 +152,126 @@ fn a_listener_can_add_a_listener_which_hears_the_next_report() {
         *heard.lock().unwrap(),
         ["first: one", "first: two", "second: two"]
     );
+}
+
+#[test]
+fn listeners_added_from_threads_while_others_report_are_each_called_once_in_order() {
+    const ADDERS: usize = 4;
+    const PER_ADDER: usize = 40;
+    const REPORTS: usize = 150;
+    let op = Cancelable::new();
+    let heard: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let start = std::sync::Barrier::new(ADDERS + 2);
+    std::thread::scope(|threads| {
+        for adder in 0..ADDERS {
+            let (op, heard, start) = (&op, &heard, &start);
+            threads.spawn(move || {
+                start.wait();
+                for n in 0..PER_ADDER {
+                    let (heard, id) = (heard.clone(), adder * PER_ADDER + n);
+                    op.on_progress(move |event| {
+                        heard.lock().unwrap().push((event.message.to_owned(), id));
+                    });
+                }
+            });
+        }
+        for reporter in 0..2 {
+            let (op, start) = (&op, &start);
+            threads.spawn(move || {
+                start.wait();
+                for n in 0..REPORTS {
+                    op.report_progress(format!("{reporter}-{n}"));
+                }
+            });
+        }
+    });
+    op.report_progress("last");
+
+    let heard = heard.lock().unwrap();
+    let called = |message: &str| -> Vec<usize> {
+        heard
+            .iter()
+            .filter(|(m, _)| m == message)
+            .map(|&(_, id)| id)
+            .collect()
+    };
+    let last = called("last");
+    assert_eq!(last.len(), ADDERS * PER_ADDER, "every listener, once");
+    for adder in 0..ADDERS {
+        let own: Vec<_> = last.iter().filter(|&&id| id / PER_ADDER == adder).collect();
+        assert!(
+            own.is_sorted(),
+            "an adder's listeners in its order: {own:?}"
+        );
+    }
+    for reporter in 0..2 {
+        for n in 0..REPORTS {
+            let report = called(&format!("{reporter}-{n}"));
+            assert_eq!(
+                report,
+                last[..report.len()],
+                "a report calls the listeners added before it began, in order"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_panicking_listener_is_contained_with_no_subscriber() {
+    let op = Cancelable::new();
+    op.on_progress(|event| assert_ne!(event.message, "boom", "listener exploded"));
+    op.report_progress("boom");
+    let heard = Arc::new(AtomicUsize::new(0));
+    let h = heard.clone();
+    op.on_progress(move |_| {
+        h.fetch_add(1, Ordering::Relaxed);
+    });
+    op.report_progress("boom");
+    op.report_progress("fine");
+    assert_eq!(heard.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn combine_hands_the_listeners_on_and_keeps_the_lists_apart() {
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = |label: &'static str| {
+        let heard = heard.clone();
+        move |event: &cancelable::ProgressEvent<'_>| {
+            let line = format!("{label}: {} {}", event.operation_name, event.message);
+            heard.lock().unwrap().push(line);
+        }
+    };
+    let op = Cancelable::new().named("first");
+    op.on_progress(listener("a"));
+    let before = op.clone();
+    let combined = op.combine(Cancelable::new());
+    combined.on_progress(listener("b"));
+    combined.report_progress("combined");
+    before.on_progress(listener("c"));
+    before.report_progress("before");
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [
+            "a: first combined",
+            "b: first combined",
+            "a: first before",
+            "c: first before"
+        ]
+    );
+}
+
+#[test]
+fn a_long_list_of_listeners_is_dropped_without_recursion() {
+    let op = Cancelable::new();
+    let heard = Arc::new(AtomicUsize::new(0));
+    for _ in 0..20_000 {
+        let heard = heard.clone();
+        op.on_progress(move |_| {
+            heard.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    op.report_progress("all");
+    assert_eq!(heard.load(Ordering::Relaxed), 20_000);
+    drop(op);
+    assert_eq!(Arc::strong_count(&heard), 1, "every listener dropped");
 }

@@ -141,10 +141,9 @@ async fn each_attempt_reports_progress_with_its_number() {
     let reports = Arc::new(Mutex::new(Vec::new()));
     let seen = reports.clone();
     op.on_progress(move |event| {
-        seen.lock().unwrap().push((
-            event.message.to_string(),
-            event.metadata.as_deref().cloned().unwrap(),
-        ));
+        seen.lock()
+            .unwrap()
+            .push((event.message.to_string(), event.metadata.cloned().unwrap()));
     });
     let attempts = AtomicU32::new(0);
     let result = op

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cancelable::test_util::registrations;
 use cancelable::{
-    Cancelable, CancellationReason, CancellationToken, OperationStatus, ProgressEvent,
+    Cancelable, CancellationReason, CancellationToken, OperationStatus, OwnedProgressEvent,
 };
 use futures::stream::{self, FusedStream, StreamExt};
 
@@ -21,8 +21,8 @@ fn ticks(period: Duration) -> stream::BoxStream<'static, u64> {
     .boxed()
 }
 
-fn progress_log(op: &Cancelable) -> Arc<Mutex<Vec<ProgressEvent<'static>>>> {
-    let log: Arc<Mutex<Vec<ProgressEvent<'static>>>> = Arc::default();
+fn progress_log(op: &Cancelable) -> Arc<Mutex<Vec<OwnedProgressEvent>>> {
+    let log: Arc<Mutex<Vec<OwnedProgressEvent>>> = Arc::default();
     let sink = log.clone();
     op.on_progress(move |event| sink.lock().unwrap().push(event.to_owned()));
     log
@@ -81,7 +81,7 @@ async fn report_every_reports_progress_with_the_count() {
     let messages: Vec<_> = events.iter().map(|e| &*e.message).collect();
     assert_eq!(messages, ["processed 3 items", "processed 6 items"]);
     assert_eq!(
-        events[1].metadata.as_deref(),
+        events[1].metadata.as_ref(),
         Some(&serde_json::json!({ "items": 6 }))
     );
     assert_eq!(events[1].operation_name, "tokens");
@@ -204,7 +204,7 @@ async fn stream_chunks_delivers_batches_with_progress_per_batch() {
         ]
     );
     assert_eq!(
-        log[2].metadata.as_deref(),
+        log[2].metadata.as_ref(),
         Some(&serde_json::json!({ "batch": 3, "items": 7 }))
     );
     assert_eq!(op.context().items, Some(7));

@@ -1,7 +1,6 @@
 //! What observers are handed: [`OperationContext`], a snapshot of one operation, and
-//! [`ProgressEvent`], one progress report.
+//! [`ProgressEvent`], one progress report (kept as an [`OwnedProgressEvent`]).
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -206,22 +205,26 @@ impl OperationContext {
 
 /// One progress report of an operation, as handed to [`Cancelable::on_progress`](crate::Cancelable::on_progress) callbacks.
 ///
-/// The event a callback gets borrows from the report (`ProgressEvent<'_>`): reporting copies
-/// no string and reads no clock. The time of the report, [`at`](Self::at), is read from the wall
-/// clock the first time a callback asks for it, and is then the same for every callback of that
-/// report. To keep an event past the callback, take [`to_owned`](Self::to_owned), a
-/// `ProgressEvent<'static>` with its own strings and its time fixed.
+/// The event borrows from the report: its strings are the report's message and the
+/// operation's id and name, and reporting copies none of them and reads no clock. The time of
+/// the report, [`at`](Self::at), is read from the wall clock the first time a callback asks for
+/// it, and is then the same for every callback of that report. To keep an event past the
+/// callback, take [`to_owned`](Self::to_owned), an [`OwnedProgressEvent`] with its own strings
+/// and its time fixed.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use cancelable::{Cancelable, ProgressEvent};
+/// use cancelable::{Cancelable, OwnedProgressEvent};
 ///
-/// let events: Arc<Mutex<Vec<ProgressEvent<'static>>>> = Arc::default();
+/// let events: Arc<Mutex<Vec<OwnedProgressEvent>>> = Arc::default();
 /// let op = Cancelable::new().named("import").operation_id("import-1");
 /// let sink = events.clone();
-/// op.on_progress(move |event| sink.lock().unwrap().push(event.to_owned()));
+/// op.on_progress(move |event| {
+///     assert_eq!(event.message, "rows loaded");
+///     sink.lock().unwrap().push(event.to_owned());
+/// });
 ///
 /// op.report_progress_with("rows loaded", serde_json::json!({ "rows": 1200 }));
 ///
@@ -229,28 +232,28 @@ impl OperationContext {
 /// assert_eq!(events[0].operation_id, "import-1");
 /// assert_eq!(events[0].operation_name, "import");
 /// assert_eq!(events[0].message, "rows loaded");
-/// assert_eq!(events[0].metadata.as_deref().unwrap()["rows"], 1200);
-/// assert!(events[0].at() <= std::time::SystemTime::now());
+/// assert_eq!(events[0].metadata.as_ref().unwrap()["rows"], 1200);
+/// assert!(events[0].at <= std::time::SystemTime::now());
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ProgressEvent<'a> {
     /// The id of the operation that reported.
-    pub operation_id: Cow<'a, str>,
+    pub operation_id: &'a str,
     /// Its name (empty when unnamed).
-    pub operation_name: Cow<'a, str>,
+    pub operation_name: &'a str,
     /// What it said.
-    pub message: Cow<'a, str>,
+    pub message: &'a str,
     /// Structured details, from [`Cancelable::report_progress_with`](crate::Cancelable::report_progress_with).
-    pub metadata: Option<Cow<'a, serde_json::Value>>,
+    pub metadata: Option<&'a serde_json::Value>,
     /// Read when first asked for (JSON: serde's `SystemTime`).
-    #[serde(with = "lazy_time")]
+    #[serde(serialize_with = "lazy_time")]
     at: OnceLock<SystemTime>,
 }
 
 impl<'a> ProgressEvent<'a> {
-    /// The event of a report being made now, borrowing its parts; no clock read yet.
-    #[inline]
+    /// The event of a report being made now; no clock read yet.
+    #[inline(always)]
     pub(crate) fn borrowed(
         operation_id: &'a str,
         operation_name: &'a str,
@@ -258,10 +261,10 @@ impl<'a> ProgressEvent<'a> {
         metadata: Option<&'a serde_json::Value>,
     ) -> Self {
         ProgressEvent {
-            operation_id: Cow::Borrowed(operation_id),
-            operation_name: Cow::Borrowed(operation_name),
-            message: Cow::Borrowed(message),
-            metadata: metadata.map(Cow::Borrowed),
+            operation_id,
+            operation_name,
+            message,
+            metadata,
             at: OnceLock::new(),
         }
     }
@@ -294,58 +297,57 @@ impl<'a> ProgressEvent<'a> {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use cancelable::ProgressEvent;
+    /// use cancelable::OwnedProgressEvent;
     ///
-    /// let last: Arc<Mutex<Option<ProgressEvent<'static>>>> = Arc::default();
+    /// let last: Arc<Mutex<Option<OwnedProgressEvent>>> = Arc::default();
     /// let op = cancelable::Cancelable::new();
     /// let keep = last.clone();
     /// op.on_progress(move |event| *keep.lock().unwrap() = Some(event.to_owned()));
     /// op.report_progress(format!("{} of {}", 3, 10));
     /// assert_eq!(last.lock().unwrap().as_ref().unwrap().message, "3 of 10");
     /// ```
-    pub fn to_owned(&self) -> ProgressEvent<'static> {
-        self.clone().into_owned()
-    }
-
-    /// [`to_owned`](Self::to_owned), reusing what this event already owns.
-    ///
-    /// ```
-    /// let event = serde_json::from_str::<cancelable::ProgressEvent<'_>>(
-    ///     r#"{"operation_id": "a", "operation_name": "", "message": "m", "metadata": null,
-    ///         "at": {"secs_since_epoch": 0, "nanos_since_epoch": 0}}"#,
-    /// ).unwrap();
-    /// let owned: cancelable::ProgressEvent<'static> = event.into_owned();
-    /// assert_eq!(owned.at(), std::time::UNIX_EPOCH);
-    /// ```
-    pub fn into_owned(self) -> ProgressEvent<'static> {
-        let at = OnceLock::from(self.at());
-        ProgressEvent {
-            operation_id: Cow::Owned(self.operation_id.into_owned()),
-            operation_name: Cow::Owned(self.operation_name.into_owned()),
-            message: Cow::Owned(self.message.into_owned()),
-            metadata: self.metadata.map(|m| Cow::Owned(m.into_owned())),
-            at,
+    pub fn to_owned(&self) -> OwnedProgressEvent {
+        OwnedProgressEvent {
+            operation_id: self.operation_id.to_owned(),
+            operation_name: self.operation_name.to_owned(),
+            message: self.message.to_owned(),
+            metadata: self.metadata.cloned(),
+            at: self.at(),
         }
     }
 }
 
+/// A [`ProgressEvent`] kept past its callback ([`ProgressEvent::to_owned`]): the same fields,
+/// owned, and the time of the report fixed. It serialises (serde) to the same JSON as the
+/// event it was made from, and deserialises from it.
+///
+/// ```
+/// let event: cancelable::OwnedProgressEvent = serde_json::from_str(
+///     r#"{"operation_id": "a", "operation_name": "", "message": "m", "metadata": null,
+///         "at": {"secs_since_epoch": 0, "nanos_since_epoch": 0}}"#,
+/// ).unwrap();
+/// assert_eq!(event.message, "m");
+/// assert_eq!(event.at, std::time::UNIX_EPOCH);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OwnedProgressEvent {
+    /// The id of the operation that reported.
+    pub operation_id: String,
+    /// Its name (empty when unnamed).
+    pub operation_name: String,
+    /// What it said.
+    pub message: String,
+    /// Structured details, from [`Cancelable::report_progress_with`](crate::Cancelable::report_progress_with).
+    pub metadata: Option<serde_json::Value>,
+    /// When it reported.
+    pub at: SystemTime,
+}
+
 /// A lazily read time as serde's `SystemTime` (read now if nobody asked yet).
-mod lazy_time {
-    use std::sync::OnceLock;
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        at: &OnceLock<SystemTime>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        at.get_or_init(SystemTime::now).serialize(serializer)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<OnceLock<SystemTime>, D::Error> {
-        SystemTime::deserialize(deserializer).map(OnceLock::from)
-    }
+fn lazy_time<S: serde::Serializer>(
+    at: &OnceLock<SystemTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    at.get_or_init(SystemTime::now).serialize(serializer)
 }

@@ -139,7 +139,7 @@ pub mod test_util;
 use std::future::Future;
 use std::time::Duration;
 
-pub use crate::context::{CancellationCause, OperationContext, ProgressEvent};
+pub use crate::context::{CancellationCause, OperationContext, OwnedProgressEvent, ProgressEvent};
 pub use crate::error::{CancellationError, CancellationReason};
 pub use crate::future_ext::{
     FutureExt, WithCancellationTokenFuture, WithCancellationTokenFutureOwned,

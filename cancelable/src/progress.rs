@@ -1,15 +1,16 @@
 //! Progress reports: [`Cancelable::report_progress`], [`Cancelable::on_progress`] and
-//! [`ProgressEvent`].
+//! [`ProgressEvent`] (kept as an [`OwnedProgressEvent`](crate::OwnedProgressEvent)).
 //!
 //! # Cost
 //!
 //! With no `on_progress` callback and no `tracing` subscriber interested in the event, a report
 //! is one atomic load and tracing's level check: no allocation, no lock, no id generated, and
-//! the message is never converted. With callbacks, the list is taken out (an `Arc` clone) under
-//! the state lock and called with no lock held, with a [`ProgressEvent`] that borrows the
-//! message, the metadata, the id and the name: a report with a `&str` message allocates
-//! nothing and reads the clock only if a callback asks for [`ProgressEvent::at`]. A registered
-//! or supervised operation keeps the last message, written into the previous one's buffer.
+//! the message is never converted. With callbacks and no subscriber, it takes no lock either:
+//! the listeners are read from a list that only grows, and called with a [`ProgressEvent`]
+//! that borrows the message, the metadata, the id and the name. A report with a `&str`
+//! message allocates nothing and reads the clock only if a callback asks for
+//! [`ProgressEvent::at`]. A registered or supervised operation keeps the last message, under
+//! the state lock, written into the previous one's buffer.
 
 use std::borrow::Cow;
 
@@ -84,6 +85,6 @@ impl Cancelable {
     /// last message, or a subscriber.
     #[inline]
     pub(crate) fn progress_observed(&self) -> bool {
-        self.has_progress_listeners() || Cancelable::progress_traced()
+        self.progress_flagged() || Cancelable::progress_traced()
     }
 }

@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -50,7 +50,8 @@ impl Cancelable {
                 status: AtomicU8::new(OperationStatus::Pending as u8),
                 started: AtomicBool::new(false),
                 shields: AtomicU32::new(0),
-                progress_listeners: AtomicBool::new(false),
+                progress_flags: Default::default(),
+                progress: Default::default(),
                 items: Items::default(),
                 children: Admissions::default(),
                 state: Mutex::new(State {
@@ -264,15 +265,12 @@ impl Cancelable {
             }
             (state.cold.take(), state.registry.take())
         };
-        let listeners = self.inner.progress_listeners.load(Ordering::Acquire);
+        let progress = self.inner.progress_handed_on();
         let mut combined = Cancelable::any_of([self, other]).named(name);
         if let Some(id) = id {
             combined.configure().id = OnceLock::from(id);
         }
-        combined
-            .inner
-            .progress_listeners
-            .store(listeners, Ordering::Release);
+        combined.configure().take_progress(progress);
         combined.state().cold = OutOfLine::new(cold);
         match registry {
             Some(registry) => combined.register_in(&registry),

@@ -121,8 +121,10 @@ pub(crate) struct Operation {
     status: AtomicU8,
     started: AtomicBool,
     shields: AtomicU32,
-    /// Set once an `on_progress` callback is registered: `report_progress`'s fast path.
-    progress_listeners: AtomicBool,
+    /// Whether a report has anything to do besides tracing (`observers.rs`).
+    progress_flags: observers::ProgressFlags,
+    /// The `on_progress` listeners, read by a report with no lock (`observers.rs`).
+    progress: observers::ProgressListeners,
     items: Items,
     /// Admitted children and the operation's own end (`children.rs`).
     children: Admissions,

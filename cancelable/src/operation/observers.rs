@@ -12,29 +12,33 @@
 //!    (dropping the other two), so exactly one of completed/cancelled/failed fires.
 //! 3. Callbacks run with no lock held, in registration order, each isolated
 //!    ([`crate::panic::isolated`]): a panic is logged and the next callback still runs.
-//! 4. Progress listeners are copied on write, so a report calls them with no lock held; the
-//!    `progress_listeners` flag is set after the first one is in place, or when the operation
-//!    records its progress for a supervisor or a registry, and is never cleared.
+//! 4. Progress listeners live in the operation itself, in a list that only grows and that a
+//!    report walks with no lock (`observers/listeners.rs`); its word is set by the first
+//!    listener, or when the operation starts keeping its progress for a supervisor or a
+//!    registry (`record_progress`), and is never cleared. A report takes the state lock only
+//!    for that keeping, or for the span when a subscriber wants the event.
 //! 5. A report borrows: the event handed to the listeners points into the report's message and
 //!    metadata and the operation's id and name, and reads the clock only if a listener asks
-//!    (`ProgressEvent::at`). The one copy made is the message kept as `last_progress` for a
+//!    (`ProgressEvent::at`). The id is made and formatted when the first listener is added, so
+//!    a report only reads it. The one copy made is the message kept as `last_progress` for a
 //!    registered or supervised operation, written into the previous message's buffer.
+
+mod listeners;
 
 use std::any::Any;
 use std::mem::ManuallyDrop;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tracing::Span;
 
-use super::{Cancelable, State};
+use super::{Cancelable, Operation, State};
 use crate::context::{OperationContext, ProgressEvent};
+use crate::id::OperationId;
 use crate::panic::{isolated, message};
 use crate::status::OperationStatus;
 
+pub(crate) use self::listeners::{ProgressFlags, ProgressListeners};
+
 pub(crate) type LifecycleCallback = Box<dyn Fn(&OperationContext) + Send + Sync>;
-type ProgressCallback = Arc<dyn Fn(&ProgressEvent<'_>) + Send + Sync>;
 
 /// A point in an operation's life that callbacks can wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,11 +81,10 @@ impl Event {
     }
 }
 
-/// The callbacks an operation still waits to call, its progress listeners and its span.
+/// The callbacks an operation still waits to call, and its span.
 #[derive(Default)]
 pub(super) struct Observers {
     lifecycle: [Vec<LifecycleCallback>; 4],
-    progress: Option<Arc<[ProgressCallback]>>,
     /// The operation's span while it runs, when a subscriber wants it.
     pub(super) span: Option<Span>,
 }
@@ -150,110 +153,147 @@ impl Cancelable {
         &self,
         f: impl Fn(&ProgressEvent<'_>) + Send + Sync + 'static,
     ) {
-        let mut state = self.state();
-        let progress = &mut state.observers().progress;
-        let mut listeners = progress.as_deref().map(<[_]>::to_vec).unwrap_or_default();
-        listeners.push(Arc::new(f));
-        *progress = Some(listeners.into());
-        self.inner.progress_listeners.store(true, Ordering::Release);
+        // Made now, so that a report only reads it (invariant 5).
+        self.id();
+        self.inner.progress.add(Box::new(f));
+        self.inner.progress_flags.listened();
     }
 
-    /// Keeps the last progress message from now on (for a supervisor's report).
+    /// Keeps the last progress message from now on, for a registry or a supervisor.
     pub(crate) fn record_progress(&self) {
-        self.inner.progress_listeners.store(true, Ordering::Release);
+        self.inner.progress_flags.keep_last();
     }
 
-    /// Whether an `on_progress` listener was ever added: one atomic load.
+    /// Whether a report has anything to do besides tracing: one atomic load.
     #[inline]
-    pub(crate) fn has_progress_listeners(&self) -> bool {
-        self.inner.progress_listeners.load(Ordering::Acquire)
+    pub(crate) fn progress_flagged(&self) -> bool {
+        self.inner.progress_flags.is_observed()
     }
 
     /// Whether a subscriber wants the progress event: the global max level (one relaxed load),
     /// then the callsite's interest only when some subscriber could want DEBUG at all.
     #[inline]
     pub(crate) fn progress_traced() -> bool {
-        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
-        tracing::Level::DEBUG <= STATIC_MAX_LEVEL
-            && tracing::Level::DEBUG <= LevelFilter::current()
-            && tracing::enabled!(tracing::Level::DEBUG)
+        Cancelable::progress_maybe_traced() && progress_enabled()
     }
 
-    /// Hands one report to the span and the listeners (invariant 4), and keeps its message for
-    /// a registry or a supervisor (invariant 5).
-    #[inline(never)]
-    pub(crate) fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
-        if Cancelable::progress_traced() {
-            return self.emit_progress_traced(message, metadata);
-        }
-        let listeners = {
-            let mut state = self.state();
-            if self.inner.children.is_recording() || state.registry.is_some() {
-                keep(&mut state.cold().last_progress, message);
-            }
-            state.observers_mut().and_then(|o| o.progress.clone())
-        };
-        if let Some(listeners) = listeners {
-            self.call_progress_listeners(&listeners, message, metadata);
-        }
-    }
-
-    /// [`emit_progress`](Self::emit_progress) with the tracing event, in the operation's span.
-    /// Its critical section is `emit_progress`'s plus the span: sharing one helper costs the
-    /// listener path 10 instructions (measured).
-    #[cold]
-    #[inline(never)]
-    fn emit_progress_traced(&self, message: &str, metadata: Option<&serde_json::Value>) {
-        let (listeners, span) = {
-            let mut state = self.state();
-            if self.inner.children.is_recording() || state.registry.is_some() {
-                keep(&mut state.cold().last_progress, message);
-            }
-            match state.observers_mut() {
-                Some(observers) => (observers.progress.clone(), observers.span.clone()),
-                None => (None, None),
-            }
-        };
-        let details = metadata.map(tracing::field::display);
-        match &span {
-            Some(span) => tracing::debug!(parent: span, progress.metadata = details, "{message}"),
-            None => tracing::debug!(progress.metadata = details, "{message}"),
-        }
-        if let Some(listeners) = listeners {
-            self.call_progress_listeners(&listeners, message, metadata);
-        }
-    }
-
+    /// Whether some subscriber could want DEBUG events at all: one relaxed load.
     #[inline(always)]
-    fn call_progress_listeners(
-        &self,
-        listeners: &[ProgressCallback],
-        message: &str,
-        metadata: Option<&serde_json::Value>,
-    ) {
-        // Every part is borrowed and the time is plain data: the event has nothing to free.
-        let event = ManuallyDrop::new(ProgressEvent::borrowed(
-            self.id(),
-            self.name(),
-            message,
-            metadata,
-        ));
-        for listener in listeners {
-            // `isolated`, unrolled here so that the call stays inline in the loop.
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| listener(&event))) {
-                listener_panicked(&*panic);
-            }
-        }
+    fn progress_maybe_traced() -> bool {
+        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+        tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
+    }
+
+    /// Hands one report to the span, the listeners and a registry or supervisor
+    /// ([`Operation::emit_progress`]).
+    #[inline(always)]
+    pub(crate) fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
+        self.inner.emit_progress(message, metadata);
     }
 }
 
-/// Logs a listener's panic with the event [`isolated`] logs.
+impl Operation {
+    /// Hands one report to the listeners with no lock (invariant 4). A registry, a supervisor,
+    /// a subscriber that could want DEBUG, or an id not formatted yet take the slow path. The
+    /// fast one calls nothing before the listener, so it saves no register.
+    #[inline(never)]
+    fn emit_progress(&self, message: &str, metadata: Option<&serde_json::Value>) {
+        if self.progress_flags.keeps_last() || Cancelable::progress_maybe_traced() {
+            return self.emit_progress_slowly(message, metadata);
+        }
+        let Some(listeners) = self.progress.listeners() else {
+            return;
+        };
+        let Some(id) = self.formatted_id() else {
+            return self.emit_progress_slowly(message, metadata);
+        };
+        listeners.call(&self.progress_event(id, message, metadata));
+    }
+
+    /// [`emit_progress`](Self::emit_progress) that keeps the message for a registry or a
+    /// supervisor (invariant 5), emits the tracing event in the operation's span, and makes the
+    /// id if it has to.
+    #[cold]
+    #[inline(never)]
+    fn emit_progress_slowly(&self, message: &str, metadata: Option<&serde_json::Value>) {
+        let traced = Cancelable::progress_traced();
+        let span = if traced || self.progress_flags.keeps_last() {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if self.children.is_recording() || state.registry.is_some() {
+                keep(&mut state.cold().last_progress, message);
+            }
+            match state.observers_mut() {
+                Some(observers) if traced => observers.span.clone(),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if traced {
+            let details = metadata.map(tracing::field::display);
+            match &span {
+                Some(span) => {
+                    tracing::debug!(parent: span, progress.metadata = details, "{message}")
+                }
+                None => tracing::debug!(progress.metadata = details, "{message}"),
+            }
+        }
+        if let Some(listeners) = self.progress.listeners() {
+            let id = self.id.get_or_init(OperationId::generate).as_str();
+            listeners.call(&self.progress_event(id, message, metadata));
+        }
+    }
+
+    /// The listeners and flags of an operation `combine` makes of this one
+    /// (`listeners.rs`, invariant 4).
+    pub(super) fn progress_handed_on(&self) -> (ProgressFlags, ProgressListeners) {
+        (self.progress_flags.handed_on(), self.progress.handed_on())
+    }
+
+    /// Takes the listeners and flags `progress_handed_on` made.
+    pub(super) fn take_progress(&mut self, (flags, listeners): (ProgressFlags, ProgressListeners)) {
+        self.progress_flags = flags;
+        self.progress = listeners;
+    }
+
+    /// The id, if it is already made and formatted: loads only, no call.
+    #[inline(always)]
+    fn formatted_id(&self) -> Option<&str> {
+        match self.id.get()? {
+            OperationId::Generated { text, .. } => text.get().map(String::as_str),
+            OperationId::Given(id) => Some(id),
+        }
+    }
+
+    /// The event of a report, borrowing everything (invariant 5): it has nothing to free, and
+    /// `ManuallyDrop` spares it the check of its lazy time's `OnceLock`.
+    #[inline(always)]
+    fn progress_event<'a>(
+        &'a self,
+        id: &'a str,
+        message: &'a str,
+        metadata: Option<&'a serde_json::Value>,
+    ) -> ManuallyDrop<ProgressEvent<'a>> {
+        ManuallyDrop::new(ProgressEvent::borrowed(id, &self.name, message, metadata))
+    }
+}
+
+/// The callsite's interest in the progress event, out of line: a report's frame does not pay
+/// for the dispatcher call when no subscriber wants DEBUG.
 #[cold]
 #[inline(never)]
-fn listener_panicked(panic: &(dyn Any + Send)) {
+fn progress_enabled() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// Logs a listener's panic with the event [`isolated`] logs, and drops it: one call for the
+/// report's landing pad.
+#[cold]
+#[inline(never)]
+pub(super) fn listener_panicked(panic: Box<dyn Any + Send>) {
     tracing::error!(
         callback = "on_progress",
-        panic = message(panic),
+        panic = message(&*panic),
         "the on_progress callback panicked; the other callbacks still run"
     );
 }

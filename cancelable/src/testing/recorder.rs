@@ -144,7 +144,7 @@ impl OperationRecorder {
                 operation_name: event.operation_name.to_string(),
                 kind: EventKind::Progress {
                     message: event.message.to_string(),
-                    metadata: event.metadata.as_deref().cloned(),
+                    metadata: event.metadata.cloned(),
                 },
             });
         });
