@@ -10,7 +10,10 @@ use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
 pub(crate) enum OperationId {
-    Generated { uuid: Uuid, text: OnceLock<String> },
+    Generated {
+        uuid: Uuid,
+        text: OnceLock<Box<str>>,
+    },
     Given(Arc<str>),
 }
 
@@ -28,10 +31,20 @@ impl OperationId {
 
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            OperationId::Generated { uuid, text } => {
-                text.get_or_init(|| uuid.hyphenated().to_string())
-            }
+            OperationId::Generated { uuid, text } => text.get_or_init(|| {
+                let mut buffer = Uuid::encode_buffer();
+                Box::from(&*uuid.hyphenated().encode_lower(&mut buffer))
+            }),
             OperationId::Given(id) => id,
+        }
+    }
+
+    /// The text, if it is given or already formatted: loads only, no call.
+    #[inline(always)]
+    pub(crate) fn formatted(&self) -> Option<&str> {
+        match self {
+            OperationId::Generated { text, .. } => text.get().map(|text| &**text),
+            OperationId::Given(id) => Some(id),
         }
     }
 

@@ -3,56 +3,49 @@
 //!
 //! # Invariants
 //!
-//! 1. `delivered` is `u64::MAX` until a stream is attached, then only grows: an operation with
-//!    no stream reports no count, one whose stream yielded nothing reports zero.
-//! 2. `exhausted` is set once and never cleared.
+//! 1. One word: the count in the low 62 bits, whether a stream is attached in bit 62 and
+//!    whether one ran to its end in bit 63. The count stays unreported until a stream is
+//!    attached, then only grows: an operation with no stream reports no count, one whose
+//!    stream yielded nothing reports zero.
+//! 2. Both flags are set once and never cleared.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const ATTACHED: u64 = 1 << 62;
+const EXHAUSTED: u64 = 1 << 63;
+const COUNT: u64 = ATTACHED - 1;
 
 /// The item counter of one operation's streams.
-#[derive(Debug)]
-pub(crate) struct Items {
-    delivered: AtomicU64,
-    exhausted: AtomicBool,
-}
-
-impl Default for Items {
-    fn default() -> Self {
-        Items {
-            delivered: AtomicU64::new(u64::MAX),
-            exhausted: AtomicBool::new(false),
-        }
-    }
-}
+#[derive(Debug, Default)]
+pub(crate) struct Items(AtomicU64);
 
 impl Items {
     /// A stream now counts here (invariant 1).
     #[inline]
     pub(crate) fn attach(&self) {
-        let _ = self
-            .delivered
-            .compare_exchange(u64::MAX, 0, Ordering::AcqRel, Ordering::Acquire);
+        self.0.fetch_or(ATTACHED, Ordering::AcqRel);
     }
 
     #[inline]
     pub(crate) fn add(&self, n: u64) {
-        self.delivered.fetch_add(n, Ordering::AcqRel);
+        self.0.fetch_add(n & COUNT, Ordering::AcqRel);
     }
 
     /// Items delivered so far, if a stream was ever attached.
     #[inline]
     pub(crate) fn delivered(&self) -> Option<u64> {
-        Some(self.delivered.load(Ordering::Acquire)).filter(|&n| n != u64::MAX)
+        let word = self.0.load(Ordering::Acquire);
+        (word & ATTACHED != 0).then_some(word & COUNT)
     }
 
     /// One of the streams ran to its end (invariant 2).
     #[inline]
     pub(crate) fn set_exhausted(&self) {
-        self.exhausted.store(true, Ordering::Release);
+        self.0.fetch_or(EXHAUSTED, Ordering::AcqRel);
     }
 
     #[inline]
     pub(crate) fn exhausted(&self) -> bool {
-        self.exhausted.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire) & EXHAUSTED != 0
     }
 }

@@ -218,7 +218,7 @@ impl Operation {
     fn emit_progress_slowly(&self, message: &str, metadata: Option<&serde_json::Value>) {
         let traced = Cancelable::progress_traced();
         let span = if traced || self.progress_flags.keeps_last() {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.state.lock();
             if self.children.is_recording() || state.registry.is_some() {
                 keep(&mut state.cold().last_progress, message);
             }
@@ -259,10 +259,7 @@ impl Operation {
     /// The id, if it is already made and formatted: loads only, no call.
     #[inline(always)]
     fn formatted_id(&self) -> Option<&str> {
-        match self.id.get()? {
-            OperationId::Generated { text, .. } => text.get().map(String::as_str),
-            OperationId::Given(id) => Some(id),
-        }
+        self.id.get()?.formatted()
     }
 
     /// The event of a report, borrowing everything (invariant 5): it has nothing to free, and
