@@ -40,7 +40,9 @@ mod stats;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -114,6 +116,11 @@ pub struct OperationRegistry {
     inner: Arc<Inner>,
 }
 
+// No user code runs under the registry's locks ("Deadlock safety"): a panic leaves nothing
+// half-updated, so a registry crosses `catch_unwind`.
+impl std::panic::UnwindSafe for OperationRegistry {}
+impl std::panic::RefUnwindSafe for OperationRegistry {}
+
 struct Inner {
     shards: [Shard; SHARDS],
     history: Mutex<VecDeque<Finished>>,
@@ -153,11 +160,6 @@ struct Finished {
 pub(crate) struct Slot {
     shard: usize,
     key: usize,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No user code runs under these locks: a poisoned one still holds consistent data.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn shard_of(op: &Cancelable) -> usize {
@@ -217,7 +219,7 @@ impl OperationRegistry {
             name: EntryName::new(op.name_cow()),
             op: op.downgrade_weak(),
         };
-        let mut data = lock(&self.inner.shards[shard].0);
+        let mut data = self.inner.shards[shard].0.lock();
         data.registered += 1;
         data.live.pending += 1;
         let slot = Slot {
@@ -232,7 +234,7 @@ impl OperationRegistry {
 
     /// The operation in `slot` entered `run`.
     pub(crate) fn started(&self, slot: Slot) {
-        let mut data = lock(&self.inner.shards[slot.shard].0);
+        let mut data = self.inner.shards[slot.shard].0.lock();
         data.live.pending -= 1;
         data.live.running += 1;
     }
@@ -241,7 +243,7 @@ impl OperationRegistry {
     /// running, or moved into a combined operation; `started` if its `run` had started (a
     /// leaked `Run`).
     pub(crate) fn forget(&self, slot: Slot, started: bool) {
-        let mut data = lock(&self.inner.shards[slot.shard].0);
+        let mut data = self.inner.shards[slot.shard].0.lock();
         if data.held.try_remove(slot.key).is_some() {
             let count = match started {
                 true => &mut data.live.running,
@@ -254,7 +256,7 @@ impl OperationRegistry {
     /// The pending operation in `slot` leaves so that a builder can change it; it joins again
     /// right after, and counts as registered once.
     pub(crate) fn leave_to_configure(&self, slot: Slot) {
-        let mut data = lock(&self.inner.shards[slot.shard].0);
+        let mut data = self.inner.shards[slot.shard].0.lock();
         if data.held.try_remove(slot.key).is_some() {
             data.live.pending = data.live.pending.saturating_sub(1);
             data.registered = data.registered.saturating_sub(1);
@@ -297,7 +299,7 @@ impl OperationRegistry {
         duration: Option<Duration>,
     ) -> Option<Cancelable> {
         {
-            let mut data = lock(&self.inner.shards[slot.shard].0);
+            let mut data = self.inner.shards[slot.shard].0.lock();
             data.held.try_remove(slot.key)?;
             data.live.running -= 1;
             data.finished.add(status, 1);
@@ -306,7 +308,7 @@ impl OperationRegistry {
                 data.completed_nanos = data.completed_nanos.saturating_add(nanos);
             }
         }
-        let mut history = lock(&self.inner.history);
+        let mut history = self.inner.history.lock();
         history.push_back(Finished {
             ended_at,
             op: op.clone(),
@@ -327,7 +329,7 @@ impl OperationRegistry {
         const BATCH: usize = 32;
         let mut found = Vec::new();
         for shard in &self.inner.shards {
-            let data = lock(&shard.0);
+            let data = shard.0.lock();
             let mut batch: Vec<&WeakCancelable> = Vec::with_capacity(BATCH);
             let mut entries = data.held.iter().map(|(_, entry)| entry).peekable();
             while entries.peek().is_some() {
@@ -351,7 +353,7 @@ impl OperationRegistry {
     }
 
     fn finished_ops(&self, limit: usize) -> Vec<Cancelable> {
-        let history = lock(&self.inner.history);
+        let history = self.inner.history.lock();
         let skip = history.len().saturating_sub(limit);
         history
             .iter()
@@ -444,7 +446,7 @@ impl OperationRegistry {
         if let Some(op) = self.held().into_iter().find(has_id) {
             return Some(op);
         }
-        let history = lock(&self.inner.history);
+        let history = self.inner.history.lock();
         history
             .iter()
             .rev()
@@ -482,7 +484,7 @@ impl OperationRegistry {
             return 0;
         };
         let expired = {
-            let mut history = lock(&self.inner.history);
+            let mut history = self.inner.history.lock();
             let (expired, kept): (VecDeque<_>, _) = history
                 .drain(..)
                 .partition(|entry| entry.ended_at <= cutoff);

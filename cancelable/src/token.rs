@@ -83,6 +83,12 @@ pub struct CancellationToken {
     node: Arc<Node>,
 }
 
+// A panic cannot leave a token half-cancelled for another thread to see: no user code runs
+// under a node's lock (`token/tree.rs`, "Deadlock safety"). So, like tokio-util's token (whose
+// `std` mutex poisons), it crosses `catch_unwind`.
+impl std::panic::UnwindSafe for CancellationToken {}
+impl std::panic::RefUnwindSafe for CancellationToken {}
+
 impl Default for CancellationToken {
     fn default() -> Self {
         CancellationToken::new()

@@ -179,6 +179,8 @@ fn the_auto_traits_match_tokio_utils() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_traits::<TokioToken>();
     assert_traits::<CancellationToken>();
+    assert_traits::<cancelable::Cancelable>();
+    assert_traits::<cancelable::OperationRegistry>();
     assert_send_sync::<cancelable::WaitForCancellationFutureOwned>();
     assert_send_sync::<cancelable::DropGuard>();
     assert_send_sync::<cancelable::DropGuardRef<'static>>();

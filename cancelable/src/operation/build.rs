@@ -17,7 +17,9 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -319,10 +321,7 @@ impl Cancelable {
 
     /// The state of an operation being built (invariant 1): no lock is taken.
     fn configure_state(&mut self) -> &mut State {
-        self.configure()
-            .state
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
+        self.configure().state.get_mut()
     }
 
     fn configure(&mut self) -> &mut Operation {

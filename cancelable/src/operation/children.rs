@@ -327,7 +327,6 @@ fn wake_child_waiters(op: &Operation) {
     let notify = op
         .state
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
         .cold
         .as_deref()
         .and_then(|cold| cold.children_done.clone());

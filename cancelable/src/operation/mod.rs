@@ -50,7 +50,9 @@ mod supervisor;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -110,6 +112,11 @@ pub struct Cancelable {
     inner: Arc<Operation>,
 }
 
+// No user code runs under an operation's locks, and a callback that panics is contained
+// (`observers.rs`): a panic leaves nothing half-updated, so a handle crosses `catch_unwind`.
+impl std::panic::UnwindSafe for Cancelable {}
+impl std::panic::RefUnwindSafe for Cancelable {}
+
 pub(crate) struct Operation {
     /// The scope token, once made (`scope.rs`, invariant 2).
     scope: OnceLock<CancellationToken>,
@@ -136,7 +143,7 @@ impl Drop for Operation {
     /// leaves the registry it joined when it was built (`registry.rs`, invariant 2).
     fn drop(&mut self) {
         self.leave();
-        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.get_mut();
         if let Some(slot) = state.slot {
             forget_dropped(state, slot, *self.started.get_mut());
         }
@@ -253,7 +260,7 @@ impl Default for Cancelable {
 impl Cancelable {
     #[inline]
     fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.state.lock()
     }
 
     /// The operation id.

@@ -1,8 +1,10 @@
 //! Join hooks: code told of every operation that joins a registry (the `cluster` feature's
 //! sticky commands cancel operations that join after them).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+
+use parking_lot::Mutex;
 
 use slab::Slab;
 
@@ -23,10 +25,6 @@ pub(super) struct JoinHooks {
     hooks: Mutex<Slab<JoinHook>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl JoinHooks {
     /// Calls every hook with `op`; one load when there are none.
     #[inline]
@@ -34,21 +32,21 @@ impl JoinHooks {
         if !self.any.load(Ordering::Acquire) {
             return;
         }
-        let due: Vec<JoinHook> = lock(&self.hooks).iter().map(|(_, h)| h.clone()).collect();
+        let due: Vec<JoinHook> = self.hooks.lock().iter().map(|(_, h)| h.clone()).collect();
         for hook in due {
             hook(op);
         }
     }
 
     pub(super) fn add(&self, hook: JoinHook) -> usize {
-        let mut hooks = lock(&self.hooks);
+        let mut hooks = self.hooks.lock();
         let key = hooks.insert(hook);
         self.any.store(true, Ordering::Release);
         key
     }
 
     pub(super) fn remove(&self, key: usize) {
-        let mut hooks = lock(&self.hooks);
+        let mut hooks = self.hooks.lock();
         let removed = hooks.try_remove(key);
         self.any.store(!hooks.is_empty(), Ordering::Release);
         drop(hooks);
@@ -57,6 +55,6 @@ impl JoinHooks {
 
     #[cfg(feature = "test-util")]
     pub(super) fn count(&self) -> usize {
-        lock(&self.hooks).len()
+        self.hooks.lock().len()
     }
 }

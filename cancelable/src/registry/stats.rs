@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{OperationFilter, OperationRegistry, lock};
+use super::{OperationFilter, OperationRegistry};
 use crate::status::OperationStatus;
 
 /// The operations a registry holds, by where they are: built and waiting for `run`, or inside
@@ -179,7 +179,7 @@ impl OperationRegistry {
         let mut finished = FinishedCounts::default();
         let (mut total, mut nanos) = (0, 0u64);
         for shard in &self.inner.shards {
-            let data = lock(&shard.0);
+            let data = shard.0.lock();
             running.pending += data.live.pending;
             running.running += data.live.running;
             finished.merge(&data.finished);
@@ -191,7 +191,7 @@ impl OperationRegistry {
             finished,
             average_duration: average(nanos, finished.completed),
             total,
-            history_len: lock(&self.inner.history).len(),
+            history_len: self.inner.history.lock().len(),
         }
     }
 

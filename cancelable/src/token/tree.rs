@@ -187,11 +187,7 @@ impl Node {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Nothing runs user code while holding the lock, so poisoning can only come from an
-        // allocation failure; the data is still consistent.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock()
     }
 
     #[inline]
@@ -345,7 +341,7 @@ impl Drop for Node {
     /// Unlinks from every parent. A parent whose last reference this was is dropped here too,
     /// iteratively: dropping the leaf of a deep chain does not recurse.
     fn drop(&mut self) {
-        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        let inner = self.inner.get_mut();
         // `more.parents` only fills once `parent` is set: no `parent` means no parent at all.
         let mut next = inner.parent.take();
         if next.is_none() {
@@ -363,7 +359,7 @@ impl Drop for Node {
                 parent.lock().children.try_remove(key);
             }
             if let Some(mut parent) = Arc::into_inner(parent) {
-                let inner = parent.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+                let inner = parent.inner.get_mut();
                 next = inner.parent.take();
                 if let Some(more) = inner.more.as_mut() {
                     rest.append(&mut more.parents);
