@@ -22,6 +22,7 @@ use pin_project_lite::pin_project;
 
 use super::BoxError;
 use super::answer::Answer;
+use super::inside::{self, Inside};
 use crate::error::{CancellationError, CancellationReason};
 use crate::operation::{Cancelable, OwnedRun, RunOn};
 
@@ -102,6 +103,8 @@ pin_project! {
         #[pin]
         run: RequestRun<F, B>,
         answer: Answer,
+        // The request, installed while the run is polled (`inside.rs`).
+        inside: Option<Inside>,
     }
 
     impl<F, B> PinnedDrop for ResponseFuture<F, B> {
@@ -119,10 +122,17 @@ where
     F: Future<Output = Result<http::Response<B>, E>>,
     B: http_body::Body,
 {
-    pub(super) fn new(op: Cancelable, handler: F, head: bool, answer: Answer) -> Self {
+    pub(super) fn new(
+        op: Cancelable,
+        handler: F,
+        head: bool,
+        answer: Answer,
+        inside: Option<Inside>,
+    ) -> Self {
         ResponseFuture {
             run: op.run_owned(Stage::Handler { handler, head }),
             answer,
+            inside,
         }
     }
 }
@@ -149,7 +159,7 @@ where
         if run.is_done() {
             panic!("`ResponseFuture` polled after it completed");
         }
-        match run.as_mut().poll(cx) {
+        match inside::enter(this.inside, || run.as_mut().poll(cx)) {
             // Cancelled before the response started: the cancellation is the response.
             Poll::Ready(Err(cancellation)) => Poll::Ready(Ok(this.answer.respond(cancellation))),
             Poll::Ready(Ok(Err(error))) => Poll::Ready(Err(error)),
