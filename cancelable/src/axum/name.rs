@@ -8,14 +8,18 @@
 //!    standard method, and at most [`MAX_SHARED`] of them in the process: what is kept is
 //!    bounded whatever the requests. Any other request (a path without a template, an
 //!    extension method, past the limit) gets a name of its own, freed with its operation.
-//! 2. A layer's service looks a name up by the method and the template's text, never by an
-//!    address, so a name always matches its request.
-//! 3. The process-wide table is locked only when a service meets a name for the first time (at
-//!    most [`MAX_PER_SERVICE`] times in its life), never on every request.
+//! 2. A layer's service looks a name up by the method and the template: by the template's
+//!    address, which it compares only with the template it holds (so that address cannot be
+//!    reused for another text while it does), else by the template's text; so a name always
+//!    matches its request.
+//! 3. Nothing is locked to look up a name a service has met: its names are set once each, in
+//!    order, and read with one load each. The process-wide table is locked only when a service
+//!    meets a name for the first time (at most [`MAX_PER_SERVICE`] times in its life), never on
+//!    every request.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 
 use ::axum::extract::MatchedPath;
 use http::{Extensions, Method, Uri};
@@ -29,20 +33,32 @@ const MAX_PER_SERVICE: usize = 16;
 static SHARED: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::default);
 
 /// The names one service has used, for the requests that follow.
-#[derive(Default)]
 pub(super) struct RouteNames {
-    seen: RwLock<Vec<Seen>>,
+    /// Filled from the front, each slot once (invariant 3).
+    seen: [OnceLock<Seen>; MAX_PER_SERVICE],
+}
+
+impl Default for RouteNames {
+    fn default() -> Self {
+        RouteNames {
+            seen: [const { OnceLock::new() }; MAX_PER_SERVICE],
+        }
+    }
 }
 
 struct Seen {
     method: Method,
-    /// `"GET /users/{id}"`; the template starts after the method and a space.
+    /// Held, so that its address stays its own (invariant 2).
+    route: MatchedPath,
+    /// `"GET /users/{id}"`.
     name: &'static str,
 }
 
 impl Seen {
+    #[inline]
     fn matches(&self, method: &Method, route: &str) -> bool {
-        self.method == *method && &self.name[self.method.as_str().len() + 1..] == route
+        let held = self.route.as_str();
+        self.method == *method && (std::ptr::eq(held, route) || held == route)
     }
 }
 
@@ -58,26 +74,37 @@ impl RouteNames {
         let Some(route) = extensions.get::<MatchedPath>() else {
             return Cow::Owned(join(method, uri.path()));
         };
-        let route = route.as_str();
-        let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(seen) = seen.iter().find(|seen| seen.matches(method, route)) {
-            return Cow::Borrowed(seen.name);
+        for (at, slot) in self.seen.iter().enumerate() {
+            match slot.get() {
+                Some(seen) if seen.matches(method, route.as_str()) => {
+                    return Cow::Borrowed(seen.name);
+                }
+                Some(_) => {}
+                None => return self.learn(at, method, route),
+            }
         }
-        if seen.len() >= MAX_PER_SERVICE {
-            // Not the process-wide lock on every request of a service with many routes.
-            return Cow::Owned(join(method, route));
-        }
-        drop(seen);
-        let name = match share(join(method, route), method) {
+        // Not the process-wide lock on every request of a service with many routes.
+        Cow::Owned(join(method, route.as_str()))
+    }
+
+    /// The name of a route this service has not met (in the slots before `from`).
+    #[cold]
+    #[inline(never)]
+    fn learn(&self, from: usize, method: &Method, route: &MatchedPath) -> Cow<'static, str> {
+        let name = match share(join(method, route.as_str()), method) {
             Ok(name) => name,
             Err(own) => return Cow::Owned(own),
         };
-        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() < MAX_PER_SERVICE && !seen.iter().any(|seen| seen.matches(method, route)) {
-            seen.push(Seen {
+        for slot in &self.seen[from..] {
+            let seen = slot.get_or_init(|| Seen {
                 method: method.clone(),
+                route: route.clone(),
                 name,
             });
+            // Set now, or by a request of the same route on another thread.
+            if seen.matches(method, route.as_str()) {
+                break;
+            }
         }
         Cow::Borrowed(name)
     }
@@ -173,6 +200,35 @@ mod tests {
         assert_eq!(names.name(&Method::POST, &uri, &users), "POST /users/{id}");
         let teams = routed(matched("/teams/{id}", "/teams/7").await);
         assert_eq!(names.name(&Method::GET, &uri, &teams), "GET /teams/{id}");
+        // The same template from another router (another address): the same name.
+        let again = routed(matched("/users/{id}", "/users/8").await);
+        let Cow::Borrowed(again) = names.name(&Method::GET, &uri, &again) else {
+            panic!("a route's name is shared");
+        };
+        assert!(std::ptr::eq(first, again));
+    }
+
+    #[tokio::test]
+    async fn a_service_past_its_limit_names_each_request_anew() {
+        let names = RouteNames::default();
+        let uri: Uri = "/".parse().unwrap();
+        for i in 0..MAX_PER_SERVICE {
+            let route = routed(matched(&format!("/limit/{i}"), &format!("/limit/{i}")).await);
+            assert!(matches!(
+                names.name(&Method::GET, &uri, &route),
+                Cow::Borrowed(_)
+            ));
+        }
+        let past = routed(matched("/limit/past", "/limit/past").await);
+        let name = names.name(&Method::GET, &uri, &past);
+        assert_eq!(name, "GET /limit/past");
+        assert!(matches!(name, Cow::Owned(_)));
+        // The routes it met keep their names.
+        let first = routed(matched("/limit/0", "/limit/0").await);
+        assert!(matches!(
+            names.name(&Method::GET, &uri, &first),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[tokio::test]
