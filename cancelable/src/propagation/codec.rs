@@ -233,47 +233,44 @@ impl DeadlineHeaders {
     /// 4): most requests carry none of these headers, and a standard name differs from them
     /// at once.
     fn read_in_one_pass(&self, headers: &HeaderMap) -> Option<Duration> {
-        let mut readers = self.readers();
-        let readers = &mut readers[..self.names()];
+        let [mut grpc, mut http, mut envoy] = self.readers();
+        let mut found = None;
         for (name, value) in headers {
-            for reader in readers.iter_mut() {
-                if name == reader.name {
-                    reader.take(value);
-                }
+            if name == grpc.name {
+                grpc.take(value, &mut found);
+            }
+            if name == http.name {
+                http.take(value, &mut found);
+            }
+            if self.envoy && name == envoy.name {
+                envoy.take(value, &mut found);
             }
         }
-        readers
-            .iter()
-            .fold(None, |found, reader| shortest(found, reader.found))
+        found
     }
 
     /// [`read`](Self::read) by one lookup per name, for a request with many headers.
     fn read_by_name(&self, headers: &HeaderMap) -> Option<Duration> {
         let mut readers = self.readers();
+        let names = if self.envoy { 3 } else { 2 };
         let mut found = None;
-        for reader in &mut readers[..self.names()] {
+        for reader in &mut readers[..names] {
             for value in headers.get_all(reader.name) {
-                if !reader.take(value) {
+                if !reader.take(value, &mut found) {
                     break;
                 }
             }
-            found = shortest(found, reader.found);
         }
         found
     }
 
-    /// A reader per header name, the first [`names`](Self::names) of them read.
+    /// A reader per header name: gRPC's, plain HTTP's, Envoy's (read only when opted in).
     fn readers(&self) -> [Reader<'_>; 3] {
         [
             Reader::new(&self.grpc, parse_grpc_timeout),
             Reader::new(&self.http, parse_timeout_ms),
             Reader::new(&ENVOY, parse_timeout_ms),
         ]
-    }
-
-    /// How many header names this reads.
-    fn names(&self) -> usize {
-        if self.envoy { 3 } else { 2 }
     }
 
     /// Writes `remaining` into a request's headers: `grpc-timeout` for a gRPC call (see
@@ -327,13 +324,12 @@ const MILLIS: Format = Format {
     encode: encode_timeout_ms,
 };
 
-/// The values of one header name, as they are met: the shortest valid one so far.
+/// The values of one header name, as they are met.
 struct Reader<'a> {
     name: &'a HeaderName,
     parse: fn(&[u8]) -> Option<Duration>,
     /// Values looked at so far (invariant 2: at most [`MAX_VALUES_PER_NAME`]).
     seen: usize,
-    found: Option<Duration>,
 }
 
 impl<'a> Reader<'a> {
@@ -342,18 +338,18 @@ impl<'a> Reader<'a> {
             name,
             parse,
             seen: 0,
-            found: None,
         }
     }
 
-    /// Looks at the next value of the name; `false` once no more are looked at.
-    fn take(&mut self, value: &HeaderValue) -> bool {
+    /// Looks at the next value of the name, keeping the shortest valid timeout in `found`;
+    /// `false` once no more are looked at.
+    fn take(&mut self, value: &HeaderValue, found: &mut Option<Duration>) -> bool {
         if self.seen == MAX_VALUES_PER_NAME {
             return false;
         }
         self.seen += 1;
         match (self.parse)(value.as_bytes()) {
-            Some(timeout) => self.found = shortest(self.found, Some(timeout)),
+            Some(timeout) => *found = shortest(*found, Some(timeout)),
             None => {
                 tracing::debug!(header = %self.name, len = value.len(), "ignoring a malformed deadline header");
             }
