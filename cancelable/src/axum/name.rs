@@ -34,8 +34,9 @@ static SHARED: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::def
 
 /// The names one service has used, for the requests that follow.
 pub(super) struct RouteNames {
-    /// Filled from the front, each slot once (invariant 3).
-    seen: [OnceLock<Seen>; MAX_PER_SERVICE],
+    /// Filled from the front, each slot once (invariant 3); boxed, so that a service that
+    /// meets one name holds one.
+    seen: [OnceLock<Box<Seen>>; MAX_PER_SERVICE],
 }
 
 impl Default for RouteNames {
@@ -96,10 +97,12 @@ impl RouteNames {
             Err(own) => return Cow::Owned(own),
         };
         for slot in &self.seen[from..] {
-            let seen = slot.get_or_init(|| Seen {
-                method: method.clone(),
-                route: route.clone(),
-                name,
+            let seen = slot.get_or_init(|| {
+                Box::new(Seen {
+                    method: method.clone(),
+                    route: route.clone(),
+                    name,
+                })
             });
             // Set now, or by a request of the same route on another thread.
             if seen.matches(method, route.as_str()) {
