@@ -11,7 +11,9 @@
 # One connection by default (CONNECTIONS): each request then takes the same path through both
 # runtimes; with several, how requests batch per wake-up varies from run to run.
 #
-# Usage: benches/scripts/axum-instructions.sh [VARIANT...]   (N1, N2, CONNECTIONS from the environment)
+# HEADERS=browser sends ten more headers with each request (`--browser-headers`).
+#
+# Usage: benches/scripts/axum-instructions.sh [VARIANT...]   (N1, N2, CONNECTIONS, HEADERS from the environment)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N1=${N1:-2000}
@@ -25,7 +27,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 ir() { # requests, variant -> instructions
     valgrind --tool=callgrind --callgrind-out-file="$TMP/out" \
-        "$BIN" --requests "$1" --connections "$CONNECTIONS" --rounds 1 --only "$2" >/dev/null 2>&1
+        "$BIN" --requests "$1" --connections "$CONNECTIONS" --rounds 1 ${HEADERS:+--browser-headers} --only "$2" >/dev/null 2>&1
     awk '/^summary:/{print $2}' "$TMP/out"
 }
 per_request() {
