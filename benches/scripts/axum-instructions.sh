@@ -39,7 +39,8 @@ per_request() {
 
 if [[ $# -eq 0 ]]; then
     set -- "no layer" "a no-op layer (axum's cost of any layer)" "CancelableLayer" "CancelableLayer + timeout + deadlines" \
-        "CancelableLayer + timeout + registry" "spawn per request (for comparison)"
+        "CancelableLayer + timeout + registry" "CancelableLayer on the handler (no route box)" \
+        "spawn per request (for comparison)"
 fi
 base=$(per_request "no layer")
 printf "%-40s %12s %10s\n" variant "instr/req" "vs none"

@@ -13,6 +13,8 @@
 //! * the layer with a timeout and accepted deadlines (every request sends
 //!   `request-timeout-ms`, so the header is parsed and the request's deadline set from it);
 //! * the layer with a timeout and a registry;
+//! * the layer on the handler (`get(handler.layer(CancelableLayer::new()))`): axum boxes no
+//!   route for it;
 //! * for comparison, the usual workaround for disconnects: a middleware that spawns a task
 //!   per request.
 //!
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -131,6 +134,13 @@ fn variants() -> Vec<(&'static str, Router)> {
                 CancelableLayer::new()
                     .timeout(Duration::from_secs(30))
                     .register_in(&OperationRegistry::new()),
+            ),
+        ),
+        (
+            "CancelableLayer on the handler (no route box)",
+            Router::new().route(
+                "/ok",
+                get((|| async { "ok" }).layer(CancelableLayer::new())),
             ),
         ),
         (

@@ -8,14 +8,15 @@
 //!    standard method, and at most [`MAX_SHARED`] of them in the process: what is kept is
 //!    bounded whatever the requests. Any other request (a path without a template, an
 //!    extension method, past the limit) gets a name of its own, freed with its operation.
-//! 2. A layer's service looks a name up by the method and the template: by the template's
-//!    address, which it compares only with the template it holds (so that address cannot be
-//!    reused for another text while it does), else by the template's text; so a name always
-//!    matches its request.
-//! 3. Nothing is locked to look up a name a service has met: its names are set once each, in
-//!    order, and read with one load each. The process-wide table is locked only when a service
-//!    meets a name for the first time (at most [`MAX_PER_SERVICE`] times in its life), never on
-//!    every request.
+//! 2. A layer looks a name up by the method and the template: by the template's address,
+//!    which it compares only with the template it holds (so that address cannot be reused for
+//!    another text while it does), else by the template's text; so a name always matches its
+//!    request.
+//! 3. Nothing is locked to look up a name a layer has met: its table's slots are set once
+//!    each and read with one load each, at most [`MAX_PROBES`] of them per request, from the
+//!    slot the template's address picks. The process-wide table is locked only when a layer
+//!    meets a name for the first time (at most [`SLOTS`] times in its life), never on every
+//!    request.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -26,23 +27,24 @@ use http::{Extensions, Method, Uri};
 
 /// Names kept in the whole process, at most (invariant 1).
 const MAX_SHARED: usize = 1024;
-/// Names a service remembers, at most: a service usually serves one route, with a few methods.
-const MAX_PER_SERVICE: usize = 16;
+/// Names a layer remembers, at most: the routes it wraps, each with a few methods.
+const SLOTS: usize = 128;
+/// Slots a lookup looks at, at most (invariant 3).
+const MAX_PROBES: usize = 8;
 
 /// The names kept for the life of the process (invariant 1).
 static SHARED: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::default);
 
-/// The names one service has used, for the requests that follow.
+/// The names the services of one layer have used, for the requests that follow.
 pub(super) struct RouteNames {
-    /// Filled from the front, each slot once (invariant 3); boxed, so that a service that
-    /// meets one name holds one.
-    seen: [OnceLock<Box<Seen>>; MAX_PER_SERVICE],
+    /// Set once each (invariant 3); boxed, so that an empty slot is one word and a lock.
+    seen: [OnceLock<Box<Seen>>; SLOTS],
 }
 
 impl Default for RouteNames {
     fn default() -> Self {
         RouteNames {
-            seen: [const { OnceLock::new() }; MAX_PER_SERVICE],
+            seen: [const { OnceLock::new() }; SLOTS],
         }
     }
 }
@@ -63,6 +65,14 @@ impl Seen {
     }
 }
 
+/// Where the lookup of `route` and `method` starts: every request of a route has the same
+/// template, at the same address.
+#[inline]
+fn first_slot(method: &Method, route: &str) -> usize {
+    let address = route.as_ptr() as usize;
+    ((address >> 4) ^ (address >> 12) ^ method.as_str().len()) % SLOTS
+}
+
 impl RouteNames {
     /// The name of a request with `method`, `uri` and `extensions` (where axum puts the
     /// route's [`MatchedPath`]).
@@ -75,29 +85,36 @@ impl RouteNames {
         let Some(route) = extensions.get::<MatchedPath>() else {
             return Cow::Owned(join(method, uri.path()));
         };
-        for (at, slot) in self.seen.iter().enumerate() {
-            match slot.get() {
+        let first = first_slot(method, route.as_str());
+        for probe in 0..MAX_PROBES {
+            match self.seen[(first + probe) % SLOTS].get() {
                 Some(seen) if seen.matches(method, route.as_str()) => {
                     return Cow::Borrowed(seen.name);
                 }
                 Some(_) => {}
-                None => return self.learn(at, method, route),
+                None => return self.learn(first, probe, method, route),
             }
         }
-        // Not the process-wide lock on every request of a service with many routes.
+        // Not the process-wide lock on every request of a layer with that many routes.
         Cow::Owned(join(method, route.as_str()))
     }
 
-    /// The name of a route this service has not met (in the slots before `from`).
+    /// The name of a route this layer has not met, in the slots from `first + probe` on.
     #[cold]
     #[inline(never)]
-    fn learn(&self, from: usize, method: &Method, route: &MatchedPath) -> Cow<'static, str> {
+    fn learn(
+        &self,
+        first: usize,
+        probe: usize,
+        method: &Method,
+        route: &MatchedPath,
+    ) -> Cow<'static, str> {
         let name = match share(join(method, route.as_str()), method) {
             Ok(name) => name,
             Err(own) => return Cow::Owned(own),
         };
-        for slot in &self.seen[from..] {
-            let seen = slot.get_or_init(|| {
+        for probe in probe..MAX_PROBES {
+            let seen = self.seen[(first + probe) % SLOTS].get_or_init(|| {
                 Box::new(Seen {
                     method: method.clone(),
                     route: route.clone(),
@@ -212,26 +229,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_service_past_its_limit_names_each_request_anew() {
+    async fn a_layer_past_its_limit_names_each_request_anew() {
         let names = RouteNames::default();
         let uri: Uri = "/".parse().unwrap();
-        for i in 0..MAX_PER_SERVICE {
+        let mut routes = Vec::new();
+        let mut kept = 0;
+        for i in 0..SLOTS + MAX_PROBES {
             let route = routed(matched(&format!("/limit/{i}"), &format!("/limit/{i}")).await);
-            assert!(matches!(
-                names.name(&Method::GET, &uri, &route),
-                Cow::Borrowed(_)
-            ));
+            let name = names.name(&Method::GET, &uri, &route);
+            assert_eq!(name, format!("GET /limit/{i}"));
+            kept += usize::from(matches!(name, Cow::Borrowed(_)));
+            routes.push(route);
         }
-        let past = routed(matched("/limit/past", "/limit/past").await);
-        let name = names.name(&Method::GET, &uri, &past);
-        assert_eq!(name, "GET /limit/past");
-        assert!(matches!(name, Cow::Owned(_)));
-        // The routes it met keep their names.
-        let first = routed(matched("/limit/0", "/limit/0").await);
-        assert!(matches!(
-            names.name(&Method::GET, &uri, &first),
-            Cow::Borrowed(_)
-        ));
+        assert!(kept <= SLOTS, "{kept}");
+        assert!(kept > SLOTS / 2, "{kept}");
+        // The names it kept are found again, each one right.
+        for (i, route) in routes.iter().enumerate() {
+            assert_eq!(
+                names.name(&Method::GET, &uri, route),
+                format!("GET /limit/{i}")
+            );
+        }
     }
 
     #[tokio::test]
