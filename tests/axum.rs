@@ -948,62 +948,6 @@ async fn a_shorter_route_timeout_still_fires_and_a_callers_deadline_survives_it(
     assert!((10_000..=20_000).contains(&millis(&left)), "{left:?}");
 }
 
-/// Passes the request on, from its own future: axum's `from_fn` calls what it wraps only when
-/// that future is polled.
-async fn pass_on(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    next.run(request).await
-}
-
-#[tokio::test]
-async fn a_route_layer_behind_a_middleware_still_replaces_the_outer_timeout() {
-    let app = Router::new()
-        .route(
-            "/left",
-            get(remaining_ms).layer(CancelableLayer::new().timeout(Duration::from_secs(20))),
-        )
-        .layer(axum::middleware::from_fn(pass_on))
-        .layer(
-            CancelableLayer::new()
-                .timeout(Duration::from_secs(5))
-                .accept_deadlines(),
-        );
-    let addr = serve(app).await;
-    let left = request(addr, "GET", "/left").await;
-    assert!((10_000..=20_000).contains(&millis(&left)), "{left:?}");
-    let left = request_with(addr, "/left", &[("request-timeout-ms", "900")]).await;
-    assert!((1..=900).contains(&millis(&left)), "{left:?}");
-}
-
-#[tokio::test]
-async fn the_extractor_in_a_handler_moved_to_another_task_is_a_500() {
-    async fn spawn_per_request(
-        request: axum::extract::Request,
-        next: axum::middleware::Next,
-    ) -> axum::response::Response {
-        tokio::spawn(next.run(request)).await.unwrap()
-    }
-    let app = Router::new()
-        .route(
-            "/moved",
-            get(|RequestCancelable(_): RequestCancelable| async { "unreachable" }),
-        )
-        .route(
-            "/current",
-            get(|| async { Cancelable::current().is_some().to_string() }),
-        )
-        .layer(axum::middleware::from_fn(spawn_per_request))
-        .layer(CancelableLayer::new());
-    let addr = serve(app).await;
-    let reply = request(addr, "GET", "/moved").await;
-    assert_eq!(reply.status, 500);
-    assert!(reply.body.contains("another task"), "{}", reply.body);
-    // As `Cancelable::current` sees it: the handler is not in the request's operation there.
-    assert_eq!(request(addr, "GET", "/current").await.body, "false");
-}
-
 #[tokio::test]
 async fn cancellation_bodies_hide_operation_names_unless_exposed() {
     let app = |layer: CancelableLayer| {

@@ -9,9 +9,17 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::answer::Exposed;
-use super::inside;
 use crate::error::{CancellationError, CancellationReason};
 use crate::operation::Cancelable;
+
+/// The request's operation, in the request's extensions, and the timeout its caller sent
+/// (once a layer accepted it), counted from the request's arrival: a layer further in, called
+/// within the same poll, counts it from its own call.
+#[derive(Clone)]
+pub(super) struct RequestOp {
+    pub(super) op: Cancelable,
+    pub(super) caller: Option<std::time::Duration>,
+}
 
 /// The request's operation, for a handler behind a [`CancelableLayer`](super::CancelableLayer).
 ///
@@ -25,10 +33,7 @@ use crate::operation::Cancelable;
 /// # let _: axum::Router = axum::Router::new().route("/export", axum::routing::get(export));
 /// ```
 ///
-/// It is the operation of the request whose response the layer is computing on this thread
-/// (nothing is put in the request for it): without the layer, or in a handler that a
-/// middleware between the layer and it moved to another task (`tokio::spawn(next.run(..))`),
-/// extracting it fails with a `500` ([`MissingCancelableLayer`]).
+/// Without the layer, extracting it fails with a `500` ([`MissingCancelableLayer`]).
 #[derive(Clone, Debug)]
 pub struct RequestCancelable(pub Cancelable);
 
@@ -43,9 +48,11 @@ impl std::ops::Deref for RequestCancelable {
 impl<S: Send + Sync> FromRequestParts<S> for RequestCancelable {
     type Rejection = MissingCancelableLayer;
 
-    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        inside::with(|inside| inside.map(|inside| RequestCancelable(inside.op.clone())))
-            .ok_or(MissingCancelableLayer)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<RequestOp>() {
+            Some(RequestOp { op, .. }) => Ok(RequestCancelable(op.clone())),
+            None => Err(MissingCancelableLayer),
+        }
     }
 }
 
@@ -58,8 +65,7 @@ impl fmt::Display for MissingCancelableLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
             "`RequestCancelable` needs a `CancelableLayer` on the route: \
-             `.layer(cancelable::axum::CancelableLayer::new())`, and the handler polled in \
-             its response (not moved to another task by a middleware in between)",
+             `.layer(cancelable::axum::CancelableLayer::new())`",
         )
     }
 }

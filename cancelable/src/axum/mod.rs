@@ -49,10 +49,9 @@
 //! complete, they cancel the operation with reason `Disconnect`, then drop the handler. Nothing
 //! watches the connection: no task, no timer, no read is added per request. A request pays for
 //! its operation (one allocation; its run is inline in the response future; its default name
-//! is made once per route and method, not per request; nothing is added to the request, the
-//! handler finds its operation on the thread that polls it), and a timer only if it has a
-//! timeout and is still running after its first poll; a streamed response moves its run into
-//! one box, which its body owns.
+//! is made once per route and method, not per request), and a timer only if it has a timeout
+//! and is still running after its first poll; a streamed response moves
+//! its run into one box, which its body owns.
 //!
 //! A response whose body has a known length (a string, bytes, JSON) is complete when the
 //! handler returns it, and so is its operation. A streamed body (unknown length, such as
@@ -68,7 +67,6 @@
 
 mod answer;
 mod extract;
-mod inside;
 mod name;
 mod response;
 mod sse;
@@ -86,8 +84,8 @@ use http::request::Parts;
 use tower::{Layer, Service};
 
 use self::answer::Answer;
+use self::extract::RequestOp;
 pub use self::extract::{MissingCancelableLayer, RequestCancelable};
-use self::inside::Inside;
 use self::name::RouteNames;
 pub use self::response::ResponseFuture;
 pub use self::sse::CancelableEvents;
@@ -145,13 +143,6 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// the outer one's timeout for the requests it sees: its own operation (a child of the outer
 /// one's) has its own timeout, and the outer timeout no longer applies. A deadline the caller
 /// sent, once accepted by either layer, still does.
-///
-/// A layer is further in when its service is called while the outer one calls what it wraps
-/// or polls its response (as axum does, and a middleware in between): so a request that a
-/// handler sends in-process to another service with a `CancelableLayer` (`oneshot` in a
-/// handler) counts as one too. A layer called from another task (a middleware that spawns
-/// what it wraps) does not see the outer one, nor does a handler there see its request's
-/// operation ([`RequestCancelable`]).
 #[derive(Clone)]
 pub struct CancelableLayer {
     /// What its services share: wrapping a service costs a reference count, so that a layer
@@ -418,16 +409,11 @@ where
             .deadlines
             .as_ref()
             .and_then(|headers| headers.read(request.headers()));
-        let outer = inside::with(|outer| {
-            outer.map(|outer| {
-                // A layer further out: this one replaces its timeout, and keeps its caller's
-                // deadline (see "Layers inside layers").
-                outer.op.disarm_deadline();
-                outer.caller
-            })
-        });
-        if let Some(outer) = outer {
-            caller = min_option(caller, outer);
+        if let Some(outer) = request.extensions().get::<RequestOp>() {
+            // A layer further out: this one replaces its timeout, and keeps its caller's
+            // deadline (see "Layers inside layers").
+            outer.op.disarm_deadline();
+            caller = min_option(caller, outer.caller);
         }
         let op = match min_option(config.timeout, caller) {
             Some(timeout) => Cancelable::with_timeout(timeout),
@@ -451,13 +437,12 @@ where
         }
         let head = request.method() == http::Method::HEAD;
         let answer = Answer::new(request.method(), request.headers(), config.expose_reasons);
-        let mut inside = Some(Inside {
+        request.extensions_mut().insert(RequestOp {
             op: op.clone(),
             caller,
         });
-        // A layer further in, called now, finds this one (`inside.rs`).
-        let handler = inside::enter(&mut inside, || self.inner.call(request));
-        ResponseFuture::new(op, handler, head, answer, inside)
+        let handler = self.inner.call(request);
+        ResponseFuture::new(op, handler, head, answer)
     }
 }
 

@@ -22,7 +22,6 @@ use pin_project_lite::pin_project;
 
 use super::BoxError;
 use super::answer::Answer;
-use super::inside::{self, Inside};
 use crate::error::{CancellationError, CancellationReason};
 use crate::operation::{Cancelable, OwnedRun, RunOn};
 
@@ -103,8 +102,6 @@ pin_project! {
         #[pin]
         run: RequestRun<F, B>,
         answer: Answer,
-        // The request, installed while the run is polled (`inside.rs`).
-        inside: Option<Inside>,
     }
 
     impl<F, B> PinnedDrop for ResponseFuture<F, B> {
@@ -122,17 +119,10 @@ where
     F: Future<Output = Result<http::Response<B>, E>>,
     B: http_body::Body,
 {
-    pub(super) fn new(
-        op: Cancelable,
-        handler: F,
-        head: bool,
-        answer: Answer,
-        inside: Option<Inside>,
-    ) -> Self {
+    pub(super) fn new(op: Cancelable, handler: F, head: bool, answer: Answer) -> Self {
         ResponseFuture {
             run: op.run_owned(Stage::Handler { handler, head }),
             answer,
-            inside,
         }
     }
 }
@@ -159,7 +149,7 @@ where
         if run.is_done() {
             panic!("`ResponseFuture` polled after it completed");
         }
-        match inside::enter(this.inside, || run.as_mut().poll(cx)) {
+        match run.as_mut().poll(cx) {
             // Cancelled before the response started: the cancellation is the response.
             Poll::Ready(Err(cancellation)) => Poll::Ready(Ok(this.answer.respond(cancellation))),
             Poll::Ready(Ok(Err(error))) => Poll::Ready(Err(error)),
