@@ -853,6 +853,39 @@ async fn the_default_name_is_the_route_template() {
     assert_eq!(client.await.unwrap().status, 503);
 }
 
+/// `Handler::layer`: axum wraps the handler in a fresh service per request, and boxes no route.
+#[tokio::test]
+async fn a_layer_on_the_handler_names_times_out_and_hands_out_the_request() {
+    use axum::handler::Handler;
+    let registry = OperationRegistry::new();
+    let layer = CancelableLayer::new()
+        .timeout(Duration::from_millis(50))
+        .register_in(&registry);
+    let app = Router::new()
+        .route(
+            "/users/{id}",
+            get(std::future::pending::<&str>.layer(layer.clone())),
+        )
+        .route(
+            "/teams/{id}",
+            get((|RequestCancelable(cancel): RequestCancelable| async move {
+                cancel.name().to_owned()
+            })
+            .layer(layer)),
+        );
+    let addr = serve(app).await;
+    assert_eq!(request(addr, "GET", "/users/7").await.status, 504);
+    let history = registry.history(1);
+    assert_eq!(history[0].name, "GET /users/{id}");
+    for _ in 0..2 {
+        let reply = request(addr, "GET", "/teams/3").await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, "GET /teams/{id}")
+        );
+    }
+}
+
 #[tokio::test]
 async fn name_with_takes_a_closure() {
     let registry = OperationRegistry::new();

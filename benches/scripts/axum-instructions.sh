@@ -11,7 +11,9 @@
 # One connection by default (CONNECTIONS): each request then takes the same path through both
 # runtimes; with several, how requests batch per wake-up varies from run to run.
 #
-# Usage: benches/scripts/axum-instructions.sh [VARIANT...]   (N1, N2, CONNECTIONS from the environment)
+# HEADERS=browser sends ten more headers with each request (`--browser-headers`).
+#
+# Usage: benches/scripts/axum-instructions.sh [VARIANT...]   (N1, N2, CONNECTIONS, HEADERS from the environment)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N1=${N1:-2000}
@@ -25,7 +27,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 ir() { # requests, variant -> instructions
     valgrind --tool=callgrind --callgrind-out-file="$TMP/out" \
-        "$BIN" --requests "$1" --connections "$CONNECTIONS" --rounds 1 --only "$2" >/dev/null 2>&1
+        "$BIN" --requests "$1" --connections "$CONNECTIONS" --rounds 1 ${HEADERS:+--browser-headers} --only "$2" >/dev/null 2>&1
     awk '/^summary:/{print $2}' "$TMP/out"
 }
 per_request() {
@@ -37,7 +39,8 @@ per_request() {
 
 if [[ $# -eq 0 ]]; then
     set -- "no layer" "a no-op layer (axum's cost of any layer)" "CancelableLayer" "CancelableLayer + timeout + deadlines" \
-        "CancelableLayer + timeout + registry" "spawn per request (for comparison)"
+        "CancelableLayer + timeout + registry" "CancelableLayer on the handler (no route box)" \
+        "spawn per request (for comparison)"
 fi
 base=$(per_request "no layer")
 printf "%-40s %12s %10s\n" variant "instr/req" "vs none"

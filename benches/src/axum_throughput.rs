@@ -13,10 +13,13 @@
 //! * the layer with a timeout and accepted deadlines (every request sends
 //!   `request-timeout-ms`, so the header is parsed and the request's deadline set from it);
 //! * the layer with a timeout and a registry;
+//! * the layer on the handler (`get(handler.layer(CancelableLayer::new()))`): axum boxes no
+//!   route for it;
 //! * for comparison, the usual workaround for disconnects: a middleware that spawns a task
 //!   per request.
 //!
-//! Every variant gets the same request bytes, `request-timeout-ms` included. Besides requests
+//! Every variant gets the same request bytes, `request-timeout-ms` included (and, with
+//! `--browser-headers`, ten headers more, as a browser sends them). Besides requests
 //! per second, it reports the CPU time the server's thread spent per request (kernel
 //! included): on a machine busy with other work, that one is steady where req/s are not.
 //!
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,7 +44,20 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// What every client sends: the caller's deadline (10 s) in plain HTTP's header.
-const REQUEST: &[u8] = b"GET /ok HTTP/1.1\r\nHost: bench\r\nrequest-timeout-ms: 10000\r\n\r\n";
+const REQUEST: &str = "GET /ok HTTP/1.1\r\nHost: bench\r\nrequest-timeout-ms: 10000\r\n";
+
+/// What a browser or an HTTP client library adds, for `--browser-headers`: the deadline
+/// header is then read among ten others.
+const BROWSER_HEADERS: &str = "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0\r\n\
+    Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n\
+    Accept-Language: en-US,en;q=0.5\r\n\
+    Accept-Encoding: gzip, deflate, br\r\n\
+    Connection: keep-alive\r\n\
+    Cookie: session=4f1c2e9a7b3d\r\n\
+    Cache-Control: no-cache\r\n\
+    x-request-id: 6a1f0c3e-9b7d-4e2a-8c5f-1d3b7a9e0f42\r\n\
+    traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\
+    Referer: http://bench/\r\n";
 
 /// Ends a round that takes longer, whatever is left.
 const ROUND_LIMIT: Duration = Duration::from_secs(20);
@@ -49,6 +66,8 @@ struct Args {
     requests: usize,
     connections: usize,
     rounds: usize,
+    /// Ten more headers in every request (`--browser-headers`).
+    browser_headers: bool,
     /// Only the variants of these names (for profiling one, counting its instructions, or more
     /// rounds of two side by side); all when empty.
     only: Vec<String>,
@@ -59,10 +78,15 @@ fn args() -> Args {
         requests: 5_000,
         connections: 8,
         rounds: 2,
+        browser_headers: false,
         only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--browser-headers" {
+            args.browser_headers = true;
+            continue;
+        }
         let value = it.next();
         let number = value.as_deref().and_then(|v| v.parse().ok());
         match (flag.as_str(), number) {
@@ -71,7 +95,7 @@ fn args() -> Args {
             ("--rounds", Some(v)) => args.rounds = v,
             ("--only", _) if value.is_some() => args.only.extend(value),
             _ => panic!(
-                "usage: axum-throughput [--requests N] [--connections K] [--rounds R] [--only NAME]..."
+                "usage: axum-throughput [--requests N] [--connections K] [--rounds R] [--browser-headers] [--only NAME]..."
             ),
         }
     }
@@ -113,6 +137,13 @@ fn variants() -> Vec<(&'static str, Router)> {
             ),
         ),
         (
+            "CancelableLayer on the handler (no route box)",
+            Router::new().route(
+                "/ok",
+                get((|| async { "ok" }).layer(CancelableLayer::new())),
+            ),
+        ),
+        (
             "spawn per request (for comparison)",
             app().layer(middleware::from_fn(spawn_per_request)),
         ),
@@ -121,7 +152,12 @@ fn variants() -> Vec<(&'static str, Router)> {
 
 /// `requests` requests over `connections` keep-alive connections: requests per second, and
 /// how many were answered.
-async fn load(addr: SocketAddr, requests: usize, connections: usize) -> (f64, usize) {
+async fn load(
+    addr: SocketAddr,
+    requests: usize,
+    connections: usize,
+    request: &'static [u8],
+) -> (f64, usize) {
     let start = Instant::now();
     let per_connection = requests / connections;
     let clients: Vec<_> = (0..connections)
@@ -133,7 +169,7 @@ async fn load(addr: SocketAddr, requests: usize, connections: usize) -> (f64, us
                 let mut line = String::new();
                 let mut done = 0;
                 while done < per_connection && start.elapsed() < ROUND_LIMIT {
-                    stream.get_mut().write_all(REQUEST).await.unwrap();
+                    stream.get_mut().write_all(request).await.unwrap();
                     let mut length = 0;
                     loop {
                         line.clear();
@@ -177,8 +213,15 @@ fn main() {
         requests,
         connections,
         rounds,
+        browser_headers,
         only,
     } = args();
+    let request = if browser_headers {
+        format!("{REQUEST}{BROWSER_HEADERS}\r\n")
+    } else {
+        format!("{REQUEST}\r\n")
+    };
+    let request: &'static [u8] = request.leak().as_bytes();
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -211,14 +254,15 @@ fn main() {
     let mut cpu = vec![Vec::new(); servers.len()];
     // A warm-up round for each server, not counted.
     for (_, addr) in &servers {
-        client.block_on(load(*addr, requests.min(1000), connections));
+        client.block_on(load(*addr, requests.min(1000), connections, request));
     }
     for round in 0..rounds {
         // Each round in another order, so that no variant always follows the same one.
         for k in 0..servers.len() {
             let i = (k + round) % servers.len();
             let before = server_cpu(&server);
-            let (rate, answered) = client.block_on(load(servers[i].1, requests, connections));
+            let (rate, answered) =
+                client.block_on(load(servers[i].1, requests, connections, request));
             results[i].push(rate);
             if let (Some(before), Some(after)) = (before, server_cpu(&server)) {
                 cpu[i].push((after - before) as f64 / answered.max(1) as f64);

@@ -8,42 +8,69 @@
 //!    standard method, and at most [`MAX_SHARED`] of them in the process: what is kept is
 //!    bounded whatever the requests. Any other request (a path without a template, an
 //!    extension method, past the limit) gets a name of its own, freed with its operation.
-//! 2. A layer's service looks a name up by the method and the template's text, never by an
-//!    address, so a name always matches its request.
-//! 3. The process-wide table is locked only when a service meets a name for the first time (at
-//!    most [`MAX_PER_SERVICE`] times in its life), never on every request.
+//! 2. A layer looks a name up by the method and the template: by the template's address,
+//!    which it compares only with the template it holds (so that address cannot be reused for
+//!    another text while it does), else by the template's text; so a name always matches its
+//!    request.
+//! 3. Nothing is locked to look up a name a layer has met: its table's slots are set once
+//!    each and read with one load each, at most [`MAX_PROBES`] of them per request, from the
+//!    slot the template's address picks. The process-wide table is locked only when a layer
+//!    meets a name for the first time (at most [`SLOTS`] times in its life), never on every
+//!    request.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 
 use ::axum::extract::MatchedPath;
 use http::{Extensions, Method, Uri};
 
 /// Names kept in the whole process, at most (invariant 1).
 const MAX_SHARED: usize = 1024;
-/// Names a service remembers, at most: a service usually serves one route, with a few methods.
-const MAX_PER_SERVICE: usize = 16;
+/// Names a layer remembers, at most: the routes it wraps, each with a few methods.
+const SLOTS: usize = 128;
+/// Slots a lookup looks at, at most (invariant 3).
+const MAX_PROBES: usize = 8;
 
 /// The names kept for the life of the process (invariant 1).
 static SHARED: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::default);
 
-/// The names one service has used, for the requests that follow.
-#[derive(Default)]
+/// The names the services of one layer have used, for the requests that follow.
 pub(super) struct RouteNames {
-    seen: RwLock<Vec<Seen>>,
+    /// Set once each (invariant 3); boxed, so that an empty slot is one word and a lock.
+    seen: [OnceLock<Box<Seen>>; SLOTS],
+}
+
+impl Default for RouteNames {
+    fn default() -> Self {
+        RouteNames {
+            seen: [const { OnceLock::new() }; SLOTS],
+        }
+    }
 }
 
 struct Seen {
     method: Method,
-    /// `"GET /users/{id}"`; the template starts after the method and a space.
+    /// Held, so that its address stays its own (invariant 2).
+    route: MatchedPath,
+    /// `"GET /users/{id}"`.
     name: &'static str,
 }
 
 impl Seen {
+    #[inline]
     fn matches(&self, method: &Method, route: &str) -> bool {
-        self.method == *method && &self.name[self.method.as_str().len() + 1..] == route
+        let held = self.route.as_str();
+        self.method == *method && (std::ptr::eq(held, route) || held == route)
     }
+}
+
+/// Where the lookup of `route` starts: every request of a route has the same template, at
+/// the same address (its methods take the slots that follow).
+#[inline]
+fn first_slot(route: &str) -> usize {
+    let address = route.as_ptr() as usize;
+    ((address >> 4) ^ (address >> 12)) % SLOTS
 }
 
 impl RouteNames {
@@ -58,26 +85,46 @@ impl RouteNames {
         let Some(route) = extensions.get::<MatchedPath>() else {
             return Cow::Owned(join(method, uri.path()));
         };
-        let route = route.as_str();
-        let seen = self.seen.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(seen) = seen.iter().find(|seen| seen.matches(method, route)) {
-            return Cow::Borrowed(seen.name);
+        let first = first_slot(route.as_str());
+        for probe in 0..MAX_PROBES {
+            match self.seen[(first + probe) % SLOTS].get() {
+                Some(seen) if seen.matches(method, route.as_str()) => {
+                    return Cow::Borrowed(seen.name);
+                }
+                Some(_) => {}
+                None => return self.learn(first, probe, method, route),
+            }
         }
-        if seen.len() >= MAX_PER_SERVICE {
-            // Not the process-wide lock on every request of a service with many routes.
-            return Cow::Owned(join(method, route));
-        }
-        drop(seen);
-        let name = match share(join(method, route), method) {
+        // Not the process-wide lock on every request of a layer with that many routes.
+        Cow::Owned(join(method, route.as_str()))
+    }
+
+    /// The name of a route this layer has not met, in the slots from `first + probe` on.
+    #[cold]
+    #[inline(never)]
+    fn learn(
+        &self,
+        first: usize,
+        probe: usize,
+        method: &Method,
+        route: &MatchedPath,
+    ) -> Cow<'static, str> {
+        let name = match share(join(method, route.as_str()), method) {
             Ok(name) => name,
             Err(own) => return Cow::Owned(own),
         };
-        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() < MAX_PER_SERVICE && !seen.iter().any(|seen| seen.matches(method, route)) {
-            seen.push(Seen {
-                method: method.clone(),
-                name,
+        for probe in probe..MAX_PROBES {
+            let seen = self.seen[(first + probe) % SLOTS].get_or_init(|| {
+                Box::new(Seen {
+                    method: method.clone(),
+                    route: route.clone(),
+                    name,
+                })
             });
+            // Set now, or by a request of the same route on another thread.
+            if seen.matches(method, route.as_str()) {
+                break;
+            }
         }
         Cow::Borrowed(name)
     }
@@ -173,6 +220,36 @@ mod tests {
         assert_eq!(names.name(&Method::POST, &uri, &users), "POST /users/{id}");
         let teams = routed(matched("/teams/{id}", "/teams/7").await);
         assert_eq!(names.name(&Method::GET, &uri, &teams), "GET /teams/{id}");
+        // The same template from another router (another address): the same name.
+        let again = routed(matched("/users/{id}", "/users/8").await);
+        let Cow::Borrowed(again) = names.name(&Method::GET, &uri, &again) else {
+            panic!("a route's name is shared");
+        };
+        assert!(std::ptr::eq(first, again));
+    }
+
+    #[tokio::test]
+    async fn a_layer_past_its_limit_names_each_request_anew() {
+        let names = RouteNames::default();
+        let uri: Uri = "/".parse().unwrap();
+        let mut routes = Vec::new();
+        let mut kept = 0;
+        for i in 0..SLOTS + MAX_PROBES {
+            let route = routed(matched(&format!("/limit/{i}"), &format!("/limit/{i}")).await);
+            let name = names.name(&Method::GET, &uri, &route);
+            assert_eq!(name, format!("GET /limit/{i}"));
+            kept += usize::from(matches!(name, Cow::Borrowed(_)));
+            routes.push(route);
+        }
+        assert!(kept <= SLOTS, "{kept}");
+        assert!(kept > SLOTS / 2, "{kept}");
+        // The names it kept are found again, each one right.
+        for (i, route) in routes.iter().enumerate() {
+            assert_eq!(
+                names.name(&Method::GET, &uri, route),
+                format!("GET /limit/{i}")
+            );
+        }
     }
 
     #[tokio::test]

@@ -133,6 +133,25 @@ fn read_looks_at_a_bounded_number_of_repeated_values() {
 }
 
 #[test]
+fn read_gives_the_same_answer_past_the_values_it_scans() {
+    let mut map = headers(&[
+        ("request-timeout-ms", "junk"),
+        ("grpc-timeout", "2S"),
+        ("request-timeout-ms", "900"),
+    ]);
+    let all = DeadlineHeaders::default();
+    assert_eq!(all.read(&map), Some(Duration::from_millis(900)));
+    for i in 0..MAX_VALUES_SCANNED {
+        let name = HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap();
+        map.append(name, HeaderValue::from_static("1"));
+    }
+    assert!(map.len() > MAX_VALUES_SCANNED);
+    assert_eq!(all.read(&map), Some(Duration::from_millis(900)));
+    map.append("request-timeout-ms", HeaderValue::from_static("40"));
+    assert_eq!(all.read(&map), Some(Duration::from_millis(40)));
+}
+
+#[test]
 fn envoy_header_is_read_only_when_opted_in() {
     let map = headers(&[
         ("x-envoy-expected-rq-timeout-ms", "300"),
@@ -269,6 +288,27 @@ proptest! {
         let ms = parse_timeout_ms(&bytes);
         let well_formed = !bytes.is_empty() && bytes.len() <= MS_MAX_DIGITS && bytes.iter().all(u8::is_ascii_digit);
         prop_assert_eq!(ms.is_some(), well_formed);
+    }
+
+    #[test]
+    fn one_pass_and_lookups_read_alike(
+        pairs in proptest::collection::vec((0usize..5, 0usize..5), 0..=MAX_VALUES_SCANNED),
+        envoy in any::<bool>(),
+    ) {
+        const NAMES: [&str; 5] = [
+            "grpc-timeout",
+            "request-timeout-ms",
+            "x-envoy-expected-rq-timeout-ms",
+            "content-type",
+            "x-timeout-ms",
+        ];
+        const VALUES: [&str; 5] = ["5S", "70", "3m", "junk", ""];
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(NAMES[name], HeaderValue::from_static(VALUES[value]));
+        }
+        let all = DeadlineHeaders::default().envoy(envoy);
+        prop_assert_eq!(all.read_in_one_pass(&map), all.read_by_name(&map));
     }
 
     #[test]
