@@ -110,7 +110,17 @@ impl Admissions {
     /// A child gave its admission back.
     #[inline]
     pub(crate) fn release_child(&self) -> Released {
-        self.update(|word| word - ONE)
+        let word = self.0.fetch_sub(ONE, Ordering::AcqRel) - ONE;
+        if word >= ONE || word & (ALIVE | RELEASED) != 0 {
+            // Children left, or the operation is still running: nothing to give back.
+            return Released {
+                parent: false,
+                waiters: word < ONE && word & WAITED != 0,
+            };
+        }
+        // The last child of an operation that ended: release it, unless an admission came in
+        // since (then that child's release will).
+        self.update_from(word, |word| word)
     }
 
     /// The operation itself ended; `None` if it had already (a second call is a no-op).
@@ -126,12 +136,13 @@ impl Admissions {
         ) {
             Ok(_) => None,
             Err(word) if word & ALIVE == 0 => None,
-            Err(_) => Some(self.update(|word| word & !ALIVE)),
+            Err(word) => Some(self.update_from(word, |word| word & !ALIVE)),
         }
     }
 
-    fn update(&self, change: impl Fn(usize) -> usize) -> Released {
-        let mut word = self.0.load(Ordering::Relaxed);
+    /// Applies `change` from `word`, the value last seen, until it sticks.
+    #[inline]
+    fn update_from(&self, mut word: usize, change: impl Fn(usize) -> usize) -> Released {
         loop {
             let mut next = change(word);
             let done = next < ONE && next & (ALIVE | RELEASED) == 0;
@@ -385,7 +396,7 @@ mod loom_tests {
     use loom::sync::atomic::AtomicBool;
     use loom::thread;
 
-    use super::Admissions;
+    use super::{Admissions, Released};
     use crate::loom::Ordering;
 
     fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -426,6 +437,53 @@ mod loom_tests {
             );
             assert_eq!(root.admit(), None);
             spawn.join().unwrap();
+        });
+    }
+
+    /// The last child of an operation that ended gives its admission back while another child
+    /// is admitted: the operation's own admission goes back exactly once, and no child is
+    /// admitted after it went back.
+    #[test]
+    fn loom_an_admission_racing_the_last_release_is_waited_for() {
+        model(|| {
+            let op = Arc::new(Admissions::default());
+            let given_back = Arc::new(AtomicBool::new(false));
+            op.admitted(false);
+            assert!(op.admit().is_some());
+            assert_eq!(
+                op.end(),
+                Some(Released {
+                    parent: false,
+                    waiters: false
+                })
+            );
+            let second = {
+                let (op, given_back) = (op.clone(), given_back.clone());
+                thread::spawn(move || {
+                    op.admit()?;
+                    assert!(
+                        !given_back.load(Ordering::SeqCst),
+                        "admitted after it went back"
+                    );
+                    let parent = op.release_child().parent;
+                    if parent {
+                        given_back.store(true, Ordering::SeqCst);
+                    }
+                    Some(parent)
+                })
+            };
+            let first = op.release_child().parent;
+            if first {
+                given_back.store(true, Ordering::SeqCst);
+            }
+            let second = second.join().unwrap().unwrap_or(false);
+            assert!(
+                first != second,
+                "gone back {} times",
+                u8::from(first) + u8::from(second)
+            );
+            assert_eq!(op.count(), 0);
+            assert_eq!(op.admit(), None);
         });
     }
 
