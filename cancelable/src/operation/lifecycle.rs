@@ -29,13 +29,28 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::Cancelable;
 use super::current;
 use super::observers::{self, Event};
+use super::{Cancelable, LifecycleCallback, State};
 use crate::error::{CancellationError, CancellationReason};
 use crate::source::{Armed, ArmedDeadline, Sources};
 use crate::status::OperationStatus;
 use crate::token::Link;
+
+/// What `start` records for an operation someone watches: its span, its registry's count, and
+/// the start callbacks due (taken here, called once the lock is released).
+fn started_watched(state: &mut State, span: &Span) -> Option<Vec<LifecycleCallback>> {
+    if !span.is_disabled() {
+        state.observers().span = Some(span.clone());
+    }
+    if let (Some(registry), Some(slot)) = (&state.registry, state.slot) {
+        registry.started(slot);
+    }
+    state
+        .observers_mut()
+        .map(|observers| observers.take(Event::Start))
+        .filter(|due| !due.is_empty())
+}
 
 impl Cancelable {
     pub(super) fn span(&self) -> Span {
@@ -81,27 +96,16 @@ impl Cancelable {
         state.started_at = Some(started_at);
         let (deadline, sources) = state.sources.take_for_run(started_at);
         self.set_status(OperationStatus::Running);
-        if state.cold.is_none() && state.registry.is_none() && span.is_disabled() {
-            // Invariant 3: nobody to tell but tracing.
-            drop(state);
-            tracing::debug!("operation started");
-            if sources.is_empty() {
-                return (deadline, None);
-            }
-            return self.arm(sources, started_at, deadline);
-        }
-        if !span.is_disabled() {
-            state.observers().span = Some(span.clone());
-        }
-        if let (Some(registry), Some(slot)) = (&state.registry, state.slot) {
-            registry.started(slot);
-        }
-        let on_start = state
-            .observers_mut()
-            .map(|observers| observers.take(Event::Start));
+        // Invariant 3: an operation nobody watches has nothing to tell but tracing.
+        let watched = !state.cold.is_none() || state.registry.is_some() || !span.is_disabled();
+        let on_start = if watched {
+            started_watched(&mut state, span)
+        } else {
+            None
+        };
         drop(state);
         tracing::debug!("operation started");
-        if let Some(due) = on_start.filter(|due| !due.is_empty()) {
+        if let Some(due) = on_start {
             observers::run(Event::Start, due, || self.context());
         }
         if sources.is_empty() {
